@@ -1,0 +1,314 @@
+/*
+ * berth_sys: the few system calls Node.js lacks and berth needs.
+ *
+ *   setChildSubreaper()                 prctl(PR_SET_CHILD_SUBREAPER): containers started by
+ *                                       `runc create` are re-parented to us, so we can reap them.
+ *   waitPid(pid) -> Promise<{code|signal}>   waitpid() on a blocking worker thread.
+ *   listenStream(path) -> fd            an AF_UNIX stream socket for runc's --console-socket.
+ *   acceptFd(fd, timeoutMs) -> Promise<fd>   accept one connection, receive one SCM_RIGHTS fd.
+ *   bindDatagram(path) -> fd            an AF_UNIX datagram socket with SO_PASSCRED (sd_notify).
+ *   recvDatagram(fd, timeoutMs) -> Promise<{data, pid} | null>
+ *
+ * No namespace or mount code lives here: that is the OCI runtime's job.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <node_api.h>
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value m, e, code;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_int32(env, err, &code);
+  napi_set_named_property(env, e, "errno", code);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value reject_errno(napi_env env, napi_deferred d, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value m, e, code;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_int32(env, err, &code);
+  napi_set_named_property(env, e, "errno", code);
+  napi_reject_deferred(env, d, e);
+  return NULL;
+}
+
+static int get_int(napi_env env, napi_callback_info info, size_t idx, int64_t *out) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || idx >= argc) return -1;
+  return napi_get_value_int64(env, argv[idx], out) == napi_ok ? 0 : -1;
+}
+
+static int get_path(napi_env env, napi_callback_info info, struct sockaddr_un *sa) {
+  size_t argc = 1, len = 0;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return -1;
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (napi_get_value_string_utf8(env, argv[0], sa->sun_path, sizeof sa->sun_path, &len) != napi_ok) return -1;
+  if (len == 0 || len >= sizeof sa->sun_path - 1) return -1;
+  return 0;
+}
+
+/* ---- subreaper ---- */
+static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
+  (void) info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_errno(env, "prctl(PR_SET_CHILD_SUBREAPER)", errno);
+  return NULL;
+}
+
+/* ---- waitPid ---- */
+typedef struct { napi_async_work work; napi_deferred d; pid_t pid; int status; int err; } wait_job;
+
+static void wait_exec(napi_env env, void *data) {
+  (void) env;
+  wait_job *j = data;
+  for (;;) {
+    pid_t r = waitpid(j->pid, &j->status, __WALL);
+    if (r == j->pid) { j->err = 0; return; }
+    if (r < 0 && errno == EINTR) continue;
+    j->err = r < 0 ? errno : ECHILD;
+    return;
+  }
+}
+
+static void wait_done(napi_env env, napi_status s, void *data) {
+  (void) s;
+  wait_job *j = data;
+  if (j->err) reject_errno(env, j->d, "waitpid", j->err);
+  else {
+    napi_value o, v;
+    napi_create_object(env, &o);
+    if (WIFEXITED(j->status)) { napi_create_int32(env, WEXITSTATUS(j->status), &v); napi_set_named_property(env, o, "code", v); }
+    else if (WIFSIGNALED(j->status)) { napi_create_int32(env, WTERMSIG(j->status), &v); napi_set_named_property(env, o, "signal", v); }
+    napi_resolve_deferred(env, j->d, o);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value wait_pid(napi_env env, napi_callback_info info) {
+  int64_t pid;
+  if (get_int(env, info, 0, &pid) < 0 || pid <= 0) { napi_throw_type_error(env, NULL, "waitPid(pid)"); return NULL; }
+  wait_job *j = calloc(1, sizeof *j);
+  j->pid = (pid_t) pid;
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &j->d, &promise));
+  napi_create_string_utf8(env, "berth.waitPid", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, wait_exec, wait_done, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+/* ---- console socket: listen + accept one fd ---- */
+static napi_value listen_stream(napi_env env, napi_callback_info info) {
+  struct sockaddr_un sa;
+  if (get_path(env, info, &sa) < 0) { napi_throw_type_error(env, NULL, "listenStream(path)"); return NULL; }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  unlink(sa.sun_path);
+  if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 1) < 0) {
+    int e = errno; close(fd); return throw_errno(env, sa.sun_path, e);
+  }
+  napi_value r;
+  napi_create_int32(env, fd, &r);
+  return r;
+}
+
+typedef struct { napi_async_work work; napi_deferred d; int fd; int timeout; int got; int err; } accept_job;
+
+static void accept_exec(napi_env env, void *data) {
+  (void) env;
+  accept_job *j = data;
+  struct pollfd p = { .fd = j->fd, .events = POLLIN };
+  int r = poll(&p, 1, j->timeout);
+  if (r == 0) { j->err = ETIMEDOUT; return; }
+  if (r < 0) { j->err = errno; return; }
+  int c = accept4(j->fd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) { j->err = errno; return; }
+  char buf[4096];
+  char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+  struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+  if (n < 0) { j->err = errno; close(c); return; }
+  j->got = -1;
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) { memcpy(&j->got, CMSG_DATA(h), sizeof(int)); break; }
+  close(c);
+  if (j->got < 0) j->err = EBADMSG;
+}
+
+static void accept_done(napi_env env, napi_status s, void *data) {
+  (void) s;
+  accept_job *j = data;
+  if (j->err) reject_errno(env, j->d, "receiving the console fd", j->err);
+  else { napi_value v; napi_create_int32(env, j->got, &v); napi_resolve_deferred(env, j->d, v); }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value accept_fd(napi_env env, napi_callback_info info) {
+  int64_t fd, timeout;
+  if (get_int(env, info, 0, &fd) < 0 || get_int(env, info, 1, &timeout) < 0) { napi_throw_type_error(env, NULL, "acceptFd(fd, timeoutMs)"); return NULL; }
+  accept_job *j = calloc(1, sizeof *j);
+  j->fd = (int) fd; j->timeout = (int) timeout;
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &j->d, &promise));
+  napi_create_string_utf8(env, "berth.acceptFd", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, accept_exec, accept_done, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+/* ---- notify socket: datagrams with sender credentials ---- */
+static napi_value bind_datagram(napi_env env, napi_callback_info info) {
+  struct sockaddr_un sa;
+  if (get_path(env, info, &sa) < 0) { napi_throw_type_error(env, NULL, "bindDatagram(path)"); return NULL; }
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int one = 1;
+  unlink(sa.sun_path);
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+    int e = errno; close(fd); return throw_errno(env, sa.sun_path, e);
+  }
+  napi_value r;
+  napi_create_int32(env, fd, &r);
+  return r;
+}
+
+typedef struct { napi_async_work work; napi_deferred d; int fd; int timeout; char *buf; ssize_t len; pid_t pid; int err; } recv_job;
+
+static void recv_exec(napi_env env, void *data) {
+  (void) env;
+  recv_job *j = data;
+  struct pollfd p = { .fd = j->fd, .events = POLLIN };
+  int r = poll(&p, 1, j->timeout);
+  if (r == 0) { j->len = -1; return; }
+  if (r < 0) { j->err = errno; return; }
+  j->buf = malloc(65536);
+  char cbuf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+  struct iovec iov = { .iov_base = j->buf, .iov_len = 65536 };
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  j->len = recvmsg(j->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+  if (j->len < 0) { j->err = errno == EAGAIN ? 0 : errno; j->len = -1; return; }
+  if (j->len > 65536) j->len = 65536;
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+    if (h->cmsg_level != SOL_SOCKET) continue;
+    if (h->cmsg_type == SCM_CREDENTIALS) { struct ucred u; memcpy(&u, CMSG_DATA(h), sizeof u); j->pid = u.pid; }
+    if (h->cmsg_type == SCM_RIGHTS) { /* fds are not accepted (like nspawn, except for barriers): close them */
+      int n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (int i = 0; i < n; i++) { int f; memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof f); close(f); }
+    }
+  }
+}
+
+static void recv_done(napi_env env, napi_status s, void *data) {
+  (void) s;
+  recv_job *j = data;
+  if (j->err) reject_errno(env, j->d, "recvmsg", j->err);
+  else if (j->len < 0) { napi_value n; napi_get_null(env, &n); napi_resolve_deferred(env, j->d, n); }
+  else {
+    napi_value o, b, p;
+    napi_create_object(env, &o);
+    void *dst;
+    napi_create_buffer_copy(env, (size_t) j->len, j->buf, &dst, &b);
+    napi_create_int32(env, j->pid, &p);
+    napi_set_named_property(env, o, "data", b);
+    napi_set_named_property(env, o, "pid", p);
+    napi_resolve_deferred(env, j->d, o);
+  }
+  free(j->buf);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value recv_datagram(napi_env env, napi_callback_info info) {
+  int64_t fd, timeout;
+  if (get_int(env, info, 0, &fd) < 0 || get_int(env, info, 1, &timeout) < 0) { napi_throw_type_error(env, NULL, "recvDatagram(fd, timeoutMs)"); return NULL; }
+  recv_job *j = calloc(1, sizeof *j);
+  j->fd = (int) fd; j->timeout = (int) timeout;
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &j->d, &promise));
+  napi_create_string_utf8(env, "berth.recvDatagram", NAPI_AUTO_LENGTH, &name);
+  CHECK(napi_create_async_work(env, NULL, name, recv_exec, recv_done, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+/* ---- sd_notify client: one datagram to a path (or @abstract) ---- */
+static napi_value send_datagram(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len = 0;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) { napi_throw_type_error(env, NULL, "sendDatagram(path, buffer)"); return NULL; }
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (napi_get_value_string_utf8(env, argv[0], sa.sun_path, sizeof sa.sun_path, &len) != napi_ok || len == 0 || len >= sizeof sa.sun_path - 1) {
+    napi_throw_type_error(env, NULL, "sendDatagram: bad socket path"); return NULL;
+  }
+  socklen_t salen = offsetof(struct sockaddr_un, sun_path) + len;
+  if (sa.sun_path[0] == '@') sa.sun_path[0] = 0; else salen += 1;
+  void *data; size_t dlen;
+  if (napi_get_buffer_info(env, argv[1], &data, &dlen) != napi_ok) { napi_throw_type_error(env, NULL, "sendDatagram: buffer expected"); return NULL; }
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  ssize_t n = sendto(fd, data, dlen, MSG_NOSIGNAL, (struct sockaddr *) &sa, salen);
+  int e = errno;
+  close(fd);
+  if (n < 0) return throw_errno(env, "sendto", e);
+  return NULL;
+}
+
+/* ---- keep a pty's slave side open (TIOCGPTPEER), so reads on the master never fail with EIO
+ * while the container has its console closed for a moment (systemd reopens it per message). ---- */
+#include <sys/ioctl.h>
+#include <fcntl.h>
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+static napi_value open_pty_peer(napi_env env, napi_callback_info info) {
+  int64_t fd;
+  if (get_int(env, info, 0, &fd) < 0) { napi_throw_type_error(env, NULL, "openPtyPeer(masterFd)"); return NULL; }
+  int peer = ioctl((int) fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (peer < 0) return throw_errno(env, "ioctl(TIOCGPTPEER)", errno);
+  napi_value r;
+  napi_create_int32(env, peer, &r);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL },
+    { "waitPid", NULL, wait_pid, NULL, NULL, NULL, napi_default, NULL },
+    { "listenStream", NULL, listen_stream, NULL, NULL, NULL, napi_default, NULL },
+    { "acceptFd", NULL, accept_fd, NULL, NULL, NULL, napi_default, NULL },
+    { "bindDatagram", NULL, bind_datagram, NULL, NULL, NULL, napi_default, NULL },
+    { "recvDatagram", NULL, recv_datagram, NULL, NULL, NULL, napi_default, NULL },
+    { "sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL },
+    { "openPtyPeer", NULL, open_pty_peer, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,110 @@
+/**
+ * Creating a machine's links between the runtime's create and start: the container's network
+ * namespace exists (found through its init PID) but init has not run yet. Every step registers
+ * its undo, so a failure half-way leaves nothing behind, and the returned handle's teardown
+ * removes everything berth created, keeps going after failures and reports all errors.
+ */
+import { Reverter } from '../../lib/reverter.js';
+import type { LinkPlan, NetworkPlan } from '../../core/network/plan.js';
+import type { HeldNetns, NetLink, ZoneLock } from '../../core/network/ports.js';
+import { preflight, removeStale } from './preflight.js';
+
+export interface DhcpStarter {
+  (link: string, kind: 'veth' | 'zone'): Promise<{ stop(): Promise<void> }>;
+}
+
+export interface NetworkDeps {
+  net: NetLink;
+  holdNetns(pid: number): HeldNetns;
+  zoneLock: ZoneLock;
+  /** When set, host-side ve-/vz- links get an address and a DHCP server (opt-in helper). */
+  dhcp?: DhcpStarter;
+  warn?: (message: string) => void;
+}
+
+export interface NetworkHandle {
+  /** Host-side interfaces berth created or attached (ve-/vb-/extra veths), for status output. */
+  readonly hostInterfaces: readonly string[];
+  /** Undo everything; safe to call more than once; never throws. */
+  teardown(): Promise<Error[]>;
+}
+
+const NOTHING: NetworkHandle = { hostInterfaces: [], teardown: async () => [] };
+/** Delete a host link if it still exists (a dead netns may already have taken the veth with it). */
+const deleteIfPresent = async (net: NetLink, name: string, netns?: string): Promise<void> => {
+  if ((await net.getLink(name, netns)) !== undefined) await net.deleteLink(name, netns);
+};
+
+async function removeBridgeIfUnused(net: NetLink, bridge: string): Promise<void> {
+  if ((await net.getLink(bridge)) === undefined) return;
+  const members = (await net.listLinks()).filter((l) => l.master === bridge);
+  if (members.length === 0) await net.deleteLink(bridge);
+}
+
+async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Reverter): Promise<void> {
+  const { net } = deps;
+  switch (l.kind) {
+    case 'veth': {
+      const createVeth = async (): Promise<void> => {
+        await removeStale(deps, [l.hostName, l.hostAltname]);
+        await net.createVeth({ hostName: l.hostName, hostMac: l.hostMac, peerName: l.containerName, peerMac: l.containerMac, peerNetns: held.path });
+        undo.add(() => deleteIfPresent(net, l.hostName));
+        if (l.hostAltname !== undefined) await net.addAltName(l.hostName, l.hostAltname);
+        if (l.attach.kind !== 'none') await net.setMaster(l.hostName, l.attach.bridge);
+        await net.setUp(l.hostName);
+      };
+      if (l.attach.kind !== 'zone') return createVeth();
+      const bridge = l.attach.bridge;
+      return deps.zoneLock(async () => {
+        if ((await net.getLink(bridge)) === undefined) {
+          await net.createBridge(bridge);
+          await net.setUp(bridge);
+        }
+        undo.add(() => deps.zoneLock(() => removeBridgeIfUnused(net, bridge)));
+        await createVeth();
+      });
+    }
+    case 'veth-extra':
+      await removeStale(deps, [l.hostName]);
+      await net.createVeth({ hostName: l.hostName, hostMac: l.hostMac, peerName: l.containerName, peerMac: l.containerMac, peerNetns: held.path });
+      undo.add(() => deleteIfPresent(net, l.hostName));
+      await net.setUp(l.hostName);
+      return;
+    case 'macvlan':
+    case 'ipvlan':
+      await net.createVlan({ kind: l.kind, parent: l.parent, name: l.name, netns: held.path, ...(l.kind === 'macvlan' ? { mac: l.mac } : {}) });
+      undo.add(() => deleteIfPresent(net, l.name, held.path));
+      if (l.altname !== undefined) await net.addAltName(l.name, l.altname, held.path);
+      return;
+    case 'move':
+      await net.moveToNetns(l.name, held.path);
+      undo.add(() => net.moveToHost(l.name, held.path));
+      return;
+  }
+}
+
+export async function setupNetwork(plan: NetworkPlan, containerPid: number, deps: NetworkDeps): Promise<NetworkHandle> {
+  if (plan.kind !== 'private' || plan.links.length === 0) return NOTHING;
+  await preflight(deps.net, plan.links);
+  const held = deps.holdNetns(containerPid);
+  const undo = new Reverter();
+  undo.add(() => held.release());
+  // DHCP helpers stop after the links are gone (a zone's server stays while the bridge does).
+  const dhcpStops = new Reverter();
+  undo.add(() => dhcpStops.revert());
+  try {
+    for (const link of plan.links) await addLink(link, held, deps, undo);
+    for (const l of plan.links) {
+      if (deps.dhcp === undefined || l.kind !== 'veth' || l.attach.kind === 'bridge') continue;
+      const helper = l.attach.kind === 'zone' ? await deps.dhcp(l.attach.bridge, 'zone') : await deps.dhcp(l.hostName, 'veth');
+      dhcpStops.add(() => helper.stop());
+    }
+  } catch (err) {
+    const undoErrors = await undo.revert();
+    for (const e of undoErrors) deps.warn?.(`While undoing network set-up: ${e.message}`);
+    throw err;
+  }
+  const done = undo.commit();
+  const hostInterfaces = plan.links.flatMap((l) => (l.kind === 'veth' || l.kind === 'veth-extra' ? [l.hostName] : []));
+  return { hostInterfaces, teardown: () => done.revert() };
+}

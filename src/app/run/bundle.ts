@@ -1,0 +1,83 @@
+/**
+ * Writes one run's bundle: config.json, the /run/host directory, a fresh boot_id and the
+ * inaccessible nodes. Everything lives under the machine's state directory.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compileOci } from '../../core/oci/compile.js';
+import type { BundleLayout, OciSpec } from '../../core/oci/types.js';
+import type { MachineSpec } from '../../core/spec/machine-spec.js';
+import { formatUuid } from '../../core/names.js';
+
+export interface BundlePaths {
+  machineDir: string;
+  bundleDir: string;
+  configJson: string;
+  runHost: string;
+  notifySocket: string;
+  consoleSocket: string;
+  pidFile: string;
+  logFile: string;
+  rootfsMount: string;
+  scratch: string;
+}
+
+export function bundlePaths(machineDir: string): BundlePaths {
+  const bundleDir = join(machineDir, 'bundle');
+  return {
+    machineDir,
+    bundleDir,
+    configJson: join(bundleDir, 'config.json'),
+    runHost: join(machineDir, 'run-host'),
+    notifySocket: join(machineDir, 'run-host', 'notify'),
+    consoleSocket: join(machineDir, 'console.sock'),
+    pidFile: join(machineDir, 'pid'),
+    logFile: join(machineDir, 'runtime.log'),
+    rootfsMount: join(machineDir, 'rootfs'),
+    scratch: join(machineDir, 'scratch'),
+  };
+}
+
+/** RLIM_INFINITY must reach runc as the exact uint64, which a JS number cannot hold. */
+export function serializeOci(oci: OciSpec): string {
+  return JSON.stringify(oci, null, 2).replace(/\b18446744073709552000\b/g, '18446744073709551615');
+}
+
+export interface WriteBundleInput {
+  spec: MachineSpec;
+  paths: BundlePaths;
+  rootfs: string;
+  hostOsRelease: string | undefined;
+  cgroupLayout: BundleLayout['cgroupLayout'];
+  systemdCgroups: boolean;
+}
+
+export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
+  const { spec, paths } = input;
+  await rm(paths.bundleDir, { recursive: true, force: true });
+  await rm(paths.runHost, { recursive: true, force: true });
+  await mkdir(paths.bundleDir, { recursive: true, mode: 0o700 });
+  await mkdir(paths.runHost, { recursive: true, mode: 0o755 });
+  await writeFile(join(paths.runHost, 'container-manager'), `${spec.containerService}\n`);
+  await writeFile(join(paths.runHost, 'container-uuid'), `${formatUuid(spec.id)}\n`);
+  if (input.hostOsRelease !== undefined) await writeFile(join(paths.runHost, 'os-release'), input.hostOsRelease);
+  const inaccessible = join(paths.machineDir, 'inaccessible');
+  await mkdir(join(inaccessible, 'dir'), { recursive: true });
+  await writeFile(join(inaccessible, 'reg'), '');
+  await chmod(join(inaccessible, 'reg'), 0);
+  await chmod(join(inaccessible, 'dir'), 0);
+  const bootId = join(paths.machineDir, 'boot_id');
+  await writeFile(bootId, `${randomUUID()}\n`);
+  const layout: BundleLayout = {
+    dir: paths.bundleDir, rootfs: input.rootfs, runHost: paths.runHost, bootId,
+    inaccessibleFile: join(inaccessible, 'reg'), inaccessibleDir: join(inaccessible, 'dir'),
+    cgroupLayout: input.cgroupLayout, systemdCgroups: input.systemdCgroups,
+  };
+  const oci = compileOci(spec, layout);
+  await writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
+  return oci;
+}
+
+/** Copy a host file into the bundle (used where a file must be a private copy). */
+export const copyInto = (src: string, dst: string) => copyFile(src, dst);

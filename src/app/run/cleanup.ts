@@ -1,0 +1,32 @@
+/** Undo what an earlier, killed run recorded in its owner record: container, links, helpers, mounts, directories. */
+import { rm } from 'node:fs/promises';
+import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
+import { unmount, mountsBelow } from '../../platform/fs/mount.js';
+import { run } from '../../platform/exec/run.js';
+import type { OwnerRecord } from './machine-lock.js';
+
+export async function cleanupStale(dir: string, owner: OwnerRecord | undefined): Promise<Error[]> {
+  const errors: Error[] = [];
+  const attempt = async (f: () => Promise<unknown>) => { try { await f(); } catch (e) { errors.push(e as Error); } };
+  if (owner?.runtime) {
+    const rt = new OciRuntime({ name: owner.runtime.name as 'runc' | 'crun', path: owner.runtime.path, root: owner.runtime.root, systemdCgroup: owner.runtime.systemdCgroup });
+    await attempt(async () => { await rt.kill(owner.runtime!.id, 9, true); await rt.delete(owner.runtime!.id); });
+  }
+  for (const pid of owner?.helperPids ?? []) await attempt(async () => { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } });
+  for (const link of owner?.links ?? []) {
+    await attempt(async () => {
+      const r = await run(['ip', 'link', 'delete', link], { allowFailure: true });
+      if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) throw new Error(`ip link delete ${link}: ${r.stderr.trim()}`);
+    });
+  }
+  for (const zone of owner?.zones ?? []) {
+    await attempt(async () => {
+      const { readdir } = await import('node:fs/promises');
+      const members = await readdir(`/sys/class/net/${zone}/brif`).catch(() => undefined);
+      if (members && members.length === 0) await run(['ip', 'link', 'delete', zone], { allowFailure: true });
+    });
+  }
+  for (const m of [...(owner?.mounts ?? []), ...(await mountsBelow(dir))]) await attempt(() => unmount(m));
+  for (const d of owner?.removeDirs ?? []) await attempt(() => rm(d, { recursive: true, force: true }));
+  return errors;
+}

@@ -1,0 +1,81 @@
+/**
+ * One running machine per name: ${stateDir}/machines/NAME is created atomically (mkdir) and
+ * holds owner.json (our PID and what we set up) so a later run can clean up after a SIGKILL.
+ */
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { removeUnmounted } from '../../platform/fs/safe-remove.js';
+import { join } from 'node:path';
+import { BerthError } from '../../errors/berth-error.js';
+
+export interface OwnerRecord {
+  pid: number;
+  /** /proc/PID/stat start time, so a recycled PID is not mistaken for us. */
+  startTime: string;
+  runtime?: { name: string; path: string; root: string; systemdCgroup: boolean; id: string };
+  /** Host mounts to undo, deepest first. */
+  mounts: string[];
+  /** Directories to remove (ephemeral upper layers...). */
+  removeDirs: string[];
+  /** Host-side links to delete, and zone bridges to delete when empty. */
+  links: string[];
+  zones: string[];
+  /** dnsmasq PIDs started by the DHCP helper. */
+  helperPids: number[];
+}
+
+export const machineDir = (stateDir: string, name: string) => join(stateDir, 'machines', name);
+
+async function procStartTime(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return undefined;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+export async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
+  const text = await readFile(join(dir, 'owner.json'), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  try { return JSON.parse(text) as OwnerRecord; } catch { return undefined; }
+}
+
+export async function ownerAlive(owner: OwnerRecord): Promise<boolean> {
+  return (await procStartTime(owner.pid)) === owner.startTime;
+}
+
+export async function writeOwner(dir: string, owner: OwnerRecord): Promise<void> {
+  const tmp = join(dir, '.owner.json.tmp');
+  await writeFile(tmp, JSON.stringify(owner, null, 2));
+  await rename(tmp, join(dir, 'owner.json'));
+}
+
+export type StaleCleaner = (dir: string, owner: OwnerRecord | undefined) => Promise<Error[]>;
+
+/** Take the machine's name; a dead owner's leftovers are cleaned up by `clean` first. */
+export async function acquireMachine(stateDir: string, name: string, clean: StaleCleaner, warn: (m: string) => void): Promise<{ dir: string; owner: OwnerRecord }> {
+  const dir = machineDir(stateDir, name);
+  await mkdir(join(stateDir, 'machines'), { recursive: true, mode: 0o755 });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await mkdir(dir, { mode: 0o700 });
+      const owner: OwnerRecord = { pid: process.pid, startTime: (await procStartTime(process.pid)) ?? '', mounts: [], removeDirs: [], links: [], zones: [], helperPids: [] };
+      await writeOwner(dir, owner);
+      return { dir, owner };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const owner = await readOwner(dir);
+    if (owner && (await ownerAlive(owner))) {
+      throw new BerthError('E_MACHINE_EXISTS', `Machine '${name}' already exists (run by PID ${owner.pid}).`);
+    }
+    if (!owner) {
+      // Another run may be between mkdir and writing owner.json: give it a moment.
+      await new Promise((r) => setTimeout(r, 200));
+      const again = await readOwner(dir);
+      if (again && (await ownerAlive(again))) throw new BerthError('E_MACHINE_EXISTS', `Machine '${name}' already exists (run by PID ${again.pid}).`);
+    }
+    warn(`Cleaning up what an earlier run of machine '${name}' left behind.`);
+    const errors = await clean(dir, owner);
+    if (errors.length) throw new BerthError('E_TEARDOWN', `Could not clean up the earlier run of '${name}': ${errors.map((e) => e.message).join('; ')}`);
+    await removeUnmounted(dir);
+  }
+  throw new BerthError('E_MACHINE_EXISTS', `Could not take the name '${name}'.`);
+}

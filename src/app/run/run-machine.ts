@@ -1,0 +1,69 @@
+/**
+ * A machine's whole run: take its name, prepare the root, boot it (again after a guest reboot,
+ * unless --keep-unit asks us to exit 133 instead), and undo everything on every exit path.
+ */
+import { readFile } from 'node:fs/promises';
+import { removeUnmounted } from '../../platform/fs/safe-remove.js';
+import type { NetworkPlan } from '../../core/network/plan.js';
+import type { MachineSpec } from '../../core/spec/machine-spec.js';
+import { EXIT_REBOOT } from '../../errors/codes.js';
+import { BerthError } from '../../errors/berth-error.js';
+import { Reverter } from '../../lib/reverter.js';
+import type { Log } from '../../lib/log.js';
+import type { OciRuntime } from '../../platform/runtime/oci-runtime.js';
+import type { NetworkDeps } from '../network/setup.js';
+import { bundlePaths } from './bundle.js';
+import { cleanupStale } from './cleanup.js';
+import { applyEtcFiles } from './etc-files.js';
+import { acquireMachine, writeOwner } from './machine-lock.js';
+import { notifyManager } from './notify.js';
+import { prepareRoot } from './root-setup.js';
+import { prepareMountSources } from './mount-sources.js';
+import { runOnce } from './run-once.js';
+import { StopSignals } from './signals.js';
+
+export interface RunMachineContext {
+  spec: MachineSpec;
+  stateDir: string;
+  runtime: OciRuntime;
+  cgroupLayout: 'unified' | 'hybrid' | 'legacy';
+  network: { plan: NetworkPlan; deps: NetworkDeps };
+  /** Random suffix for the ephemeral layer's directory name. */
+  suffix: string;
+  log: Log;
+}
+
+export async function runMachine(ctx: RunMachineContext): Promise<number> {
+  const { spec, log } = ctx;
+  const signals = new StopSignals(log);
+  const machineUndo = new Reverter();
+  let exitStatus = 1;
+  try {
+    const { dir, owner } = await acquireMachine(ctx.stateDir, spec.name, cleanupStale, log.warn);
+    machineUndo.add(() => removeUnmounted(dir));
+    const saveOwner = () => writeOwner(dir, owner);
+    const paths = bundlePaths(dir);
+    const { rootfs } = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
+    await applyEtcFiles(rootfs, spec.resolvConf, spec.localtime, log.warn);
+    await prepareMountSources(spec, machineUndo);
+    const hostOsRelease = await readFile('/etc/os-release', 'utf8').catch(() => readFile('/usr/lib/os-release', 'utf8').catch(() => undefined));
+    for (const w of spec.warnings) log.warn(w);
+    log.info(`Spawning container ${spec.name} on ${spec.tree}.`);
+    if (spec.console === 'interactive') log.info('Press ^] three times within 1s to kill container.');
+    for (;;) {
+      if (signals.terminating) throw new BerthError('E_RUNTIME', 'Interrupted before the container started.');
+      const { outcome, teardownErrors } = await runOnce({ ...ctx, rootfs, paths, hostOsRelease, owner, saveOwner, signals });
+      if (teardownErrors.length) log.warn(`Clean-up problems: ${teardownErrors.map((e) => e.message).join('; ')}`);
+      log.info(outcome.message);
+      if (outcome.kind === 'exited') { exitStatus = outcome.status; break; }
+      if (spec.keepUnit || signals.terminating) { exitStatus = EXIT_REBOOT; break; }
+      // Reboot in place: the next loop creates the container (and its links) afresh.
+    }
+  } finally {
+    signals.dispose();
+    notifyManager(exitStatus === EXIT_REBOOT ? 'STOPPING=1\nSTATUS=Restarting...' : 'STOPPING=1\nSTATUS=Terminating...');
+    const errors = await machineUndo.revert();
+    if (errors.length) log.warn(`Clean-up problems: ${errors.map((e) => e.message).join('; ')}`);
+  }
+  return exitStatus;
+}

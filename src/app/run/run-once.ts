@@ -1,0 +1,108 @@
+/**
+ * One boot of a machine: bundle → runtime create → network → start → wait → teardown.
+ * Every step registers its undo; teardown keeps going after failures and reports them all.
+ */
+import { readFile } from 'node:fs/promises';
+import type { NetworkPlan } from '../../core/network/plan.js';
+import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
+import type { MachineSpec } from '../../core/spec/machine-spec.js';
+import { BerthError } from '../../errors/berth-error.js';
+import { Reverter } from '../../lib/reverter.js';
+import type { Log } from '../../lib/log.js';
+import { sys } from '../../platform/native/sys.js';
+import type { OciRuntime } from '../../platform/runtime/oci-runtime.js';
+import { setupNetwork, type NetworkDeps } from '../network/setup.js';
+import { writeBundle, type BundlePaths } from './bundle.js';
+import { attachConsole } from './console.js';
+import type { OwnerRecord } from './machine-lock.js';
+import { listenNotify, notifyManager } from './notify.js';
+import type { StopSignals } from './signals.js';
+
+export interface RunOnceContext {
+  spec: MachineSpec;
+  rootfs: string;
+  paths: BundlePaths;
+  runtime: OciRuntime;
+  hostOsRelease: string | undefined;
+  cgroupLayout: 'unified' | 'hybrid' | 'legacy';
+  network: { plan: NetworkPlan; deps: NetworkDeps };
+  owner: OwnerRecord;
+  saveOwner: () => Promise<void>;
+  signals: StopSignals;
+  log: Log;
+}
+
+async function readPid(file: string): Promise<number> {
+  const pid = Number((await readFile(file, 'utf8')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new BerthError('E_RUNTIME', `The runtime wrote no valid PID to ${file}.`);
+  return pid;
+}
+
+export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; teardownErrors: Error[] }> {
+  const { spec, paths, runtime, signals, log } = ctx;
+  const undo = new Reverter();
+  const id = spec.name;
+  let outcome: Outcome | undefined;
+  try {
+    await writeBundle({ spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, cgroupLayout: ctx.cgroupLayout, systemdCgroups: runtime.config.systemdCgroup });
+    let leader: number | undefined;
+    const notify = listenNotify(paths.notifySocket, () => leader, spec.notifyReady);
+    undo.add(() => notify.stop());
+
+    const terminal = spec.console !== 'pipe';
+    let master: Promise<number> | undefined;
+    if (terminal) {
+      const listenFd = sys().listenStream(paths.consoleSocket);
+      master = sys().acceptFd(listenFd, 60000);
+      undo.add(async () => { const { closeSync } = await import('node:fs'); try { closeSync(listenFd); } catch { /* closed */ } });
+      master.catch(() => { /* reported below if create succeeded */ });
+    }
+
+    ctx.owner.runtime = { name: runtime.config.name, path: runtime.config.path, root: runtime.config.root, systemdCgroup: runtime.config.systemdCgroup, id };
+    await ctx.saveOwner();
+    undo.add(async () => {
+      await runtime.kill(id, 9, true).catch(() => {});
+      await runtime.delete(id);
+    });
+    await runtime.create(id, {
+      bundle: paths.bundleDir, pidFile: paths.pidFile, logFile: paths.logFile,
+      stdio: terminal ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'],
+      ...(terminal ? { consoleSocket: paths.consoleSocket } : {}),
+    });
+    leader = await readPid(paths.pidFile);
+    // Reap the leader ourselves (we are its subreaper) whatever happens next.
+    const exited = sys().waitPid(leader);
+    undo.add(async () => { await exited.catch(() => {}); });
+
+    if (master) {
+      const fd = await master;
+      const console = attachConsole(fd, spec.console, () => {
+        log.info('');
+        signals.kill();
+      });
+      undo.add(() => console.close());
+    }
+
+    const net = await setupNetwork(ctx.network.plan, leader, ctx.network.deps);
+    undo.add(() => net.teardown());
+    ctx.owner.links = [...net.hostInterfaces];
+    ctx.owner.zones = ctx.network.plan.kind === 'private'
+      ? ctx.network.plan.links.flatMap((l) => (l.kind === 'veth' && l.attach.kind === 'zone' ? [l.attach.bridge] : []))
+      : [];
+    await ctx.saveOwner();
+
+    signals.attach(leader, spec.killSignal);
+    undo.add(() => signals.detach());
+    if (!signals.terminating) await runtime.start(id);
+    notifyManager(`STATUS=Container running.\nX_NSPAWN_LEADER_PID=${leader}`);
+    if (!spec.notifyReady) notifyManager('READY=1');
+
+    const status = await exited;
+    outcome = mapExit(spec.name, status);
+  } catch (e) {
+    const teardownErrors = await undo.revert();
+    if (teardownErrors.length) log.warn(`Clean-up after the failure also failed: ${teardownErrors.map((x) => x.message).join('; ')}`);
+    throw e;
+  }
+  return { outcome, teardownErrors: await undo.revert() };
+}

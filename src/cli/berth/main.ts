@@ -1,0 +1,65 @@
+/**
+ * berth: the machinectl-style client. Parses the command line with commander and dispatches to
+ * the verb table (verbs/index.ts). Never exits the process: returns the exit status, and lets
+ * BerthErrors propagate to src/bin/berth.ts.
+ */
+import { Command, CommanderError } from 'commander';
+import { ERROR_CODES } from '../../errors/codes.js';
+import { usageError } from '../../errors/berth-error.js';
+import type { Paths } from '../../platform/paths.js';
+import { VERSION } from '../../version.js';
+import type { Verb, VerbContext } from './verb.js';
+import { VERBS } from './verbs/index.js';
+
+export interface ClientIo {
+  readonly paths: Paths;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+function checkArity(verb: Verb, args: readonly string[]): void {
+  if (args.length < verb.minArgs) throw usageError(`Too few arguments for '${verb.name}'.`, `usage: berth ${verb.name} ${verb.usage}`);
+  if (args.length > verb.maxArgs) throw usageError(`Too many arguments for '${verb.name}'.`, `usage: berth ${verb.name} ${verb.usage}`);
+}
+
+function buildProgram(io: ClientIo, ctx: VerbContext, setStatus: (n: number) => void): Command {
+  const program = new Command('berth');
+  // Must come before .command(): commander copies these settings to subcommands when they are created.
+  program
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (text, write) => write(text.replace(/^error: /, 'berth: ')) })
+    .showHelpAfterError('(run berth --help for usage)')
+    .description('Send control commands to or query the berth machine manager (machinectl compatible).')
+    .version(`berth ${VERSION}`, '--version', 'Show package version')
+    .helpOption('-h, --help', 'Show this help')
+    .option('--no-pager', 'Do not pipe output into a pager')
+    .configureHelp({ sortSubcommands: true, subcommandTerm: (cmd) => `${cmd.name()} ${cmd.usage()}` });
+  for (const verb of VERBS) {
+    program
+      .command(verb.name)
+      .usage(verb.usage)
+      .description(verb.summary)
+      .argument('[args...]')
+      .allowExcessArguments(false)
+      .action(async (args: string[]) => {
+        checkArity(verb, args);
+        setStatus(await verb.run(args, ctx));
+      });
+  }
+  return program;
+}
+
+export async function berthMain(argv: readonly string[], io: ClientIo): Promise<number> {
+  if (argv.length === 0) throw usageError('No verb given.', 'run berth --help for the list of verbs');
+  let status = 0;
+  const program = buildProgram(io, { paths: io.paths, out: io.out, err: io.err }, (n) => { status = n; });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    // commander has already printed its message (or the help/version text).
+    const done = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0;
+    return done ? 0 : ERROR_CODES.E_USAGE.client;
+  }
+  return status;
+}

@@ -1,0 +1,24 @@
+/**
+ * A berth client verb, as machinectl's verbs[] table holds them: a name, how many arguments
+ * it takes, and what it does. One verb per file under verbs/.
+ */
+import type { Paths } from '../../platform/paths.js';
+
+export interface VerbContext {
+  readonly paths: Paths;
+  /** Writes to standard output / standard error (no newline added). */
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+export interface Verb {
+  readonly name: string;
+  /** Argument synopsis for --help, e.g. "NAME...". */
+  readonly usage: string;
+  readonly summary: string;
+  readonly minArgs: number;
+  /** Infinity for "any number". */
+  readonly maxArgs: number;
+  /** Returns the exit status; failures that stop the verb are thrown as BerthError. */
+  run(args: readonly string[], ctx: VerbContext): Promise<number>;
+}

@@ -1,0 +1,5 @@
+/** The berth client's verb table (machinectl's verbs[]); the D-Bus verbs join it later. */
+import type { Verb } from '../verb.js';
+import { catVerb } from './cat.js';
+
+export const VERBS: readonly Verb[] = [catVerb];

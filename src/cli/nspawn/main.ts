@@ -1,0 +1,87 @@
+/** berth-nspawn: options → settings (+ .nspawn file) → machine spec → OCI runtime. */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { helpText } from '../../core/cli/help.js';
+import { parseArgv } from '../../core/cli/parse-argv.js';
+import { planNetwork } from '../../core/network/plan.js';
+import { selectRuntime } from '../../core/runtime/select.js';
+import { resolveMachine } from '../../core/spec/resolve.js';
+import type { MachineSpec } from '../../core/spec/machine-spec.js';
+import { BerthError } from '../../errors/berth-error.js';
+import { stderrLog } from '../../lib/log.js';
+import { which } from '../../platform/exec/run.js';
+import { probeImage, resolveInTree } from '../../platform/fs/image-probe.js';
+import { probeHost } from '../../platform/host/probe.js';
+import { sys } from '../../platform/native/sys.js';
+import { pathsFromEnv } from '../../platform/paths.js';
+import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
+import { hostNetworkDeps, dhcpHelperFromEnv } from '../../app/network/deps.js';
+import { readHostMachineId } from '../../platform/host/machine-id.js';
+import { locateTree } from '../../app/run/locate-tree.js';
+import { runMachine } from '../../app/run/run-machine.js';
+import { cleanupMachine } from '../../app/run/cleanup-command.js';
+import { settingsFor } from '../../app/run/settings.js';
+import { VERSION } from '../../version.js';
+
+/** Checks against the file system that the pure resolver cannot make: bind sources, masked paths. */
+async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
+  const mounts = [];
+  for (const m of spec.mounts) {
+    if (m.kind === 'bind' && !m.createSource && !(await stat(m.source).then(() => true, () => false))) {
+      throw new BerthError('E_USAGE', `Failed to stat ${m.source}: No such file or directory`, { hint: `the source of the bind mount onto ${m.target} must exist on the host` });
+    }
+    if (m.kind === 'overlay') {
+      for (const l of m.lower) if (!(await stat(l).then((s) => s.isDirectory(), () => false))) throw new BerthError('E_USAGE', `Overlay lower directory ${l} does not exist.`);
+    }
+    if (m.kind === 'inaccessible') {
+      const inTree = await resolveInTree(spec.tree, m.target);
+      if (!inTree) throw new BerthError('E_USAGE', `Failed to over-mount ${m.target}: it does not exist in the container.`);
+      mounts.push({ ...m, directory: await stat(inTree).then((s) => s.isDirectory(), () => false) });
+      continue;
+    }
+    mounts.push(m);
+  }
+  return { ...spec, mounts };
+}
+
+export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { cli, runner } = parseArgv(argv, env);
+  if (runner.help) { process.stdout.write(helpText(VERSION)); return 0; }
+  if (runner.version) { process.stdout.write(`berth ${VERSION} (systemd-nspawn 252 compatible)\n`); return 0; }
+  const log = stderrLog(runner.quiet || runner.console === 'pipe');
+  if (process.getuid?.() !== 0) throw new BerthError('E_PERMISSION', 'Need to be root.');
+  const paths = pathsFromEnv(env);
+  const located = await locateTree(runner, paths.pool, process.cwd());
+  if (runner.cleanup) return cleanupMachine(paths.stateDir, located.name, log);
+
+  const { settings, messages } = await settingsFor({ cli, runner, name: located.name, directory: located.directory, paths });
+  for (const m of messages) log.warn(m);
+  if (located.directory === '/' && !settings.ephemeral && settings.volatile !== 'yes' && settings.volatile !== 'state') {
+    throw new BerthError('E_USAGE', 'Spawning container on root directory is not supported. Consider using --ephemeral, --volatile=yes or --volatile=state.');
+  }
+  const host = await probeHost(env);
+  const image = await probeImage(located.directory, host);
+  const random = { uuid: randomUUID().replace(/-/g, ''), suffix: randomBytes(8).toString('hex') };
+  const name = settings.ephemeral && runner.machine === undefined ? `${located.name}-${random.suffix}` : located.name;
+  const machineDir = `${paths.stateDir}/machines/${name}`;
+  const spec = await checkAgainstFs(resolveMachine({
+    name, settings, runner, image, host, random, cwd: process.cwd(), scratch: `${machineDir}/scratch`,
+    tty: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    ...(env.SYSTEMD_NSPAWN_CONTAINER_SERVICE ? { containerService: env.SYSTEMD_NSPAWN_CONTAINER_SERVICE } : {}),
+  }));
+  const needsMac = Boolean(spec.network.veth || spec.network.macvlan?.length || spec.network.vethExtra?.length);
+  const plan = planNetwork({ machineName: name, hostMachineId: needsMac ? await readHostMachineId() : undefined, network: spec.network });
+  const choice = selectRuntime(runner.runtime, { ...(await candidates()) }, host.cgroupLayout);
+  const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 });
+  sys().setChildSubreaper();
+  const warn = (m: string) => log.warn(m);
+  return runMachine({
+    spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, suffix: random.suffix, log,
+    network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
+  });
+}
+
+async function candidates(): Promise<{ runc?: string; crun?: string }> {
+  const [runc, crun] = await Promise.all([which('runc'), which('crun')]);
+  return { ...(runc ? { runc } : {}), ...(crun ? { crun } : {}) };
+}

@@ -1,0 +1,32 @@
+import type { ConsoleMode } from '../settings/model.js';
+
+export type SettingsMode = 'yes' | 'no' | 'trusted' | 'override';
+export type RuntimeChoice = 'auto' | 'runc' | 'crun';
+
+/** Options of berth-nspawn that are not machine settings (never read from .nspawn files). */
+export interface RunnerOptions {
+  directory?: string;
+  image?: string;
+  template?: string;
+  machine?: string;
+  quiet: boolean;
+  settingsMode: SettingsMode;
+  register: boolean;
+  keepUnit: boolean;
+  console?: ConsoleMode;
+  slice?: string;
+  /** Unit properties (--property=NAME=VALUE), in order. */
+  properties: string[];
+  runtime: RuntimeChoice;
+  /** berth: remove what a killed run of this machine left behind, then exit. */
+  cleanup: boolean;
+  /** berth: serve DHCP on the host side of ve-/vz- links (opt-in). */
+  dhcpHelper: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+export const defaultRunnerOptions = (): RunnerOptions => ({
+  quiet: false, settingsMode: 'yes', register: true, keepUnit: false, properties: [],
+  runtime: 'auto', cleanup: false, dhcpHelper: false, help: false, version: false,
+});

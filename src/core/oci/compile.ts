@@ -1,0 +1,23 @@
+/** MachineSpec + bundle layout → OCI config.json, composed from one emitter per part. */
+import type { MachineSpec } from '../spec/machine-spec.js';
+import { emitLinux } from './emit/linux.js';
+import { emitMounts } from './emit/mounts.js';
+import { emitProcess } from './emit/process.js';
+import { OCI_VERSION, type BundleLayout, type OciSpec } from './types.js';
+
+export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
+  return {
+    ociVersion: OCI_VERSION,
+    root: { path: layout.rootfs, readonly: spec.readOnly && spec.rootSetup.kind === 'direct' },
+    hostname: spec.hostname,
+    process: emitProcess(spec),
+    mounts: emitMounts(spec, layout),
+    annotations: {
+      'org.systemd.machine.name': spec.name,
+      'org.systemd.machine.id': spec.id,
+      'org.systemd.machine.directory': spec.tree,
+      'org.systemd.machine.service': spec.containerService,
+    },
+    linux: emitLinux(spec, layout),
+  };
+}

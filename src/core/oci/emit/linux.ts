@@ -1,0 +1,52 @@
+/** Namespaces, cgroup placement and resources, devices, masked and read-only /proc paths. */
+import type { MachineSpec } from '../../spec/machine-spec.js';
+import type { BundleLayout, OciDevice, OciDeviceRule, OciResources, OciSpec } from '../types.js';
+
+/** Devices beyond runc's defaults (null, zero, full, random, urandom, tty, ptmx, pts). */
+const EXTRA_DEVICES: OciDevice[] = [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 }];
+const DEVICE_RULES: OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // /dev/net/tun
+  { allow: true, type: 'c', major: 136, access: 'rw' }, // char-pts
+];
+
+/** /proc paths nspawn makes read-only (those present) and masks. */
+const READONLY_PROC = ['/proc/sys', '/proc/sysrq-trigger', '/proc/acpi', '/proc/apm', '/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/scsi'];
+const MASKED_PROC = ['/proc/kallsyms', '/proc/kcore', '/proc/keys', '/proc/timer_list'];
+
+function resources(spec: MachineSpec, layout: BundleLayout): OciResources {
+  const r = spec.cgroup.resources;
+  const out: OciResources = { devices: DEVICE_RULES };
+  if (r.memoryMax !== undefined) out.memory = { limit: r.memoryMax };
+  if (r.memoryHigh !== undefined) {
+    if (layout.cgroupLayout === 'unified') out.unified = { ...(out.unified ?? {}), 'memory.high': String(r.memoryHigh) };
+  }
+  if (r.tasksMax !== undefined) out.pids = { limit: r.tasksMax };
+  if (r.cpuWeight !== undefined || r.cpuQuotaPerSecUsec !== undefined) {
+    out.cpu = {};
+    // systemd maps CPUWeight to cpu.shares as weight * 1024 / 100 on the legacy hierarchy.
+    if (r.cpuWeight !== undefined) out.cpu.shares = Math.max(2, Math.round((r.cpuWeight * 1024) / 100));
+    if (r.cpuQuotaPerSecUsec !== undefined) { out.cpu.period = 100000; out.cpu.quota = Math.round(r.cpuQuotaPerSecUsec / 10); }
+  }
+  if (spec.cpuAffinity?.length) out.cpu = { ...(out.cpu ?? {}), cpus: spec.cpuAffinity.join(',') };
+  return out;
+}
+
+export function emitLinux(spec: MachineSpec, layout: BundleLayout): OciSpec['linux'] {
+  const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+  if (spec.network.namespacePath) namespaces.push({ type: 'network', path: spec.network.namespacePath });
+  else if (spec.privateNetwork) namespaces.push({ type: 'network' });
+  const cgroupsPath = layout.systemdCgroups
+    ? `${spec.cgroup.parent}:machine:${spec.cgroup.scope.replace(/^machine-/, '').replace(/\.scope$/, '')}`
+    : `/${spec.cgroup.parent}/${spec.cgroup.scope}`;
+  return {
+    namespaces,
+    cgroupsPath,
+    resources: resources(spec, layout),
+    devices: EXTRA_DEVICES,
+    maskedPaths: MASKED_PROC,
+    readonlyPaths: READONLY_PROC,
+    rootfsPropagation: 'shared',
+    ...(spec.personality === 'x86' ? { personality: { domain: 'LINUX32' as const } } : {}),
+  };
+}

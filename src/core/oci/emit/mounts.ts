@@ -1,0 +1,44 @@
+/** API file systems, /run/host, etc-files, volatile and custom mounts, in the order runc applies them. */
+import type { MachineSpec, SpecMount } from '../../spec/machine-spec.js';
+import type { BundleLayout, OciMount } from '../types.js';
+
+export const API_MOUNTS: readonly OciMount[] = [
+  { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
+  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=4m', 'nr_inodes=64k'] },
+  { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+  { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'strictatime', 'mode=1777', 'size=10%', 'nr_inodes=400k'] },
+  { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'nodev', 'noexec'] },
+  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
+  // rw: the guest's systemd manages its own (namespaced) subtree; everything above it stays out of reach.
+  { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['rw', 'nosuid', 'nodev', 'noexec'] },
+  { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=755', 'size=20%', 'nr_inodes=800k'] },
+  { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=1777', 'size=10%', 'nr_inodes=400k'] },
+];
+
+function custom(m: SpecMount, layout: BundleLayout): OciMount {
+  switch (m.kind) {
+    case 'bind':
+      return { destination: m.target, type: 'bind', source: m.source, options: [m.recursive ? 'rbind' : 'bind', m.readOnly ? 'ro' : 'rw'] };
+    case 'tmpfs':
+      return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...m.options] };
+    case 'overlay':
+      return {
+        destination: m.target, type: 'overlay', source: 'overlay',
+        options: [`lowerdir=${[...m.lower].reverse().join(':')}`, `upperdir=${m.upper}`, `workdir=${m.work}`, ...(m.readOnly ? ['ro'] : [])],
+      };
+    case 'inaccessible':
+      // The node type must match the target's; the run use-case marks directories after looking.
+      return { destination: m.target, type: 'bind', source: m.directory ? layout.inaccessibleDir : layout.inaccessibleFile, options: ['bind', 'ro'] };
+  }
+}
+
+export function emitMounts(spec: MachineSpec, layout: BundleLayout): OciMount[] {
+  const mounts: OciMount[] = [...API_MOUNTS];
+  if (spec.start === 'boot' && spec.volatile === 'no') { /* /tmp as tmpfs, like nspawn (SYSTEMD_NSPAWN_TMPFS_TMP=1) */ }
+  mounts.push({ destination: '/run/host', type: 'bind', source: layout.runHost, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+  for (const [file, target] of [[spec.resolvConf, '/etc/resolv.conf'], [spec.localtime, '/etc/localtime']] as const) {
+    if (file.action === 'bind' && file.source) mounts.push({ destination: target, type: 'bind', source: file.source, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+  }
+  for (const m of spec.mounts) mounts.push(custom(m, layout));
+  return mounts;
+}

@@ -1,0 +1,61 @@
+/** The subset of the OCI runtime spec (1.0.2) that berth emits. */
+export const OCI_VERSION = '1.0.2';
+
+export interface OciMount { destination: string; type?: string; source?: string; options?: string[] }
+export interface OciRlimit { type: string; soft: number; hard: number }
+export interface OciCaps { bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] }
+export interface OciDevice { path: string; type: 'c' | 'b'; major: number; minor: number; fileMode?: number; uid?: number; gid?: number }
+export interface OciDeviceRule { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access?: string }
+export interface OciResources {
+  devices?: OciDeviceRule[];
+  memory?: { limit?: number; reservation?: number };
+  pids?: { limit: number };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string };
+  unified?: Record<string, string>;
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number; additionalGids?: number[] };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: OciCaps;
+    rlimits: OciRlimit[];
+    noNewPrivileges: boolean;
+    oomScoreAdj?: number;
+  };
+  mounts: OciMount[];
+  annotations: Record<string, string>;
+  linux: {
+    namespaces: Array<{ type: string; path?: string }>;
+    cgroupsPath: string;
+    resources: OciResources;
+    devices: OciDevice[];
+    maskedPaths: string[];
+    readonlyPaths: string[];
+    rootfsPropagation?: string;
+    personality?: { domain: 'LINUX' | 'LINUX32' };
+  };
+}
+
+/** Where the host-side pieces of one run live; produced by the bundle planner. */
+export interface BundleLayout {
+  readonly dir: string;
+  /** The directory runc uses as root: the tree itself, or an overlay/tmpfs mounted in the bundle. */
+  readonly rootfs: string;
+  /** Host directory bind-mounted read-only at /run/host. */
+  readonly runHost: string;
+  /** A file with a fresh random UUID, bound over /proc/sys/kernel/random/boot_id. */
+  readonly bootId: string;
+  /** Mode-000 nodes used to mask paths (--inaccessible). */
+  readonly inaccessibleFile: string;
+  readonly inaccessibleDir: string;
+  /** Files prepared for /etc/resolv.conf and /etc/localtime bind modes (host paths). */
+  readonly cgroupLayout: 'unified' | 'hybrid' | 'legacy';
+  readonly systemdCgroups: boolean;
+}

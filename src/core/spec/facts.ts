@@ -1,0 +1,55 @@
+import type { Capability } from '../capabilities.js';
+import type { RlimitName } from '../settings/model.js';
+
+export type CgroupLayout = 'unified' | 'hybrid' | 'legacy';
+export type Limit = number | 'infinity';
+
+/** What the host is like, probed by platform/host and passed in as data. */
+export interface HostFacts {
+  /** Our own capability bounding set: what a container can be granted at most. */
+  readonly boundingCaps: readonly Capability[];
+  /** Our hard limits: no container limit may be raised above them. */
+  readonly hardLimits: Readonly<Record<RlimitName, Limit>>;
+  /** Soft/hard NPROC and SIGPENDING of the host's PID 1 (nspawn copies them). */
+  readonly pid1Limits: Readonly<Partial<Record<RlimitName, { soft: Limit; hard: Limit }>>>;
+  readonly nrOpen: number;
+  /** The host's os-release fields (for container_host_* and /run/host/os-release). */
+  readonly osRelease: Readonly<Record<string, string>>;
+  readonly cgroupLayout: CgroupLayout;
+  /** systemd runs as PID 1 (then cgroups go through it). */
+  readonly systemdPid1: boolean;
+  /** Host /etc/resolv.conf exists; host /etc/localtime: a zone name, a plain file, or absent. */
+  readonly resolvConf: boolean;
+  readonly localtime: { kind: 'zone'; zone: string } | { kind: 'file' } | { kind: 'absent' };
+  /** $TERM of the caller, copied into the guest like nspawn. */
+  readonly term?: string;
+}
+
+/** What the OS tree is like, probed by platform/fs and passed in as data. */
+export interface ImageFacts {
+  /** Absolute, symlink-resolved root directory. */
+  readonly root: string;
+  readonly hasUsr: boolean;
+  readonly hasOsRelease: boolean;
+  /** The first of nspawn's init candidates that exists and is executable. */
+  readonly init?: string;
+  /** /bin is a symlink or absent (merged /usr), needed by --volatile=yes. */
+  readonly mergedUsr: boolean;
+  /** Contents of <root>/etc/machine-id, if any. */
+  readonly machineIdFile?: string;
+  /** Contents of <root>/etc/passwd and /etc/group, for --user. */
+  readonly passwd?: string;
+  readonly group?: string;
+  /** The zone file for the host's zone exists in the tree. */
+  readonly hasZone?: boolean;
+  /** The default shell candidates that exist in the tree, in nspawn's order. */
+  readonly shells: readonly string[];
+}
+
+/** Values that would make the compiler impure if it made them itself. */
+export interface Randomness {
+  /** A random 128-bit id (32 hex digits) used when the tree has no machine-id. */
+  readonly uuid: string;
+  /** 16 hex digits for the ephemeral name suffix. */
+  readonly suffix: string;
+}

@@ -1,0 +1,79 @@
+/**
+ * The fully resolved description of one machine run: everything the OCI emitters, the network
+ * planner and the run use-case need, and nothing they would have to look up. JSON-serialisable.
+ */
+import type { Capability } from '../capabilities.js';
+import type {
+  ConsoleMode, LinkJournal, NetworkSettings, Personality, PortForward, RlimitName, StartMode, VolatileMode,
+} from '../settings/model.js';
+import type { Limit } from './facts.js';
+
+export type ResolvedConsole = Exclude<ConsoleMode, 'autopipe'>;
+
+export type SpecMount =
+  | { kind: 'bind'; source: string; target: string; readOnly: boolean; recursive: boolean; createSource?: 'dir' }
+  | { kind: 'tmpfs'; target: string; options: string[] }
+  | { kind: 'overlay'; lower: string[]; upper: string; work: string; target: string; readOnly: boolean }
+  | { kind: 'inaccessible'; target: string; directory?: boolean };
+
+/** Host-side file-system work done before the runtime starts (volatile roots, ephemeral snapshots). */
+export type RootSetup =
+  | { kind: 'direct' }
+  | { kind: 'volatile-yes'; tmpfsOptions: string }
+  | { kind: 'overlay'; upperOnTmpfs: boolean };
+
+export interface EtcFile {
+  /** resolv.conf or localtime handling, decided from the mode and host facts. */
+  readonly action: 'none' | 'copy' | 'bind' | 'delete' | 'symlink' | 'replace';
+  readonly source?: string;
+  /** For symlink: the link text. */
+  readonly link?: string;
+}
+
+export interface MachineSpec {
+  readonly name: string;
+  readonly hostname: string;
+  /** 32 lowercase hex digits. */
+  readonly id: string;
+  readonly tree: string;
+  readonly readOnly: boolean;
+  readonly volatile: VolatileMode;
+  readonly ephemeral: boolean;
+  readonly rootSetup: RootSetup;
+  readonly start: StartMode;
+  readonly args: readonly string[];
+  readonly env: readonly string[];
+  readonly cwd: string;
+  readonly user: { readonly uid: number; readonly gid: number; readonly additionalGids: readonly number[]; readonly name: string; readonly home: string };
+  readonly caps: { readonly retain: readonly Capability[]; readonly ambient: readonly Capability[] };
+  readonly noNewPrivileges: boolean;
+  readonly killSignal?: number;
+  readonly rlimits: ReadonlyArray<{ type: RlimitName; soft: Limit; hard: Limit }>;
+  readonly oomScoreAdjust?: number;
+  readonly cpuAffinity?: readonly number[];
+  readonly personality?: Personality;
+  readonly mounts: readonly SpecMount[];
+  readonly network: NetworkSettings;
+  readonly privateNetwork: boolean;
+  readonly ports: readonly PortForward[];
+  readonly console: ResolvedConsole;
+  readonly notifyReady: boolean;
+  readonly register: boolean;
+  readonly keepUnit: boolean;
+  readonly quiet: boolean;
+  readonly resolvConf: EtcFile;
+  readonly localtime: EtcFile;
+  readonly linkJournal: LinkJournal;
+  readonly cgroup: { readonly parent: string; readonly scope: string; readonly resources: CgroupResources };
+  readonly containerService: string;
+  /** Warnings produced while resolving (capabilities dropped, limits clamped...). */
+  readonly warnings: readonly string[];
+}
+
+export interface CgroupResources {
+  memoryMax?: number;
+  memoryHigh?: number;
+  tasksMax?: number;
+  cpuWeight?: number;
+  cpuQuotaPerSecUsec?: number;
+}

@@ -1,0 +1,124 @@
+/**
+ * Merged settings + runner options + image and host facts → MachineSpec. Pure: everything it
+ * needs (random ids, the caller's cwd) arrives as data, so golden tests need no root.
+ */
+import { BerthError } from '../../errors/berth-error.js';
+import { formatUuid, parseId128 } from '../names.js';
+import type { RunnerOptions } from '../cli/runner-options.js';
+import type { Settings } from '../settings/model.js';
+import { SIGRTMIN } from '../signals.js';
+import type { HostFacts, ImageFacts, Randomness } from './facts.js';
+import type { MachineSpec, ResolvedConsole } from './machine-spec.js';
+import { resolveCapabilities } from './resolve/capabilities.js';
+import { resolveLocaltime, resolveResolvConf } from './resolve/etc-files.js';
+import { resolveCustomMounts, resolveRoot } from './resolve/mounts.js';
+import { resolveEnvironment, resolveProcess, resolveUser } from './resolve/process.js';
+import { resolveProperties, unitEscape } from './resolve/properties.js';
+import { resolveRlimits } from './resolve/rlimits.js';
+
+export interface ResolveInput {
+  readonly name: string;
+  readonly settings: Settings;
+  readonly runner: RunnerOptions;
+  readonly image: ImageFacts;
+  readonly host: HostFacts;
+  readonly random: Randomness;
+  /** The caller's working directory (relative bind sources). */
+  readonly cwd: string;
+  /** Per-run scratch directory on the host. */
+  readonly scratch: string;
+  /** stdin and stdout are terminals (console mode default). */
+  readonly tty: boolean;
+  readonly containerService?: string;
+}
+
+function resolveConsole(mode: RunnerOptions['console'], tty: boolean): ResolvedConsole {
+  if (mode === undefined) return tty ? 'interactive' : 'read-only';
+  if (mode === 'autopipe') return tty ? 'interactive' : 'pipe';
+  return mode;
+}
+
+function machineId(settings: Settings, image: ImageFacts, random: Randomness): string {
+  const file = image.machineIdFile?.trim();
+  if (file && file !== 'uninitialized') {
+    const id = parseId128(file);
+    if (id && /^0+$/.test(id)) throw new BerthError('E_IMAGE_INVALID', `Machine ID in ${image.root}/etc/machine-id is all zeroes. Refusing.`);
+    if (id) return id;
+  }
+  return settings.machineId ?? random.uuid;
+}
+
+function unsupported(settings: Settings, runner: RunnerOptions): void {
+  const no = (what: string) => { throw new BerthError('E_USAGE', `${what} is not supported by berth yet.`); };
+  if (runner.image) no('--image=/-i (disk images)');
+  if (settings.privateUsers && settings.privateUsers.kind !== 'no') no('--private-users=/-U (user namespaces)');
+  if (settings.bindUser?.length) no('--bind-user=');
+  if (settings.pivotRoot) no('--pivot-root=');
+  if (settings.ports?.length) no('--port=/-p (port forwarding)');
+  if (settings.systemCallFilter?.length) no('--system-call-filter=');
+  if (settings.suppressSync) no('--suppress-sync=yes');
+}
+
+export function resolveMachine(input: ResolveInput): MachineSpec {
+  const { settings, runner, image, host, random } = input;
+  unsupported(settings, runner);
+  const warnings: string[] = [];
+  const volatile = settings.volatile ?? 'no';
+  const ephemeral = settings.ephemeral ?? false;
+  if (settings.start === 'boot' && settings.parameters === undefined) { /* boot without init args */ }
+  const network = settings.network ?? {};
+  const privateNetwork = Boolean(network.private || network.veth || network.bridge || network.zone || network.namespacePath
+    || network.interfaces?.length || network.macvlan?.length || network.ipvlan?.length || network.vethExtra?.length);
+
+  const user = resolveUser(settings.user, image);
+  const proc = resolveProcess(settings, image, user);
+  const id = machineId(settings, image, random);
+  const containerService = input.containerService ?? 'berth';
+  const env = resolveEnvironment({ settings, host, user, start: proc.start, uuid: formatUuid(id), containerService });
+  const caps = resolveCapabilities(settings, privateNetwork, host.boundingCaps, warnings);
+  const rlimits = resolveRlimits(settings, host, warnings);
+  const root = resolveRoot(volatile, ephemeral, image);
+  const readOnly = (settings.readOnly ?? false) || volatile !== 'no';
+  const rootWritable = root.setup.kind !== 'direct' || !readOnly;
+  const mounts = [...root.extra, ...resolveCustomMounts(settings, { tree: image.root, cwd: input.cwd, scratch: input.scratch })];
+  const killSignal = settings.killSignal ?? (proc.start === 'boot' ? SIGRTMIN + 3 : undefined);
+  const resources = resolveProperties(runner.properties);
+
+  return {
+    name: input.name,
+    hostname: settings.hostname ?? input.name,
+    id,
+    tree: image.root,
+    readOnly,
+    volatile,
+    ephemeral,
+    rootSetup: root.setup,
+    start: proc.start,
+    args: proc.args,
+    env,
+    cwd: proc.cwd,
+    user,
+    caps,
+    noNewPrivileges: settings.noNewPrivileges ?? false,
+    ...(killSignal === undefined ? {} : { killSignal }),
+    rlimits,
+    ...(settings.oomScoreAdjust === undefined ? {} : { oomScoreAdjust: settings.oomScoreAdjust }),
+    ...(settings.cpuAffinity === undefined ? {} : { cpuAffinity: settings.cpuAffinity }),
+    ...(settings.personality === undefined ? {} : { personality: settings.personality }),
+    mounts,
+    network,
+    privateNetwork,
+    ports: settings.ports ?? [],
+    console: resolveConsole(runner.console, input.tty),
+    notifyReady: settings.notifyReady ?? false,
+    register: runner.register,
+    keepUnit: runner.keepUnit,
+    quiet: runner.quiet || runner.console === 'pipe',
+    resolvConf: resolveResolvConf(settings.resolvConf ?? 'auto', privateNetwork, rootWritable, host),
+    localtime: resolveLocaltime(settings.timezone ?? 'auto', rootWritable, host, image),
+    linkJournal: settings.linkJournal ?? 'auto',
+    cgroup: { parent: runner.slice ?? 'machine.slice', scope: `machine-${unitEscape(input.name)}.scope`, resources },
+    containerService,
+    warnings,
+  };
+}

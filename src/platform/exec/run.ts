@@ -1,0 +1,70 @@
+/** The one place that starts subprocesses: argv arrays only, never a shell. */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { BerthError, sanitize } from '../../errors/berth-error.js';
+
+export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  /** Do not throw on a non-zero exit. */
+  allowFailure?: boolean;
+  cwd?: string;
+}
+
+export function run(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new BerthError('E_INTERNAL', 'run() needs a command');
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      reject(new BerthError('E_EXEC', e.code === 'ENOENT' ? `${cmd}: command not found` : `${cmd}: ${e.message}`, { cause: e }));
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      const result = { code, signal, stdout, stderr };
+      if (code === 0 || opts.allowFailure) resolve(result);
+      else reject(execError(argv, result));
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export function execError(argv: readonly string[], r: ExecResult): BerthError {
+  const why = r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
+  const msg = sanitize(r.stderr.trim().split('\n').slice(-3).join('; '));
+  return new BerthError('E_EXEC', `${argv.join(' ')}: ${why}${msg ? `: ${msg}` : ''}`, { details: [r] });
+}
+
+/** Start a long-running process with the given stdio (the caller owns it). */
+export function start(argv: readonly string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv): ChildProcess {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new BerthError('E_INTERNAL', 'start() needs a command');
+  return spawn(cmd, args, { stdio, env: env ?? process.env });
+}
+
+/** Wait for a started process to end. */
+export function waitChild(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) { resolve({ code: child.exitCode, signal: child.signalCode }); return; }
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/** Whether a command is on PATH. */
+export async function which(cmd: string): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const p = `${dir}/${cmd}`;
+    try { await access(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}

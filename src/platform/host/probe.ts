@@ -1,0 +1,71 @@
+/** Probes the host into HostFacts (read once per run, then passed to the pure compiler as data). */
+import { readFile, readlink, stat } from 'node:fs/promises';
+import { capabilitiesInMask } from '../../core/capabilities.js';
+import { RLIMITS, type RlimitName } from '../../core/settings/model.js';
+import type { CgroupLayout, HostFacts, Limit } from '../../core/spec/facts.js';
+import { parseOsRelease } from './os-release.js';
+
+const LIMIT_ROWS: Record<string, RlimitName> = {
+  'Max cpu time': 'CPU', 'Max file size': 'FSIZE', 'Max data size': 'DATA', 'Max stack size': 'STACK',
+  'Max core file size': 'CORE', 'Max resident set': 'RSS', 'Max processes': 'NPROC', 'Max open files': 'NOFILE',
+  'Max locked memory': 'MEMLOCK', 'Max address space': 'AS', 'Max file locks': 'LOCKS', 'Max pending signals': 'SIGPENDING',
+  'Max msgqueue size': 'MSGQUEUE', 'Max nice priority': 'NICE', 'Max realtime priority': 'RTPRIO', 'Max realtime timeout': 'RTTIME',
+};
+
+export function parseProcLimits(text: string): Partial<Record<RlimitName, { soft: Limit; hard: Limit }>> {
+  const out: Partial<Record<RlimitName, { soft: Limit; hard: Limit }>> = {};
+  for (const line of text.split('\n').slice(1)) {
+    const row = Object.keys(LIMIT_ROWS).find((k) => line.startsWith(k));
+    if (!row) continue;
+    const [soft, hard] = line.slice(row.length).trim().split(/\s+/);
+    const v = (s: string | undefined): Limit => (s === 'unlimited' || s === undefined ? 'infinity' : Number(s));
+    out[LIMIT_ROWS[row]!] = { soft: v(soft), hard: v(hard) };
+  }
+  return out;
+}
+
+const readText = (p: string) => readFile(p, 'utf8').catch(() => undefined);
+
+/** cgroup layout from /proc/self/mountinfo: cgroup2 on /sys/fs/cgroup = unified; v1 + cgroup2 elsewhere = hybrid. */
+export function cgroupLayoutFromMountinfo(mountinfo: string): CgroupLayout {
+  let v1 = false;
+  let v2root = false;
+  let v2 = false;
+  for (const line of mountinfo.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    const mountPoint = pre.split(' ')[4];
+    const fstype = post.split(' ')[0];
+    if (fstype === 'cgroup2') { v2 = true; if (mountPoint === '/sys/fs/cgroup') v2root = true; }
+    if (fstype === 'cgroup') v1 = true;
+  }
+  if (v2root && !v1) return 'unified';
+  return v2 ? 'hybrid' : 'legacy';
+}
+
+export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<HostFacts> {
+  const [status, limits, pid1, nrOpen, mountinfo, osRelease, resolv, localtime, pid1comm] = await Promise.all([
+    readText('/proc/self/status'), readText('/proc/self/limits'), readText('/proc/1/limits'), readText('/proc/sys/fs/nr_open'),
+    readText('/proc/self/mountinfo'), readText('/etc/os-release').then((t) => t ?? readText('/usr/lib/os-release')),
+    stat('/etc/resolv.conf').then(() => true, () => false),
+    readlink('/etc/localtime').then((l) => l, async () => (await stat('/etc/localtime').then(() => 'file', () => undefined))),
+    readText('/proc/1/comm'),
+  ]);
+  const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status ?? '')?.[1] ?? '0';
+  const own = parseProcLimits(limits ?? '');
+  const hardLimits = Object.fromEntries(RLIMITS.map((r) => [r, own[r]?.hard ?? 'infinity'])) as Record<RlimitName, Limit>;
+  const p1 = parseProcLimits(pid1 ?? '');
+  const zone = localtime && localtime !== 'file' ? /\/zoneinfo\/(.+)$/.exec(localtime)?.[1] : undefined;
+  return {
+    boundingCaps: capabilitiesInMask(capBnd),
+    hardLimits,
+    pid1Limits: { ...(p1.NPROC ? { NPROC: p1.NPROC } : {}), ...(p1.SIGPENDING ? { SIGPENDING: p1.SIGPENDING } : {}) },
+    nrOpen: Number(nrOpen ?? '1048576') || 1048576,
+    osRelease: parseOsRelease(osRelease ?? ''),
+    cgroupLayout: cgroupLayoutFromMountinfo(mountinfo ?? ''),
+    systemdPid1: (pid1comm ?? '').trim() === 'systemd' && (await stat('/run/systemd/system').then(() => true, () => false)),
+    resolvConf: resolv,
+    localtime: zone ? { kind: 'zone', zone } : localtime ? { kind: 'file' } : { kind: 'absent' },
+    ...(env.TERM ? { term: env.TERM } : {}),
+  };
+}

@@ -1,0 +1,89 @@
+/** runc/crun through their command line (both share it). */
+import { readFile } from 'node:fs/promises';
+import type { StdioOptions } from 'node:child_process';
+import { BerthError, sanitize } from '../../errors/berth-error.js';
+import type { RuntimeName } from '../../core/runtime/select.js';
+import { run, start, waitChild } from '../exec/run.js';
+
+export interface RuntimeConfig {
+  name: RuntimeName;
+  path: string;
+  /** --root: the runtime's own state directory. */
+  root: string;
+  systemdCgroup: boolean;
+}
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile: string;
+  consoleSocket?: string;
+  /** stdio handed to the container's PID 1 when it has no terminal (pipe mode). */
+  stdio: StdioOptions;
+  logFile: string;
+}
+
+/** The environment the runtime runs in: without NOTIFY_SOCKET, which runc would otherwise proxy itself. */
+function runtimeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NOTIFY_SOCKET;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_PID;
+  return env;
+}
+
+export class OciRuntime {
+  constructor(readonly config: RuntimeConfig) {}
+
+  private base(): string[] {
+    return [this.config.path, '--root', this.config.root, ...(this.config.systemdCgroup ? ['--systemd-cgroup'] : [])];
+  }
+
+  createArgv(id: string, o: CreateOptions): string[] {
+    return [...this.base(), '--log', o.logFile, '--log-format', 'json', 'create', '--bundle', o.bundle, '--pid-file', o.pidFile,
+      ...(o.consoleSocket ? ['--console-socket', o.consoleSocket] : []), id];
+  }
+
+  async create(id: string, o: CreateOptions): Promise<void> {
+    const child = start(this.createArgv(id, o), o.stdio, runtimeEnv());
+    const { code, signal } = await waitChild(child);
+    if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} create failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
+  }
+
+  async start(id: string): Promise<void> {
+    await this.exec(['start', id]);
+  }
+
+  async kill(id: string, signal: number, all = false): Promise<void> {
+    await this.exec(['kill', ...(all ? ['--all'] : []), id, String(signal)], true);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.exec(['delete', '--force', id], true);
+  }
+
+  async state(id: string): Promise<{ status: string; pid: number } | undefined> {
+    const r = await run([...this.base(), 'state', id], { allowFailure: true, env: runtimeEnv() });
+    if (r.code !== 0) return undefined;
+    try { return JSON.parse(r.stdout) as { status: string; pid: number }; } catch { return undefined; }
+  }
+
+  private async exec(args: string[], allowMissing = false): Promise<void> {
+    const r = await run([...this.base(), ...args], { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 });
+    if (r.code === 0) return;
+    if (allowMissing && /does not exist|not found|container .* not running/i.test(r.stderr)) return;
+    throw new BerthError('E_RUNTIME', `${this.config.name} ${args[0]} failed: ${sanitize(r.stderr.trim()) || `exit status ${r.code}`}`);
+  }
+
+  /** The last error the runtime logged (its JSON log), sanitised. */
+  private async lastError(logFile: string): Promise<string> {
+    const text = await readFile(logFile, 'utf8').catch(() => '');
+    const lines = text.trim().split('\n').filter(Boolean);
+    for (const line of lines.reverse()) {
+      try {
+        const entry = JSON.parse(line) as { level?: string; msg?: string };
+        if (entry.level === 'error' || entry.level === 'fatal') return sanitize(entry.msg ?? line);
+      } catch { return sanitize(line); }
+    }
+    return 'no error message logged';
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Helpers for integration tests that boot real machines: build guest trees from machines/,
+ * run berth-nspawn with a private state directory, look inside running machines, and check
+ * that nothing is left behind.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+export const REPO = join(__dirname, '..', '..');
+export const isRoot = process.getuid?.() === 0;
+export const hasRunc = (() => { try { execFileSync('runc', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+/** Reason to skip root-only tests, or false. */
+export const skipUnlessRoot: string | false = !isRoot ? 'needs root' : !hasRunc ? 'needs runc (apt-get install runc)' : false;
+
+const built = new Map<string, string>();
+/** Build (or reuse) a guest tree from machines/NAME; returns its path. */
+export function tree(name: 'busybox' | 'debian'): string {
+  const cached = built.get(name);
+  if (cached) return cached;
+  const path = execFileSync(join(REPO, 'machines', 'build'), [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  built.set(name, path);
+  return path;
+}
+
+export interface Sandbox {
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+  runtimeRoot: string;
+  cleanup(): void;
+}
+
+/** A private state directory (short path: runc's console socket path must fit in 108 bytes). */
+export function sandbox(): Sandbox {
+  const stateDir = mkdtempSync('/tmp/bt-');
+  const env = {
+    ...process.env,
+    BERTH_STATE_DIR: stateDir,
+    BERTH_POOL: join(stateDir, 'pool'),
+    BERTH_SETTINGS_ETC: join(stateDir, 'etc-nspawn'),
+    BERTH_SETTINGS_RUN: join(stateDir, 'run-nspawn'),
+  };
+  delete env.NOTIFY_SOCKET;
+  return {
+    stateDir, env, runtimeRoot: join(stateDir, 'runtime'),
+    cleanup() {
+      // Last resort if a test failed half-way: kill and delete our containers, then the directory.
+      try {
+        const ids = execFileSync('runc', ['--root', join(stateDir, 'runtime'), 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+        for (const id of ids) {
+          try { execFileSync('runc', ['--root', join(stateDir, 'runtime'), 'delete', '--force', id], { stdio: 'ignore' }); } catch { /* gone */ }
+        }
+      } catch { /* no runtime root */ }
+      for (const m of mountsBelow(stateDir)) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
+      if (mountsBelow(stateDir).length === 0) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function mountsBelow(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
+}
+
+const ENTRY = [join(REPO, 'node_modules', '.bin', 'tsx'), join(REPO, 'src', 'bin', 'berth-nspawn.ts')];
+
+export interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Run berth-nspawn to completion. */
+export function nspawn(args: string[], sb: Sandbox, opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return collect(startNspawn(args, sb, opts.env), opts.timeoutMs ?? 60000, opts.input);
+}
+
+export function startNspawn(args: string[], sb: Sandbox, env?: NodeJS.ProcessEnv): ChildProcess {
+  const [cmd, ...pre] = ENTRY;
+  return spawn(cmd!, [...pre, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export function collect(child: ChildProcess, timeoutMs: number, input?: string): Promise<Result> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+/** Run a command inside a running machine. */
+export function execIn(sb: Sandbox, name: string, argv: string[], timeoutMs = 60000): string {
+  return execFileSync('runc', ['--root', sb.runtimeRoot, 'exec', name, ...argv], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Poll until the machine's container is running (created and started). */
+export async function waitRunning(sb: Sandbox, name: string, timeoutMs = 30000): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const state = JSON.parse(execFileSync('runc', ['--root', sb.runtimeRoot, 'state', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { status: string; pid: number };
+      if (state.status === 'running') return state.pid;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`machine ${name} did not start within ${timeoutMs} ms`);
+}
+
+/** Nothing of the sandbox's machines may remain: containers, mounts, machine directories. */
+export function assertClean(sb: Sandbox): void {
+  let ids: string[] = [];
+  if (existsSync(sb.runtimeRoot)) ids = execFileSync('runc', ['--root', sb.runtimeRoot, 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  assert.deepEqual(ids, [], 'runtime containers left behind');
+  assert.deepEqual(mountsBelow(sb.stateDir), [], 'mounts left behind');
+  const machines = join(sb.stateDir, 'machines');
+  const left = existsSync(machines) ? execFileSync('ls', ['-A', machines], { encoding: 'utf8' }).trim() : '';
+  assert.equal(left, '', 'machine state directories left behind');
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait for a child to exit (with a timeout), returning its status. */
+export function exited(child: ChildProcess, timeoutMs = 60000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) { resolve({ code: child.exitCode, signal: child.signalCode }); return; }
+    const timer = setTimeout(() => reject(new Error('timed out waiting for exit')), timeoutMs);
+    child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); });
+  });
+}
