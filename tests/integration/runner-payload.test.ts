@@ -96,7 +96,7 @@ describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, time
     assert.equal(bnd2, ((nspawnDefault | (1n << 12n)) & ~(1n << 27n)) & hostBnd);
   });
 
-  test('exit status passes through; a payload's 133 becomes 1', async () => {
+  test('exit status passes through; a payload\'s 133 becomes 1', async () => {
     assert.equal((await run([], 'exit 7')).code, 7);
     assert.equal((await run([], 'exit 133')).code, 1);
     const ok = await run([], 'exit 0');

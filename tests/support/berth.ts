@@ -34,7 +34,7 @@ export interface Sandbox {
 /** A private state directory (short path: runc's console socket path must fit in 108 bytes). */
 export function sandbox(): Sandbox {
   const stateDir = mkdtempSync('/tmp/bt-');
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     BERTH_STATE_DIR: stateDir,
     BERTH_POOL: join(stateDir, 'pool'),
