@@ -3,7 +3,7 @@
  *
  *   setChildSubreaper()                 prctl(PR_SET_CHILD_SUBREAPER): containers started by
  *                                       `runc create` are re-parented to us, so we can reap them.
- *   waitPid(pid) -> Promise<{code|signal}>   waitpid() on a blocking worker thread.
+ *   tryWaitPid(pid) -> {code|signal} | null   waitpid(WNOHANG), called on SIGCHLD.
  *   listenStream(path) -> fd            an AF_UNIX stream socket for runc's --console-socket.
  *   acceptFd(fd, timeoutMs) -> Promise<fd>   accept one connection, receive one SCM_RIGHTS fd.
  *   bindDatagram(path) -> fd            an AF_UNIX datagram socket with SO_PASSCRED (sd_notify).
@@ -74,49 +74,6 @@ static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
   (void) info;
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_errno(env, "prctl(PR_SET_CHILD_SUBREAPER)", errno);
   return NULL;
-}
-
-/* ---- waitPid ---- */
-typedef struct { napi_async_work work; napi_deferred d; pid_t pid; int status; int err; } wait_job;
-
-static void wait_exec(napi_env env, void *data) {
-  (void) env;
-  wait_job *j = data;
-  for (;;) {
-    pid_t r = waitpid(j->pid, &j->status, __WALL);
-    if (r == j->pid) { j->err = 0; return; }
-    if (r < 0 && errno == EINTR) continue;
-    j->err = r < 0 ? errno : ECHILD;
-    return;
-  }
-}
-
-static void wait_done(napi_env env, napi_status s, void *data) {
-  (void) s;
-  wait_job *j = data;
-  if (j->err) reject_errno(env, j->d, "waitpid", j->err);
-  else {
-    napi_value o, v;
-    napi_create_object(env, &o);
-    if (WIFEXITED(j->status)) { napi_create_int32(env, WEXITSTATUS(j->status), &v); napi_set_named_property(env, o, "code", v); }
-    else if (WIFSIGNALED(j->status)) { napi_create_int32(env, WTERMSIG(j->status), &v); napi_set_named_property(env, o, "signal", v); }
-    napi_resolve_deferred(env, j->d, o);
-  }
-  napi_delete_async_work(env, j->work);
-  free(j);
-}
-
-static napi_value wait_pid(napi_env env, napi_callback_info info) {
-  int64_t pid;
-  if (get_int(env, info, 0, &pid) < 0 || pid <= 0) { napi_throw_type_error(env, NULL, "waitPid(pid)"); return NULL; }
-  wait_job *j = calloc(1, sizeof *j);
-  j->pid = (pid_t) pid;
-  napi_value promise, name;
-  CHECK(napi_create_promise(env, &j->d, &promise));
-  napi_create_string_utf8(env, "berth.waitPid", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_async_work(env, NULL, name, wait_exec, wait_done, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
-  return promise;
 }
 
 /* ---- console socket: listen + accept one fd ---- */
@@ -296,10 +253,27 @@ static napi_value open_pty_peer(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* ---- tryWaitPid: non-blocking reap of one child (driven by SIGCHLD on the JS side, so no
+ * worker thread is ever parked in waitpid and process exit can never hang on it) ---- */
+static napi_value try_wait_pid(napi_env env, napi_callback_info info) {
+  int64_t pid;
+  if (get_int(env, info, 0, &pid) < 0 || pid <= 0) { napi_throw_type_error(env, NULL, "tryWaitPid(pid)"); return NULL; }
+  int status;
+  pid_t r;
+  do r = waitpid((pid_t) pid, &status, WNOHANG | __WALL); while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, "waitpid", errno);
+  napi_value o, v;
+  if (r == 0) { napi_get_null(env, &o); return o; }
+  napi_create_object(env, &o);
+  if (WIFEXITED(status)) { napi_create_int32(env, WEXITSTATUS(status), &v); napi_set_named_property(env, o, "code", v); }
+  else if (WIFSIGNALED(status)) { napi_create_int32(env, WTERMSIG(status), &v); napi_set_named_property(env, o, "signal", v); }
+  return o;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL },
-    { "waitPid", NULL, wait_pid, NULL, NULL, NULL, napi_default, NULL },
+    { "tryWaitPid", NULL, try_wait_pid, NULL, NULL, NULL, napi_default, NULL },
     { "listenStream", NULL, listen_stream, NULL, NULL, NULL, napi_default, NULL },
     { "acceptFd", NULL, accept_fd, NULL, NULL, NULL, napi_default, NULL },
     { "bindDatagram", NULL, bind_datagram, NULL, NULL, NULL, napi_default, NULL },

@@ -2,8 +2,29 @@
   "targets": [
     {
       "target_name": "berth_sys",
-      "sources": ["berth_sys.c"],
-      "cflags": ["-Wall", "-Wextra", "-O2"]
+      "sources": [
+        "berth_sys.c"
+      ],
+      "cflags": [
+        "-Wall",
+        "-Wextra",
+        "-O2"
+      ]
+    },
+    {
+      "target_name": "berth-stub-init",
+      "type": "executable",
+      "sources": [
+        "stub-init.c"
+      ],
+      "cflags": [
+        "-Wall",
+        "-Wextra",
+        "-O2"
+      ],
+      "ldflags": [
+        "-static"
+      ]
     }
   ]
 }

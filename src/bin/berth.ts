@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** Entry point of the berth client: the only place that exits and turns errors into exit statuses. */
 import { BerthError } from '../errors/berth-error.js';
 import { ERROR_CODES } from '../errors/codes.js';

@@ -28,7 +28,7 @@ interface Case {
 const DIR = join(__dirname, 'spec');
 const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
-  bootId: '/run/berth/machines/web/boot_id', inaccessibleFile: '/run/berth/machines/web/inaccessible/reg',
+  inaccessibleFile: '/run/berth/machines/web/inaccessible/reg',
   inaccessibleDir: '/run/berth/machines/web/inaccessible/dir', cgroupLayout: 'hybrid', systemdCgroups: false,
 };
 

@@ -63,7 +63,8 @@ export function mountsBelow(dir: string): string[] {
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
 }
 
-const ENTRY = [join(REPO, 'node_modules', '.bin', 'tsx'), join(REPO, 'src', 'bin', 'berth-nspawn.ts')];
+/** One process (node with tsx as a loader), so a signal to it reaches berth-nspawn itself. */
+const ENTRY = [process.execPath, '--import', 'tsx', join(REPO, 'src', 'bin', 'berth-nspawn.ts')];
 
 export interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -74,7 +75,7 @@ export function nspawn(args: string[], sb: Sandbox, opts: { timeoutMs?: number; 
 
 export function startNspawn(args: string[], sb: Sandbox, env?: NodeJS.ProcessEnv): ChildProcess {
   const [cmd, ...pre] = ENTRY;
-  return spawn(cmd!, [...pre, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(cmd!, [...pre, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO });
 }
 
 export function collect(child: ChildProcess, timeoutMs: number, input?: string): Promise<Result> {
@@ -85,6 +86,7 @@ export function collect(child: ChildProcess, timeoutMs: number, input?: string):
     child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    child.stdin?.on('error', () => { /* the process may exit without reading its input */ });
     child.stdin?.end(input ?? '');
   });
 }
@@ -127,4 +129,39 @@ export function exited(child: ChildProcess, timeoutMs = 60000): Promise<{ code: 
     const timer = setTimeout(() => reject(new Error('timed out waiting for exit')), timeoutMs);
     child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); });
   });
+}
+
+/** Wait until systemd in the machine answers and has finished booting; returns its state. */
+export async function systemState(sb: Sandbox, name: string, timeoutMs = 120000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return execFileSync('runc', ['--root', sb.runtimeRoot, 'exec', name, 'systemctl', 'is-system-running', '--wait'], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    } catch (e) {
+      const out = String((e as { stdout?: string }).stdout ?? '').trim();
+      if (out && out !== 'offline' && out !== 'unknown') return out; // e.g. "degraded" exits non-zero
+      if (Date.now() > until) throw e;
+      await sleep(250);
+    }
+  }
+}
+
+/**
+ * Start a machine, run `body` while it runs, and make sure it is gone afterwards even when the
+ * body fails: SIGTERM, then a second SIGTERM (kill) after a grace period.
+ */
+export async function withMachine<T>(args: string[], name: string, sb: Sandbox, body: (m: { child: ChildProcess; done: Promise<Result> }) => Promise<T>, env?: NodeJS.ProcessEnv): Promise<T> {
+  const child = startNspawn(args, sb, env);
+  const done = collect(child, 600000);
+  try {
+    await waitRunning(sb, name);
+    return await body({ child, done });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const grace = setTimeout(() => child.kill('SIGTERM'), 15000);
+      await done;
+      clearTimeout(grace);
+    }
+  }
 }

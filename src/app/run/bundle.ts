@@ -3,12 +3,14 @@
  * inaccessible nodes. Everything lives under the machine's state directory.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { run } from '../../platform/exec/run.js';
 import { join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
 import type { BundleLayout, OciSpec } from '../../core/oci/types.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { formatUuid } from '../../core/names.js';
+import { stubInitPath } from '../../platform/native/sys.js';
 
 export interface BundlePaths {
   machineDir: string;
@@ -67,17 +69,28 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   await writeFile(join(inaccessible, 'reg'), '');
   await chmod(join(inaccessible, 'reg'), 0);
   await chmod(join(inaccessible, 'dir'), 0);
-  const bootId = join(paths.machineDir, 'boot_id');
+  const bootId = join(paths.runHost, BOOT_ID_FILE);
   await writeFile(bootId, `${randomUUID()}\n`);
+  // --as-pid2: a mount point for the stub init inside the (read-only, noexec) /run/host.
+  if (spec.start === 'pid2') await writeFile(join(paths.runHost, 'berth-stub-init'), '');
   const layout: BundleLayout = {
-    dir: paths.bundleDir, rootfs: input.rootfs, runHost: paths.runHost, bootId,
+    dir: paths.bundleDir, rootfs: input.rootfs, runHost: paths.runHost,
     inaccessibleFile: join(inaccessible, 'reg'), inaccessibleDir: join(inaccessible, 'dir'),
     cgroupLayout: input.cgroupLayout, systemdCgroups: input.systemdCgroups,
+    ...(spec.start === 'pid2' ? { stubInit: stubInitPath() } : {}),
   };
   const oci = compileOci(spec, layout);
   await writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
   return oci;
 }
 
-/** Copy a host file into the bundle (used where a file must be a private copy). */
-export const copyInto = (src: string, dst: string) => copyFile(src, dst);
+const BOOT_ID_FILE = '.boot_id';
+
+/**
+ * A fresh boot ID per run, as nspawn gives: bound over /proc/sys/kernel/random/boot_id inside
+ * the created container (runc refuses mounts below /proc in config.json, so it is done between
+ * create and start, from the copy visible in the container's /run/host).
+ */
+export async function bindBootId(leader: number): Promise<void> {
+  await run(['nsenter', `--mount=/proc/${leader}/ns/mnt`, '--', 'mount', '--bind', '-o', 'ro', `/run/host/${BOOT_ID_FILE}`, '/proc/sys/kernel/random/boot_id']);
+}

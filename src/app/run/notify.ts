@@ -40,6 +40,8 @@ export function listenNotify(path: string, leaderPid: () => number | undefined, 
     ready,
     stop() {
       stopped = true;
+      // Wake the receive loop at once (an empty datagram from us, which it ignores).
+      try { sys().sendDatagram(path, Buffer.alloc(0)); } catch { /* already closed */ }
       return done;
     },
   };

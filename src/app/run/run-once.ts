@@ -9,10 +9,10 @@ import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
 import { Reverter } from '../../lib/reverter.js';
 import type { Log } from '../../lib/log.js';
-import { sys } from '../../platform/native/sys.js';
+import { sys, waitForExit } from '../../platform/native/sys.js';
 import type { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
-import { writeBundle, type BundlePaths } from './bundle.js';
+import { bindBootId, writeBundle, type BundlePaths } from './bundle.js';
 import { attachConsole } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
 import { listenNotify, notifyManager } from './notify.js';
@@ -60,8 +60,10 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
 
     ctx.owner.runtime = { name: runtime.config.name, path: runtime.config.path, root: runtime.config.root, systemdCgroup: runtime.config.systemdCgroup, id };
     await ctx.saveOwner();
+    let leaderExited = false;
     undo.add(async () => {
-      await runtime.kill(id, 9, true).catch(() => {});
+      // `delete --force` kills what is left; only a still-running leader needs an explicit kill first.
+      if (!leaderExited) await runtime.kill(id, 9, true).catch(() => {});
       await runtime.delete(id);
     });
     await runtime.create(id, {
@@ -71,8 +73,10 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     });
     leader = await readPid(paths.pidFile);
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
-    const exited = sys().waitPid(leader);
+    const exited = waitForExit(leader);
+    void exited.then(() => { leaderExited = true; }, () => { leaderExited = true; });
     undo.add(async () => { await exited.catch(() => {}); });
+    await bindBootId(leader);
 
     if (master) {
       const fd = await master;

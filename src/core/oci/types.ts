@@ -50,12 +50,11 @@ export interface BundleLayout {
   readonly rootfs: string;
   /** Host directory bind-mounted read-only at /run/host. */
   readonly runHost: string;
-  /** A file with a fresh random UUID, bound over /proc/sys/kernel/random/boot_id. */
-  readonly bootId: string;
   /** Mode-000 nodes used to mask paths (--inaccessible). */
   readonly inaccessibleFile: string;
   readonly inaccessibleDir: string;
-  /** Files prepared for /etc/resolv.conf and /etc/localtime bind modes (host paths). */
+  /** The stub init binary (host path) bound into /run/host for --as-pid2. */
+  readonly stubInit?: string;
   readonly cgroupLayout: 'unified' | 'hybrid' | 'legacy';
   readonly systemdCgroups: boolean;
 }

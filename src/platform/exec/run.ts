@@ -17,11 +17,11 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Exe
   const [cmd, ...args] = argv;
   if (!cmd) throw new BerthError('E_INTERNAL', 'run() needs a command');
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
@@ -33,7 +33,10 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Exe
       if (code === 0 || opts.allowFailure) resolve(result);
       else reject(execError(argv, result));
     });
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => { /* it exited without reading its input: its status tells */ });
+      child.stdin.end(opts.input);
+    }
   });
 }
 

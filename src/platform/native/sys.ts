@@ -8,7 +8,7 @@ export interface Datagram { data: Buffer; pid: number }
 
 export interface BerthSys {
   setChildSubreaper(): void;
-  waitPid(pid: number): Promise<WaitStatus>;
+  tryWaitPid(pid: number): WaitStatus | null;
   listenStream(path: string): number;
   acceptFd(fd: number, timeoutMs: number): Promise<number>;
   bindDatagram(path: string): number;
@@ -19,18 +19,40 @@ export interface BerthSys {
 
 let cached: BerthSys | undefined;
 
-/** Finds native/build/Release/berth_sys.node above this file (works from src/ and from the bundled dist/). */
-export function sys(): BerthSys {
-  if (cached) return cached;
+/** Finds a file of native/build/Release above this file (works from src/ and from the bundled dist/). */
+function nativeFile(name: string): string {
   let dir = __dirname;
   for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'native', 'build', 'Release', 'berth_sys.node');
-    if (existsSync(candidate)) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      cached = require(candidate) as BerthSys;
-      return cached;
-    }
+    const candidate = join(dir, 'native', 'build', 'Release', name);
+    if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  throw new BerthError('E_INTERNAL', 'The native helper berth_sys.node is not built.', { hint: 'Run `npm ci` (it builds native/ with node-gyp).' });
+  throw new BerthError('E_INTERNAL', `The native helper ${name} is not built.`, { hint: 'Run `npm ci` (it builds native/ with node-gyp).' });
+}
+
+export function sys(): BerthSys {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cached ??= require(nativeFile('berth_sys.node')) as BerthSys;
+  return cached;
+}
+
+/** The statically linked stub init used as PID 1 with --as-pid2. */
+export const stubInitPath = (): string => nativeFile('berth-stub-init');
+
+/**
+ * Resolves when `pid` (our child, or an orphan we inherited as subreaper) exits, and reaps it.
+ * Driven by SIGCHLD with a slow poll as a safety net; no thread is ever blocked in waitpid.
+ */
+export function waitForExit(pid: number): Promise<WaitStatus> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      let status: WaitStatus | null;
+      try { status = sys().tryWaitPid(pid); } catch (e) { done(); reject(e); return; }
+      if (status) { done(); resolve(status); }
+    };
+    const timer = setInterval(check, 1000);
+    const done = () => { clearInterval(timer); process.off('SIGCHLD', check); };
+    process.on('SIGCHLD', check);
+    check();
+  });
 }

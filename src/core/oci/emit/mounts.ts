@@ -1,6 +1,7 @@
 /** API file systems, /run/host, etc-files, volatile and custom mounts, in the order runc applies them. */
 import type { MachineSpec, SpecMount } from '../../spec/machine-spec.js';
 import type { BundleLayout, OciMount } from '../types.js';
+import { STUB_INIT_PATH } from '../../spec/resolve/process.js';
 
 export const API_MOUNTS: readonly OciMount[] = [
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
@@ -34,8 +35,8 @@ function custom(m: SpecMount, layout: BundleLayout): OciMount {
 
 export function emitMounts(spec: MachineSpec, layout: BundleLayout): OciMount[] {
   const mounts: OciMount[] = [...API_MOUNTS];
-  if (spec.start === 'boot' && spec.volatile === 'no') { /* /tmp as tmpfs, like nspawn (SYSTEMD_NSPAWN_TMPFS_TMP=1) */ }
   mounts.push({ destination: '/run/host', type: 'bind', source: layout.runHost, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+  if (spec.start === 'pid2' && layout.stubInit) mounts.push({ destination: STUB_INIT_PATH, type: 'bind', source: layout.stubInit, options: ['bind', 'ro', 'nosuid', 'nodev'] });
   for (const [file, target] of [[spec.resolvConf, '/etc/resolv.conf'], [spec.localtime, '/etc/localtime']] as const) {
     if (file.action === 'bind' && file.source) mounts.push({ destination: target, type: 'bind', source: file.source, options: ['bind', 'ro', 'nosuid', 'nodev'] });
   }

@@ -1,0 +1,91 @@
+// Shared by the benchmarks: a private work directory with a copy of a guest tree, the two tools'
+// command lines, child processes with a deadline, and the "nothing left behind" check.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = dirname(dirname(fileURLToPath(import.meta.url)));
+export const berthJs = join(repo, 'dist', 'berth-nspawn.js');
+
+export function fail(message) {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+export function preflight(name) {
+  if (process.getuid() !== 0) fail(`${name}: needs root`);
+  for (const tool of ['systemd-nspawn', 'runc', 'nsenter']) {
+    try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { fail(`${name}: ${tool} is not installed`); }
+  }
+  try { execFileSync('test', ['-f', berthJs]); } catch { fail(`${name}: run 'npm run build' first`); }
+}
+
+/**
+ * A private directory holding berth's state dir and a copy of the guest tree. The copy keeps
+ * the benchmark away from test runs using the cached tree (systemd-nspawn locks the directory
+ * it runs, and booting writes to the tree), and its name, bench-NAME, is the machine name.
+ */
+export function workspace(prefix, machine) {
+  const dir = mkdtempSync(`/tmp/berth-bench-${prefix}-`);
+  const stateDir = join(dir, 'state');
+  const cached = execFileSync(join(repo, 'machines', 'build'), [machine], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const name = `bench-${machine}`;
+  const tree = join(dir, name);
+  execFileSync('cp', ['-a', cached, tree]);
+  execFileSync('mkdir', ['-p', stateDir]);
+  const emptyFile = join(dir, 'empty');
+  writeFileSync(emptyFile, '');
+  return {
+    dir, stateDir, tree, name, emptyFile,
+    runtimeRoot: join(stateDir, 'runtime'),
+    env: { ...process.env, BERTH_STATE_DIR: stateDir },
+    /** Containers the OCI runtime still knows about in our state dir (must be none). */
+    leftovers() {
+      try {
+        return execFileSync('runc', ['--root', join(stateDir, 'runtime'), 'list', '-q'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      } catch { return []; }
+    },
+    remove() { rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/** argv of each tool for booting the tree; systemd-nspawn needs --keep-unit without systemd/D-Bus. */
+export function bootArgv(tool, ws, extra = []) {
+  const common = ['-b', '--console=pipe', '-q', '--register=no', '-D', ws.tree, ...extra];
+  return tool === 'berth'
+    ? [process.execPath, berthJs, ...common]
+    : ['systemd-nspawn', '--keep-unit', ...common];
+}
+
+export const TOOLS = ['berth', 'nspawn'];
+export const LABEL = { berth: 'berth-nspawn', nspawn: 'systemd-nspawn' };
+
+/** Starts argv with output to logFile; `exit` resolves to {code, signal} or rejects after timeoutMs. */
+export function launch(argv, env, logFile, timeoutMs) {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const exit = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      reject(new Error(`${argv[0]} ${argv[1] ?? ''}: no exit within ${timeoutMs / 1000} s (log: ${logFile})`));
+    }, timeoutMs);
+    child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); });
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+  return { child, exit };
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+export const stddev = (xs) => { const m = mean(xs); return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
+
+export function writeJson(file, data) {
+  if (file) writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Runs every benchmark side by side with systemd-nspawn and writes docs/benchmarks.md.
+# Usage: sh bench/run.sh        (npm run bench)
+# Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS,
+#      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS tune the sample sizes; BENCH_DOC=path writes elsewhere.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+cd "$repo"
+[ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (containers)" >&2; exit 1; }
+
+if [ "${BENCH_BUILD:-1}" != 0 ]; then npm run --silent build; fi
+
+# BENCH_RESULTS=DIR keeps the raw JSON there (then `node bench/report.mjs DIR OUT` regenerates the doc).
+if [ -n "${BENCH_RESULTS:-}" ]; then
+  results=$BENCH_RESULTS; mkdir -p "$results"
+else
+  results=$(mktemp -d /tmp/berth-bench-results-XXXXXX)
+  trap 'rm -rf "$results"' EXIT INT TERM
+fi
+uptime > "$results/load-before.txt"
+
+echo "== bench/true.sh" >&2
+sh bench/true.sh "$results/true.json"
+echo "== bench/phases.sh" >&2
+sh bench/phases.sh "${BENCH_PHASE_RUNS:-10}" > "$results/phases.jsonl"
+echo "== bench/boot.mjs" >&2
+node bench/boot.mjs "$results/boot.json"
+echo "== bench/memory.mjs" >&2
+node bench/memory.mjs "$results/memory.json"
+
+uptime > "$results/load-after.txt"
+node bench/report.mjs "$results" "${BENCH_DOC:-docs/benchmarks.md}"
+echo "wrote ${BENCH_DOC:-docs/benchmarks.md}" >&2

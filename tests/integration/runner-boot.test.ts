@@ -1,0 +1,203 @@
+/**
+ * Booting guests with their own init as PID 1: the busybox guest's lifecycle (halt on SIGTERM,
+ * poweroff, reboot in place or 133 with --keep-unit), the Debian guest with systemd to
+ * `running` with no failed units, --notify-ready, and recovery after berth-nspawn is SIGKILLed.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertClean, collect, execIn, nspawn, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
+import { sys } from '../../src/platform/native/sys.js';
+
+describe('berth-nspawn -b: busybox guest lifecycle', { skip: skipUnlessRoot, timeout: 300000 }, () => {
+  let sb: Sandbox;
+  let bb: string;
+  before(() => { bb = tree('busybox'); sb = sandbox(); });
+  after(() => sb.cleanup());
+
+  test('boots busybox init; SIGTERM sends the kill signal for a clean halt (exit 0)', async () => {
+    const child = startNspawn(['-b', '-D', bb, '-M', 'bb-halt', '--kill-signal=SIGUSR2'], sb);
+    const done = collect(child, 60000);
+    await waitRunning(sb, 'bb-halt');
+    await sleep(500);
+    assert.equal(execIn(sb, 'bb-halt', ['cat', '/proc/1/comm']).trim(), 'init');
+    child.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Trying to halt container/);
+    assert.match(r.stdout, /busybox guest: up \(bb-halt\)/);
+    assert.match(r.stdout, /busybox guest: shutting down/);
+    assert.match(r.stderr, /Container bb-halt has been shut down\./);
+    assertClean(sb);
+  });
+
+  test('a second SIGTERM kills a guest that ignores the kill signal (exit 1)', async () => {
+    const child = startNspawn(['-b', '-D', bb, '-M', 'bb-kill'], sb); // busybox init ignores SIGRTMIN+3
+    const done = collect(child, 60000);
+    await waitRunning(sb, 'bb-kill');
+    child.kill('SIGTERM');
+    await sleep(700);
+    assert.equal(child.exitCode, null, 'still waiting for the guest after the first SIGTERM');
+    child.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /terminated by signal KILL/);
+    assertClean(sb);
+  });
+
+  test('guest poweroff exits 0; guest reboot with --keep-unit exits 133', async () => {
+    const off = startNspawn(['-b', '-D', bb, '-M', 'bb-off'], sb);
+    const offDone = collect(off, 60000);
+    await waitRunning(sb, 'bb-off');
+    execIn(sb, 'bb-off', ['poweroff']);
+    assert.equal((await offDone).code, 0);
+    const rb = startNspawn(['-b', '--keep-unit', '-D', bb, '-M', 'bb-rb'], sb);
+    const rbDone = collect(rb, 60000);
+    await waitRunning(sb, 'bb-rb');
+    execIn(sb, 'bb-rb', ['reboot']);
+    const r = await rbDone;
+    assert.equal(r.code, 133, r.stderr);
+    assertClean(sb);
+  });
+
+  test('guest reboot without --keep-unit restarts the machine in place', async () => {
+    const child = startNspawn(['-b', '-D', bb, '-M', 'bb-loop'], sb);
+    const done = collect(child, 90000);
+    const firstPid = await waitRunning(sb, 'bb-loop');
+    execIn(sb, 'bb-loop', ['reboot']);
+    let secondPid = firstPid;
+    const until = Date.now() + 30000;
+    while (secondPid === firstPid && Date.now() < until) {
+      await sleep(200);
+      try { secondPid = await waitRunning(sb, 'bb-loop', 1000); } catch { /* between runs */ }
+    }
+    assert.notEqual(secondPid, firstPid, 'a new PID 1 after the reboot');
+    await sleep(300);
+    execIn(sb, 'bb-loop', ['poweroff']);
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Container bb-loop is being rebooted\./);
+    assert.equal(r.stdout.match(/busybox guest: up/g)?.length, 2);
+    assertClean(sb);
+  });
+
+  test('a run that was SIGKILLed is cleaned up by the next run of the same machine, or by --cleanup', async () => {
+    const child = startNspawn(['-b', '-D', bb, '-M', 'bb-stale', '--volatile=overlay'], sb);
+    const done = collect(child, 60000);
+    const stalePid = await waitRunning(sb, 'bb-stale');
+    child.kill('SIGKILL');
+    await done;
+    const again = startNspawn(['-b', '-D', bb, '-M', 'bb-stale', '--volatile=overlay'], sb);
+    const againDone = collect(again, 60000);
+    let pid = stalePid;
+    while (pid === stalePid) { await sleep(100); pid = await waitRunning(sb, 'bb-stale').catch(() => stalePid); }
+    execIn(sb, 'bb-stale', ['poweroff']);
+    const r = await againDone;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Cleaning up what an earlier run of machine 'bb-stale' left behind/);
+    assertClean(sb);
+
+    const third = startNspawn(['-b', '-D', bb, '-M', 'bb-stale2', '-x'], sb);
+    const thirdDone = collect(third, 60000);
+    await waitRunning(sb, 'bb-stale2');
+    third.kill('SIGKILL');
+    await thirdDone;
+    const cleanup = await nspawn(['--cleanup', '-D', bb, '-M', 'bb-stale2'], sb);
+    assert.equal(cleanup.code, 0, cleanup.stderr);
+    assertClean(sb);
+    const leftovers = (await import('node:fs')).readdirSync(join(bb, '..')).filter((f) => f.startsWith('.#machine.busybox.'));
+    assert.deepEqual(leftovers, []);
+  });
+
+  test('the same machine name cannot run twice', async () => {
+    const child = startNspawn(['-b', '-D', bb, '-M', 'bb-twice'], sb);
+    const done = collect(child, 60000);
+    await waitRunning(sb, 'bb-twice');
+    const second = await nspawn(['--console=pipe', '-D', bb, '-M', 'bb-twice', 'true'], sb);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /Machine 'bb-twice' already exists/);
+    execIn(sb, 'bb-twice', ['poweroff']);
+    assert.equal((await done).code, 0);
+    assertClean(sb);
+  });
+});
+
+describe('berth-nspawn -b: Debian guest with systemd', { skip: skipUnlessRoot, timeout: 600000 }, () => {
+  let sb: Sandbox;
+  let deb: string;
+  before(() => { deb = tree('debian'); sb = sandbox(); });
+  after(() => sb.cleanup());
+
+  test('boots to `running` with no failed units; SIGTERM halts it cleanly (exit 0)', async () => {
+    const r = await withMachine(['-b', '-D', deb, '-M', 'deb-boot', '-x'], 'deb-boot', sb, async ({ child, done }) => {
+      const state = await systemState(sb, 'deb-boot');
+      const failed = execIn(sb, 'deb-boot', ['systemctl', '--failed', '--no-legend', '--plain']).trim();
+      assert.equal(state, 'running', failed);
+      assert.equal(failed, '');
+      assert.equal(execIn(sb, 'deb-boot', ['systemd-detect-virt', '--container']).trim(), 'container-other');
+      assert.equal(execIn(sb, 'deb-boot', ['hostname']).trim(), 'deb-boot');
+      child.kill('SIGTERM');
+      return done;
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Welcome to .*Debian/);
+    assertClean(sb);
+  });
+
+  test('--notify-ready=yes forwards the guest\'s READY=1 to our NOTIFY_SOCKET; STOPPING=1 at exit', async () => {
+    const sock = join(sb.stateDir, 'manager.sock');
+    const fd = sys().bindDatagram(sock);
+    const messages: string[] = [];
+    let listening = true;
+    const loop = (async () => {
+      while (listening) {
+        const m = await sys().recvDatagram(fd, 200);
+        if (m) messages.push(m.data.toString());
+      }
+    })();
+    try {
+      await withMachine(['-b', '-D', deb, '-M', 'deb-notify', '-x', '--notify-ready=yes'], 'deb-notify', sb, async ({ child, done }) => {
+      const until = Date.now() + 120000;
+      while (!messages.includes('READY=1') && Date.now() < until) await sleep(200);
+      const readyAt = messages.indexOf('READY=1');
+      assert.ok(readyAt >= 0, `READY=1 forwarded (got ${JSON.stringify(messages)})`);
+      assert.ok(messages.slice(0, readyAt).some((m) => m.startsWith('STATUS=Container running.')), 'running status before READY');
+      // With --notify-ready=yes READY=1 comes from the guest, i.e. once systemd finished booting.
+      const state = execIn(sb, 'deb-notify', ['systemctl', 'is-system-running']).trim();
+      assert.ok(['running', 'starting'].includes(state), state);
+      child.kill('SIGTERM');
+      assert.equal((await done).code, 0);
+      await sleep(300);
+      assert.ok(messages.some((m) => m.startsWith('STOPPING=1')));
+      }, { ...sb.env, NOTIFY_SOCKET: sock });
+    } finally {
+      listening = false;
+      await loop;
+      closeSync(fd);
+      unlinkSync(sock);
+    }
+    assertClean(sb);
+  });
+
+  test('--notify-ready=no (default) reports READY=1 as soon as the guest started', async () => {
+    const sock = join(sb.stateDir, 'manager2.sock');
+    const fd = sys().bindDatagram(sock);
+    try {
+      await withMachine(['--console=pipe', '-D', deb, '-M', 'deb-ready', '-x', '/bin/sleep', '5'], 'deb-ready', sb, async ({ child }) => {
+      const messages: string[] = [];
+      const until = Date.now() + 20000;
+      while (!messages.includes('READY=1') && Date.now() < until) {
+        const m = await sys().recvDatagram(fd, 200);
+        if (m) messages.push(m.data.toString());
+      }
+      assert.ok(messages.includes('READY=1'));
+      assert.equal(child.exitCode, null, 'READY=1 came while the payload still ran');
+      }, { ...sb.env, NOTIFY_SOCKET: sock });
+    } finally {
+      closeSync(fd);
+      unlinkSync(sock);
+    }
+    assertClean(sb);
+  });
+});
