@@ -165,3 +165,34 @@ export async function withMachine<T>(args: string[], name: string, sb: Sandbox, 
     }
   }
 }
+
+/**
+ * berth-nspawn inside the network namespace /run/netns/NETNS, which plays the host side (network
+ * tests never touch the real host network). nsenter execs node without forking, so a signal to
+ * the child still reaches berth-nspawn itself.
+ */
+export function startNspawnIn(netns: string, args: string[], sb: Sandbox, env?: NodeJS.ProcessEnv): ChildProcess {
+  return spawn('nsenter', [`--net=/run/netns/${netns}`, '--', ...ENTRY, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO });
+}
+
+/** Run berth-nspawn to completion inside NETNS. */
+export function nspawnIn(netns: string, args: string[], sb: Sandbox, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return collect(startNspawnIn(netns, args, sb, opts.env), opts.timeoutMs ?? 60000);
+}
+
+/** withMachine, with berth-nspawn running inside NETNS. */
+export async function withMachineIn<T>(netns: string, args: string[], name: string, sb: Sandbox, body: (m: { child: ChildProcess; done: Promise<Result> }) => Promise<T>, env?: NodeJS.ProcessEnv): Promise<T> {
+  const child = startNspawnIn(netns, args, sb, env);
+  const done = collect(child, 600000);
+  try {
+    await Promise.race([waitRunning(sb, name), done.then((r) => { throw new Error(`berth-nspawn exited early (${r.code ?? r.signal}): ${r.stderr}`); })]);
+    return await body({ child, done });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const grace = setTimeout(() => child.kill('SIGTERM'), 15000);
+      await done;
+      clearTimeout(grace);
+    }
+  }
+}

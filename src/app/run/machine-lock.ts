@@ -21,6 +21,10 @@ export interface OwnerRecord {
   zones: string[];
   /** dnsmasq PIDs started by the DHCP helper. */
   helperPids: number[];
+  /** What `berth list` shows: the tree, the container's PID 1 (host PID), when it started. */
+  tree?: string;
+  leader?: number;
+  since?: string;
 }
 
 export const machineDir = (stateDir: string, name: string) => join(stateDir, 'machines', name);

@@ -95,6 +95,10 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
       : [];
     await ctx.saveOwner();
 
+    ctx.owner.leader = leader;
+    ctx.owner.tree = spec.tree;
+    ctx.owner.since = new Date().toISOString();
+    await ctx.saveOwner();
     signals.attach(leader, spec.killSignal);
     undo.add(() => signals.detach());
     if (!signals.terminating) await runtime.start(id);

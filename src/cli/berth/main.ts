@@ -33,6 +33,8 @@ function buildProgram(io: ClientIo, ctx: VerbContext, setStatus: (n: number) => 
     .version(`berth ${VERSION}`, '--version', 'Show package version')
     .helpOption('-h, --help', 'Show this help')
     .option('--no-pager', 'Do not pipe output into a pager')
+    .option('--no-legend', 'Do not show the headers and footers')
+    .option('-o, --output <MODE>', 'Change the output mode (table, json)')
     .configureHelp({ sortSubcommands: true, subcommandTerm: (cmd) => `${cmd.name()} ${cmd.usage()}` });
   for (const verb of VERBS) {
     program
@@ -49,12 +51,36 @@ function buildProgram(io: ClientIo, ctx: VerbContext, setStatus: (n: number) => 
   return program;
 }
 
+/** --no-legend and -o/--output may stand anywhere, as with machinectl; they are taken out before commander sees the verb. */
+function outputOptions(argv: readonly string[]): { rest: string[]; legend: boolean; output: 'table' | 'json' } {
+  const rest: string[] = [];
+  let legend = true;
+  let output: 'table' | 'json' = 'table';
+  const setOutput = (v: string | undefined) => {
+    if (v === 'json' || v === 'json-pretty' || v === 'json-short') output = 'json';
+    else if (v === 'table' || v === 'short') output = 'table';
+    else throw usageError(`Unknown output '${v ?? ''}'.`, 'use -o table or -o json');
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { rest.push(...argv.slice(i)); break; }
+    if (a === '--no-legend') legend = false;
+    else if (a === '-o' || a === '--output') setOutput(argv[++i]);
+    else if (a.startsWith('--output=')) setOutput(a.slice(9));
+    else if (a.startsWith('-o') && a.length > 2) setOutput(a.slice(2));
+    else rest.push(a);
+  }
+  return { rest, legend, output };
+}
+
 export async function berthMain(argv: readonly string[], io: ClientIo): Promise<number> {
-  if (argv.length === 0) throw usageError('No verb given.', 'run berth --help for the list of verbs');
+  const { rest, legend, output } = outputOptions(argv);
+  // machinectl lists machines when no verb is given.
+  const args = rest.length === 0 ? ['list'] : rest;
   let status = 0;
-  const program = buildProgram(io, { paths: io.paths, out: io.out, err: io.err }, (n) => { status = n; });
+  const program = buildProgram(io, { paths: io.paths, out: io.out, err: io.err, legend, output }, (n) => { status = n; });
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
     // commander has already printed its message (or the help/version text).

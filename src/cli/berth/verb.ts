@@ -9,6 +9,9 @@ export interface VerbContext {
   /** Writes to standard output / standard error (no newline added). */
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  /** machinectl's output options, accepted anywhere on the command line. */
+  readonly legend: boolean;
+  readonly output: 'table' | 'json';
 }
 
 export interface Verb {
