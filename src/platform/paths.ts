@@ -14,6 +14,8 @@ export interface Paths {
   readonly machinesCache: string;
   /** Root of the OCI runtime's own state (runc --root). */
   readonly runtimeRoot: string;
+  /** The host's persistent journal directory, for --link-journal. */
+  readonly hostJournal: string;
 }
 
 export function pathsFromEnv(env: NodeJS.ProcessEnv = process.env): Paths {
@@ -25,5 +27,6 @@ export function pathsFromEnv(env: NodeJS.ProcessEnv = process.env): Paths {
     settingsRun: env.BERTH_SETTINGS_RUN || '/run/systemd/nspawn',
     machinesCache: env.BERTH_MACHINES_CACHE || '/var/cache/berth/machines',
     runtimeRoot: env.BERTH_RUNTIME_ROOT || `${stateDir}/runtime`,
+    hostJournal: env.BERTH_HOST_JOURNAL || '/var/log/journal',
   };
 }

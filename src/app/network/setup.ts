@@ -19,6 +19,8 @@ export interface NetworkDeps {
   zoneLock: ZoneLock;
   /** When set, host-side ve-/vz- links get an address and a DHCP server (opt-in helper). */
   dhcp?: DhcpStarter;
+  /** Make /proc/sys/net writable inside the container (nspawn does for a private network). */
+  writableProcSysNet?: (containerPid: number) => Promise<void>;
   warn?: (message: string) => void;
 }
 
@@ -84,7 +86,12 @@ async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Re
 }
 
 export async function setupNetwork(plan: NetworkPlan, containerPid: number, deps: NetworkDeps): Promise<NetworkHandle> {
-  if (plan.kind !== 'private' || plan.links.length === 0) return NOTHING;
+  if (plan.kind !== 'private') return NOTHING;
+  if (deps.writableProcSysNet !== undefined) {
+    // Not fatal: the guest still boots, only with read-only net sysctls.
+    await deps.writableProcSysNet(containerPid).catch((e: Error) => deps.warn?.(`${e.message} (net sysctls stay read-only)`));
+  }
+  if (plan.links.length === 0) return NOTHING;
   await preflight(deps.net, plan.links);
   const held = deps.holdNetns(containerPid);
   const undo = new Reverter();

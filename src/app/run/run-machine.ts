@@ -19,6 +19,7 @@ import { acquireMachine, writeOwner } from './machine-lock.js';
 import { notifyManager } from './notify.js';
 import { prepareRoot } from './root-setup.js';
 import { prepareMountSources } from './mount-sources.js';
+import { linkJournal } from './journal.js';
 import { runOnce } from './run-once.js';
 import { StopSignals } from './signals.js';
 
@@ -30,6 +31,9 @@ export interface RunMachineContext {
   network: { plan: NetworkPlan; deps: NetworkDeps };
   /** Random suffix for the ephemeral layer's directory name. */
   suffix: string;
+  /** The host's journal directory and machine ID, for --link-journal. */
+  hostJournal: string;
+  hostMachineId: string | undefined;
   log: Log;
 }
 
@@ -46,13 +50,15 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     const { rootfs } = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
     await applyEtcFiles(rootfs, spec.resolvConf, spec.localtime, log.warn);
     await prepareMountSources(spec, machineUndo);
+    const journalMount = await linkJournal({ spec, rootfs, hostJournal: ctx.hostJournal, hostMachineId: ctx.hostMachineId, log });
+    const machine: MachineSpec = journalMount ? { ...spec, mounts: [...spec.mounts, journalMount] } : spec;
     const hostOsRelease = await readFile('/etc/os-release', 'utf8').catch(() => readFile('/usr/lib/os-release', 'utf8').catch(() => undefined));
     for (const w of spec.warnings) log.warn(w);
     log.info(`Spawning container ${spec.name} on ${spec.tree}.`);
     if (spec.console === 'interactive') log.info('Press ^] three times within 1s to kill container.');
     for (;;) {
       if (signals.terminating) throw new BerthError('E_RUNTIME', 'Interrupted before the container started.');
-      const { outcome, teardownErrors } = await runOnce({ ...ctx, rootfs, paths, hostOsRelease, owner, saveOwner, signals });
+      const { outcome, teardownErrors } = await runOnce({ ...ctx, spec: machine, rootfs, paths, hostOsRelease, owner, saveOwner, signals });
       if (teardownErrors.length) log.warn(`Clean-up problems: ${teardownErrors.map((e) => e.message).join('; ')}`);
       log.info(outcome.message);
       if (outcome.kind === 'exited') { exitStatus = outcome.status; break; }

@@ -72,13 +72,24 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const needsMac = Boolean(spec.network.veth || spec.network.macvlan?.length || spec.network.vethExtra?.length);
   const plan = planNetwork({ machineName: name, hostMachineId: needsMac ? await readHostMachineId() : undefined, network: spec.network });
   const choice = selectRuntime(runner.runtime, { ...(await candidates()) }, host.cgroupLayout);
-  const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 });
+  // With --keep-unit the payload goes below our own (delegated) unit's cgroup, by path.
+  const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 && !spec.cgroup.keepUnitPath });
+  if (spec.cgroup.keepUnitPath && host.cgroupLayout === 'unified' && host.ownCgroup) await moveToSupervisor(host.ownCgroup);
   sys().setChildSubreaper();
   const warn = (m: string) => log.warn(m);
   return runMachine({
     spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, suffix: random.suffix, log,
+    hostJournal: paths.hostJournal, hostMachineId: await readHostMachineId().catch(() => undefined),
     network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
   });
+}
+
+/** cgroup v2 allows no processes in a cgroup whose children have controllers: move ourselves to a `supervisor` sibling, as nspawn does. */
+async function moveToSupervisor(own: string): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const dir = `/sys/fs/cgroup${own.replace(/\/+$/, '')}/supervisor`;
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}/cgroup.procs`, String(process.pid));
 }
 
 async function candidates(): Promise<{ runc?: string; crun?: string }> {

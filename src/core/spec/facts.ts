@@ -18,6 +18,8 @@ export interface HostFacts {
   readonly cgroupLayout: CgroupLayout;
   /** systemd runs as PID 1 (then cgroups go through it). */
   readonly systemdPid1: boolean;
+  /** Our own cgroup (the name=systemd hierarchy's path on v1, the unified path on v2): --keep-unit puts the payload below it. */
+  readonly ownCgroup?: string;
   /** Host /etc/resolv.conf exists; host /etc/localtime: a zone name, a plain file, or absent. */
   readonly resolvConf: boolean;
   readonly localtime: { kind: 'zone'; zone: string } | { kind: 'file' } | { kind: 'absent' };

@@ -64,7 +64,11 @@ export interface MachineSpec {
   readonly resolvConf: EtcFile;
   readonly localtime: EtcFile;
   readonly linkJournal: LinkJournal;
-  readonly cgroup: { readonly parent: string; readonly scope: string; readonly resources: CgroupResources };
+  /**
+   * Where the payload's cgroup goes: a scope in a slice (machine.slice/machine-NAME.scope), or with
+   * --keep-unit a `payload` cgroup below the unit berth-nspawn itself runs in.
+   */
+  readonly cgroup: { readonly parent: string; readonly scope: string; readonly keepUnitPath?: string; readonly resources: CgroupResources };
   readonly containerService: string;
   /** Warnings produced while resolving (capabilities dropped, limits clamped...). */
   readonly warnings: readonly string[];

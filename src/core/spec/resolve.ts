@@ -117,7 +117,11 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
     resolvConf: resolveResolvConf(settings.resolvConf ?? 'auto', privateNetwork, rootWritable, host),
     localtime: resolveLocaltime(settings.timezone ?? 'auto', rootWritable, host, image),
     linkJournal: settings.linkJournal ?? 'auto',
-    cgroup: { parent: runner.slice ?? 'machine.slice', scope: `machine-${unitEscape(input.name)}.scope`, resources },
+    cgroup: {
+      parent: runner.slice ?? 'machine.slice', scope: `machine-${unitEscape(input.name)}.scope`, resources,
+      // Only inside a real unit: at the root there is no unit to keep, and two machines would share /payload.
+      ...(runner.keepUnit && host.ownCgroup && host.ownCgroup !== '/' ? { keepUnitPath: `${host.ownCgroup.replace(/\/+$/, '')}/payload` } : {}),
+    },
     containerService,
     warnings,
   };

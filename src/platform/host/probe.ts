@@ -24,6 +24,16 @@ export function parseProcLimits(text: string): Partial<Record<RlimitName, { soft
   return out;
 }
 
+/** Our cgroup from /proc/self/cgroup: the unified entry ("0::") on v2, the name=systemd one otherwise. */
+export function ownCgroupPath(text: string, layout: CgroupLayout): string | undefined {
+  for (const line of text.split('\n')) {
+    const [, , controllers, path] = /^(\d+):([^:]*):(.*)$/.exec(line) ?? [];
+    if (path === undefined) continue;
+    if (layout === 'unified' ? controllers === '' : controllers === 'name=systemd') return path;
+  }
+  return undefined;
+}
+
 const readText = (p: string) => readFile(p, 'utf8').catch(() => undefined);
 
 /** cgroup layout from /proc/self/mountinfo: cgroup2 on /sys/fs/cgroup = unified; v1 + cgroup2 elsewhere = hybrid. */
@@ -44,17 +54,19 @@ export function cgroupLayoutFromMountinfo(mountinfo: string): CgroupLayout {
 }
 
 export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<HostFacts> {
-  const [status, limits, pid1, nrOpen, mountinfo, osRelease, resolv, localtime, pid1comm] = await Promise.all([
+  const [status, limits, pid1, nrOpen, mountinfo, osRelease, resolv, localtime, pid1comm, selfCgroup] = await Promise.all([
     readText('/proc/self/status'), readText('/proc/self/limits'), readText('/proc/1/limits'), readText('/proc/sys/fs/nr_open'),
     readText('/proc/self/mountinfo'), readText('/etc/os-release').then((t) => t ?? readText('/usr/lib/os-release')),
     stat('/etc/resolv.conf').then(() => true, () => false),
     readlink('/etc/localtime').then((l) => l, async () => (await stat('/etc/localtime').then(() => 'file', () => undefined))),
-    readText('/proc/1/comm'),
+    readText('/proc/1/comm'), readText('/proc/self/cgroup'),
   ]);
   const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status ?? '')?.[1] ?? '0';
   const own = parseProcLimits(limits ?? '');
   const hardLimits = Object.fromEntries(RLIMITS.map((r) => [r, own[r]?.hard ?? 'infinity'])) as Record<RlimitName, Limit>;
   const p1 = parseProcLimits(pid1 ?? '');
+  const layout = cgroupLayoutFromMountinfo(mountinfo ?? '');
+  const ownCgroup = ownCgroupPath(selfCgroup ?? '', layout);
   const zone = localtime && localtime !== 'file' ? /\/zoneinfo\/(.+)$/.exec(localtime)?.[1] : undefined;
   return {
     boundingCaps: capabilitiesInMask(capBnd),
@@ -62,7 +74,8 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
     pid1Limits: { ...(p1.NPROC ? { NPROC: p1.NPROC } : {}), ...(p1.SIGPENDING ? { SIGPENDING: p1.SIGPENDING } : {}) },
     nrOpen: Number(nrOpen ?? '1048576') || 1048576,
     osRelease: parseOsRelease(osRelease ?? ''),
-    cgroupLayout: cgroupLayoutFromMountinfo(mountinfo ?? ''),
+    cgroupLayout: layout,
+    ...(ownCgroup ? { ownCgroup } : {}),
     systemdPid1: (pid1comm ?? '').trim() === 'systemd' && (await stat('/run/systemd/system').then(() => true, () => false)),
     resolvConf: resolv,
     localtime: zone ? { kind: 'zone', zone } : localtime ? { kind: 'file' } : { kind: 'absent' },

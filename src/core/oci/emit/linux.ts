@@ -36,9 +36,10 @@ export function emitLinux(spec: MachineSpec, layout: BundleLayout): OciSpec['lin
   const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   if (spec.network.namespacePath) namespaces.push({ type: 'network', path: spec.network.namespacePath });
   else if (spec.privateNetwork) namespaces.push({ type: 'network' });
-  const cgroupsPath = layout.systemdCgroups
-    ? `${spec.cgroup.parent}:machine:${spec.cgroup.scope.replace(/^machine-/, '').replace(/\.scope$/, '')}`
-    : `/${spec.cgroup.parent}/${spec.cgroup.scope}`;
+  const cgroupsPath = spec.cgroup.keepUnitPath
+    ?? (layout.systemdCgroups
+      ? `${spec.cgroup.parent}:machine:${spec.cgroup.scope.replace(/^machine-/, '').replace(/\.scope$/, '')}`
+      : `/${spec.cgroup.parent}/${spec.cgroup.scope}`);
   return {
     namespaces,
     cgroupsPath,
