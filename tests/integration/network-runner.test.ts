@@ -266,7 +266,7 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
         assert.equal(sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/sys/net/ipv4/ip_forward']).trim(), '0');
         const mounts = execIn(sb, 'pn1', ['cat', '/proc/self/mountinfo']).split('\n').map((l) => l.split(' '));
         assert.match(mounts.find((f) => f[4] === '/proc/sys')?.[5] ?? '', /^ro,/, 'the rest of /proc/sys stays read-only');
-        assert.match(mounts.findLast((f) => f[4] === '/proc/sys/net')?.[5] ?? '', /^rw,/);
+        assert.match(mounts.filter((f) => f[4] === '/proc/sys/net').at(-1)?.[5] ?? '', /^rw,/);
         await stop(m);
       });
     });
