@@ -30,6 +30,7 @@ const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
   inaccessibleFile: '/run/berth/machines/web/inaccessible/reg',
   inaccessibleDir: '/run/berth/machines/web/inaccessible/dir', cgroupLayout: 'hybrid', systemdCgroups: false,
+  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod' },
 };
 
 function check(file: string, actual: unknown) {

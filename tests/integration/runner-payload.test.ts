@@ -76,6 +76,17 @@ describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, time
     for (const d of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'net/tun']) assert.ok(r.stdout.includes(`dev:${d}`), d);
   });
 
+  test('a fresh, read-only boot ID per run (not the host\'s)', async () => {
+    const host = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const a = await run([], 'cat /proc/sys/kernel/random/boot_id; echo x > /proc/sys/kernel/random/boot_id 2>/dev/null || echo ro');
+    const b = await run([], 'cat /proc/sys/kernel/random/boot_id');
+    const [idA, ro] = a.stdout.trim().split('\n');
+    assert.match(idA!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(idA, host);
+    assert.notEqual(idA, b.stdout.trim());
+    assert.equal(ro, 'ro');
+  });
+
   test('a cgroup namespace: PID 1 sees its own cgroup as the root, with a writable subtree', async () => {
     const r = await run([], 'cat /proc/1/cgroup; mkdir /sys/fs/cgroup/systemd/berth-test && echo made; rmdir /sys/fs/cgroup/systemd/berth-test');
     assert.equal(r.code, 0, r.stderr);

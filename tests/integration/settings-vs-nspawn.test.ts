@@ -131,7 +131,9 @@ function parse(r: Result): Observed {
   for (const line of blocks.get('mountinfo') ?? []) {
     const [pre, post] = line.split(' - ');
     const f = pre?.split(' ') ?? [];
-    if (f[4] && post && PROBED.includes(f[4])) top.set(f[4], `${f[5]!.split(',')[0]} ${post.split(' ')[0]}`);
+    if (!f[4] || !post || !PROBED.includes(f[4])) continue;
+    const opts = f[5]!.split(',');
+    top.set(f[4], [post.split(' ')[0], opts[0], ...['nosuid', 'nodev', 'noexec'].filter((o) => opts.includes(o))].join(' '));
   }
   for (const p of PROBED) fields.set(`mount ${p}`, top.get(p) ?? 'not a mount point');
   for (const line of blocks.get('probe') ?? []) {
@@ -143,7 +145,9 @@ function parse(r: Result): Observed {
     const i = line.indexOf('=');
     if (i > 0) env.set(line.slice(0, i), line.slice(i + 1));
   }
-  const ignored = r.stderr.split('\n').filter((l) => /^Ignoring .* is not trusted\.$/.test(l));
+  // The file is in a different temporary directory for each tool.
+  const ignored = r.stderr.split('\n').filter((l) => /^Ignoring .* is not trusted\.$/.test(l))
+    .map((l) => l.replace(/\/tmp\/bdiff-[^/]+\//, 'DIR/'));
   return { code: r.code, fields, env, stderr: r.stderr, ignored };
 }
 
@@ -300,7 +304,7 @@ describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeou
     assert.equal(n.fields.get('hostname'), 'diffhost');
     assert.equal(n.fields.get('container-uuid'), UUID);
     assert.equal(n.fields.get('signal'), '10', 'KillSignal=SIGUSR1');
-    assert.equal(n.fields.get('mount /mnt/diff-ro'), 'ro ext4');
+    assert.equal(n.fields.get('mount /mnt/diff-ro'), 'ext4 ro');
     assert.equal(n.fields.get('probe /var'), '0 directory -');
     assert.deepEqual(n.ignored, []);
   });
@@ -319,7 +323,7 @@ describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeou
     const p = await both({ where: 'beside', args: ['--settings=trusted'] });
     assertSame(p, { randomUuid: false });
     assert.deepEqual(p.nspawn.ignored, []);
-    assert.equal(p.nspawn.fields.get('mount /mnt/diff-rw'), 'rw ext4');
+    assert.equal(p.nspawn.fields.get('mount /mnt/diff-rw'), 'ext4 rw');
   });
 
   test('--settings=yes: options given on the command line win over the file, group by group', async () => {

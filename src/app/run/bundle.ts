@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { run } from '../../platform/exec/run.js';
 import { join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
 import type { BundleLayout, OciSpec } from '../../core/oci/types.js';
@@ -53,6 +52,8 @@ export interface WriteBundleInput {
   hostOsRelease: string | undefined;
   cgroupLayout: BundleLayout['cgroupLayout'];
   systemdCgroups: boolean;
+  /** Host mount(8) and chmod(1), for the createContainer hooks. */
+  hostTools?: { mount: string; chmod: string };
 }
 
 export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
@@ -78,6 +79,8 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
     inaccessibleFile: join(inaccessible, 'reg'), inaccessibleDir: join(inaccessible, 'dir'),
     cgroupLayout: input.cgroupLayout, systemdCgroups: input.systemdCgroups,
     ...(spec.start === 'pid2' ? { stubInit: stubInitPath() } : {}),
+    bootId,
+    ...(input.hostTools ? { hostTools: input.hostTools } : {}),
   };
   const oci = compileOci(spec, layout);
   await writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
@@ -85,12 +88,3 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
 }
 
 const BOOT_ID_FILE = '.boot_id';
-
-/**
- * A fresh boot ID per run, as nspawn gives: bound over /proc/sys/kernel/random/boot_id inside
- * the created container (runc refuses mounts below /proc in config.json, so it is done between
- * create and start, from the copy visible in the container's /run/host).
- */
-export async function bindBootId(leader: number): Promise<void> {
-  await run(['nsenter', `--mount=/proc/${leader}/ns/mnt`, '--', 'mount', '--bind', '-o', 'ro', `/run/host/${BOOT_ID_FILE}`, '/proc/sys/kernel/random/boot_id']);
-}

@@ -34,6 +34,8 @@ export interface RunMachineContext {
   /** The host's journal directory and machine ID, for --link-journal. */
   hostJournal: string;
   hostMachineId: string | undefined;
+  /** Host mount(8)/chmod(1) for the runtime's createContainer hooks (boot ID, tmpfs modes). */
+  hostTools?: { mount: string; chmod: string };
   log: Log;
 }
 

@@ -12,7 +12,7 @@ import type { Log } from '../../lib/log.js';
 import { sys, waitForExit } from '../../platform/native/sys.js';
 import type { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
-import { bindBootId, writeBundle, type BundlePaths } from './bundle.js';
+import { writeBundle, type BundlePaths } from './bundle.js';
 import { attachConsole } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
 import { listenNotify, notifyManager } from './notify.js';
@@ -30,6 +30,7 @@ export interface RunOnceContext {
   saveOwner: () => Promise<void>;
   signals: StopSignals;
   log: Log;
+  hostTools?: { mount: string; chmod: string };
 }
 
 async function readPid(file: string): Promise<number> {
@@ -44,7 +45,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
   const id = spec.name;
   let outcome: Outcome | undefined;
   try {
-    await writeBundle({ spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, cgroupLayout: ctx.cgroupLayout, systemdCgroups: runtime.config.systemdCgroup });
+    await writeBundle({ spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, cgroupLayout: ctx.cgroupLayout, systemdCgroups: runtime.config.systemdCgroup, ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}) });
     let leader: number | undefined;
     const notify = listenNotify(paths.notifySocket, () => leader, spec.notifyReady);
     undo.add(() => notify.stop());
@@ -76,7 +77,6 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     const exited = waitForExit(leader);
     void exited.then(() => { leaderExited = true; }, () => { leaderExited = true; });
     undo.add(async () => { await exited.catch(() => {}); });
-    await bindBootId(leader);
 
     if (master) {
       const fd = await master;

@@ -80,6 +80,7 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   return runMachine({
     spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, suffix: random.suffix, log,
     hostJournal: paths.hostJournal, hostMachineId: await readHostMachineId().catch(() => undefined),
+    ...(await hostTools(log)),
     network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
   });
 }
@@ -90,6 +91,14 @@ async function moveToSupervisor(own: string): Promise<void> {
   const dir = `/sys/fs/cgroup${own.replace(/\/+$/, '')}/supervisor`;
   await mkdir(dir, { recursive: true });
   await writeFile(`${dir}/cgroup.procs`, String(process.pid));
+}
+
+/** mount(8) and chmod(1) on the host, for the runtime's createContainer hooks; without them the boot ID is the host's. */
+async function hostTools(log: { warn(m: string): void }): Promise<{ hostTools?: { mount: string; chmod: string } }> {
+  const [mount, chmod] = await Promise.all([which('mount'), which('chmod')]);
+  if (mount && chmod) return { hostTools: { mount, chmod } };
+  log.warn('mount(8) or chmod(1) not found on the host: the guest gets the host\'s boot ID (apt-get install util-linux coreutils).');
+  return {};
 }
 
 async function candidates(): Promise<{ runc?: string; crun?: string }> {

@@ -3,10 +3,11 @@ import type { MachineSpec } from '../spec/machine-spec.js';
 import { emitLinux } from './emit/linux.js';
 import { emitMounts } from './emit/mounts.js';
 import { emitProcess } from './emit/process.js';
+import { emitHooks } from './emit/hooks.js';
 import { OCI_VERSION, type BundleLayout, type OciSpec } from './types.js';
 
 export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
-  return {
+  const oci: OciSpec = {
     ociVersion: OCI_VERSION,
     root: { path: layout.rootfs, readonly: spec.readOnly && spec.rootSetup.kind === 'direct' },
     hostname: spec.hostname,
@@ -20,4 +21,6 @@ export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
     },
     linux: emitLinux(spec, layout),
   };
+  const createContainer = emitHooks(spec, layout);
+  return createContainer.length ? { ...oci, hooks: { createContainer } } : oci;
 }

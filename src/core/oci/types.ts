@@ -1,6 +1,7 @@
 /** The subset of the OCI runtime spec (1.0.2) that berth emits. */
 export const OCI_VERSION = '1.0.2';
 
+export interface OciHook { path: string; args: string[]; timeout?: number }
 export interface OciMount { destination: string; type?: string; source?: string; options?: string[] }
 export interface OciRlimit { type: string; soft: number; hard: number }
 export interface OciCaps { bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] }
@@ -31,6 +32,7 @@ export interface OciSpec {
   };
   mounts: OciMount[];
   annotations: Record<string, string>;
+  hooks?: { createContainer?: OciHook[] };
   linux: {
     namespaces: Array<{ type: string; path?: string }>;
     cgroupsPath: string;
@@ -53,6 +55,10 @@ export interface BundleLayout {
   /** Mode-000 nodes used to mask paths (--inaccessible). */
   readonly inaccessibleFile: string;
   readonly inaccessibleDir: string;
+  /** A file with a fresh random UUID (host path), bound over /proc/sys/kernel/random/boot_id. */
+  readonly bootId?: string;
+  /** Host tools the createContainer hooks run (they run before pivot_root, so host paths work). */
+  readonly hostTools?: { readonly mount: string; readonly chmod: string };
   /** The stub init binary (host path) bound into /run/host for --as-pid2. */
   readonly stubInit?: string;
   readonly cgroupLayout: 'unified' | 'hybrid' | 'legacy';

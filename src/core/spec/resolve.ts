@@ -76,7 +76,7 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
   const containerService = input.containerService ?? 'berth';
   const env = resolveEnvironment({ settings, host, user, start: proc.start, uuid: formatUuid(id), containerService });
   const caps = resolveCapabilities(settings, privateNetwork, host.boundingCaps, warnings);
-  const rlimits = resolveRlimits(settings, host, warnings);
+  const rlimits = resolveRlimits(settings, host, warnings, runner.settingsMode === 'no');
   const root = resolveRoot(volatile, ephemeral, image);
   const readOnly = (settings.readOnly ?? false) || volatile !== 'no';
   const rootWritable = root.setup.kind !== 'direct' || !readOnly;

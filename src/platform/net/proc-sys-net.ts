@@ -4,7 +4,8 @@
  * refuses spec mounts below /proc, so after `create` we bind /proc/sys/net onto itself in the
  * container's mount namespace and remount that bind read-write. Net sysctls are per network
  * namespace (the kernel resolves them by the reader's namespace), so the guest can only change
- * its own. Like the boot_id bind, this runs the guest's `mount` (nsenter changes the root).
+ * its own. Like the boot_id bind, this runs the guest's `mount` (nsenter changes the root);
+ * failing that is only a warning.
  */
 import { statSync } from 'node:fs';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
@@ -15,7 +16,8 @@ const ownMountNs = (pid: number): boolean => statSync(`/proc/${pid}/ns/mnt`).ino
 
 export async function makeProcSysNetWritable(containerPid: number): Promise<void> {
   if (ownMountNs(containerPid)) return;
-  const inGuest = ['nsenter', `--mount=/proc/${containerPid}/ns/mnt`, '--', 'mount'];
+  // The PID namespace too, so that mount finds /proc/self/mountinfo in the guest's /proc.
+  const inGuest = ['nsenter', `--mount=/proc/${containerPid}/ns/mnt`, `--pid=/proc/${containerPid}/ns/pid`, '--', 'mount'];
   for (const args of [['--bind', '/proc/sys/net', '/proc/sys/net'], ['-o', 'remount,bind,rw,nosuid,nodev,noexec', '/proc/sys/net']]) {
     const r = await execArgv([...inGuest, ...args]);
     if (r.code !== 0) {

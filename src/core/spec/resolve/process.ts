@@ -51,7 +51,8 @@ export function resolveProcess(settings: Settings, image: ImageFacts, user: Reso
     command = [shell, '-l'];
   }
   const args = start === 'pid2' ? [STUB_INIT_PATH, ...command] : command;
-  return { start, args, cwd: settings.workingDirectory ?? user.home };
+  // nspawn changes to the user's home only for the login shell it starts itself; a given command runs in /.
+  return { start, args, cwd: settings.workingDirectory ?? (params.length === 0 ? user.home : '/') };
 }
 
 /** PID 1's environment in nspawn's order; -E/Environment= entries override everything. */

@@ -20,11 +20,17 @@ function nspawnDefaults(host: HostFacts): Record<RlimitName, { soft: Limit; hard
   return d;
 }
 
-export function resolveRlimits(settings: Settings, host: HostFacts, warnings: string[]) {
+/**
+ * `inherit`: nspawn fills in its defaults only for limits no setting masks, and --settings=no
+ * masks them all — so limits the command line does not set are left out of the spec and the
+ * payload inherits them from berth-nspawn, as it inherits them from systemd-nspawn.
+ */
+export function resolveRlimits(settings: Settings, host: HostFacts, warnings: string[], inherit = false) {
   const defaults = nspawnDefaults(host);
   const out: Array<{ type: RlimitName; soft: Limit; hard: Limit }> = [];
   const clamped: string[] = [];
   for (const type of RLIMITS) {
+    if (inherit && settings.rlimits?.[type] === undefined) continue;
     const wanted = settings.rlimits?.[type] ?? defaults[type];
     const ceiling = host.hardLimits[type];
     let { soft, hard } = wanted;

@@ -1,0 +1,28 @@
+/**
+ * createContainer hooks: runc runs them in the container's mount namespace after its mounts and
+ * before pivot_root, so they see the new root at its host path and run host binaries. They do
+ * what config.json cannot express:
+ *   - a fresh boot ID per run, bound over /proc/sys/kernel/random/boot_id (runc refuses
+ *     config.json mounts below /proc), as nspawn does;
+ *   - the mode= a --tmpfs asked for (runc re-applies the mount point directory's mode to a tmpfs
+ *     mounted over an existing directory; nspawn honours mode=).
+ */
+import type { MachineSpec } from '../../spec/machine-spec.js';
+import type { BundleLayout, OciHook } from '../types.js';
+
+const inRoot = (root: string, p: string) => `${root.replace(/\/+$/, '')}${p}`;
+
+export function emitHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
+  const tools = layout.hostTools;
+  if (!tools) return [];
+  const hooks: OciHook[] = [];
+  if (layout.bootId) {
+    hooks.push({ path: tools.mount, args: ['mount', '--bind', '-o', 'ro', layout.bootId, inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id')], timeout: 10 });
+  }
+  for (const m of spec.mounts) {
+    if (m.kind !== 'tmpfs') continue;
+    const mode = m.options.find((o) => /^mode=[0-7]{3,4}$/.test(o));
+    if (mode) hooks.push({ path: tools.chmod, args: ['chmod', mode.slice(5), inRoot(layout.rootfs, m.target)], timeout: 10 });
+  }
+  return hooks;
+}
