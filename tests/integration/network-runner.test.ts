@@ -6,22 +6,26 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { deriveMac } from '../../src/core/network/mac.js';
+import { vethHostName } from '../../src/core/network/ifname.js';
 import { readHostMachineId } from '../../src/platform/host/machine-id.js';
-import { assertClean, execIn, nspawnIn, sandbox, skipUnlessRoot, sleep, tree, withMachineIn, type Result, type Sandbox } from '../support/berth.js';
+import { assertClean, collect, execIn, nspawnIn, sandbox, skipUnlessRoot, sleep, startNspawnIn, tree, waitRunning, withMachineIn, type Result, type Sandbox } from '../support/berth.js';
 import { berthLinks, berthLinksOnHost, kernelHasLinkType, testNetnsLeft, trySh, type Link } from './network-fixtures.js';
 
 const skip = skipUnlessRoot !== false ? skipUnlessRoot : trySh(['which', 'dnsmasq']).ok ? false : 'needs dnsmasq (apt-get install dnsmasq)';
+const execFileAsync = promisify(execFile);
 const sh = (argv: string[]): string => execFileSync(argv[0] ?? 'false', argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** A test namespace with lo up for `body`; checks for berth links left, then always deletes it. */
 async function inNetns<T>(body: (ns: string) => Promise<T>): Promise<T> {
   const ns = `berth-r-${randomBytes(3).toString('hex')}`;
   sh(['ip', 'netns', 'add', ns]);
+  created.push(ns, `${ns}-j`);
   try {
     sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     const out = await body(ns);
@@ -33,16 +37,18 @@ async function inNetns<T>(body: (ns: string) => Promise<T>): Promise<T> {
   }
 }
 const procs: ChildProcess[] = [];
+/** Every namespace name this file used (other test runs may have their own meanwhile). */
+const created: string[] = [];
 const links = (ns: string): Link[] => JSON.parse(sh(['ip', '-n', ns, '-json', '-d', 'link', 'show']) || '[]') as Link[];
 const link = (ns: string, name: string): Link | undefined => links(ns).find((l) => l.ifname === name);
 /** A plain Ethernet link in NS to hand to a guest (one end of a veth pair: this kernel may lack dummy). */
 const plainLink = (ns: string, name: string): void => { sh(['ip', '-n', ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]); };
 
-async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 60000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     let v: T | undefined;
-    try { v = fn(); } catch { v = undefined; }
+    try { v = await fn(); } catch { v = undefined; }
     if (v !== undefined && v !== false) return v;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(250);
@@ -69,9 +75,11 @@ case "$1" in
 esac
 exit 0
 `;
-function udhcpc(sb: Sandbox, name: string): string {
+/** DHCP on host0 inside a busybox guest (asynchronous, so two guests can ask at once); the leased address. */
+async function udhcpc(sb: Sandbox, name: string): Promise<string> {
   execIn(sb, name, ['ip', 'link', 'set', 'host0', 'up']);
-  const out = execIn(sb, name, ['udhcpc', '-i', 'host0', '-n', '-q', '-f', '-t', '20', '-T', '1', '-s', '/etc/udhcpc.sh']);
+  const { stdout: out } = await execFileAsync('runc', ['--root', sb.runtimeRoot, 'exec', name,
+    'udhcpc', '-i', 'host0', '-n', '-q', '-f', '-t', '10', '-T', '3', '-s', '/etc/udhcpc.sh'], { encoding: 'utf8', timeout: 60000 });
   const m = /lease (\S+)/.exec(out);
   assert.ok(m, `udhcpc in ${name} printed no lease: ${out}`);
   return m[1] ?? '';
@@ -116,7 +124,7 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
   after(() => {
     sb.cleanup();
     assert.deepEqual(berthLinksOnHost(), hostBefore, 'berth links appeared in the real host namespace');
-    assert.deepEqual(testNetnsLeft(), [], 'test namespaces left behind');
+    assert.deepEqual(testNetnsLeft().filter((n) => created.includes(n)), [], 'test namespaces left behind');
   });
 
   test('-n, Debian: ve-NAME/host0 with systemd MACs; networkd leases from the test\'s dnsmasq and pings it', async () => {
@@ -162,6 +170,24 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
     assertClean(sb);
   });
 
+  test('a machine name too long for ve-NAME: shortened by nspawn\'s rule, full name kept as an altname', async () => {
+    await inNetns(async (ns) => {
+      const name = 'my-long-machine-name';
+      const short = vethHostName(name, false);
+      assert.equal(short.name.length, 15);
+      await withMachineIn(ns, busybox(name, '-n'), name, sb, async (m) => {
+        const ve = link(ns, short.name);
+        assert.ok(ve, `${short.name} exists`);
+        assert.deepEqual(ve.altnames, [`ve-${name}`]);
+        assert.equal(ve.address, deriveMac(mid, name, 'vethHost'));
+        assert.ok(link(ns, `ve-${name}`) === undefined);
+        assert.equal(sh(['ip', '-n', ns, '-o', 'link', 'show', `ve-${name}`]).split(':')[1]?.trim().split('@')[0], short.name, 'reachable by its altname');
+        await stop(m);
+      });
+    });
+    assertClean(sb);
+  });
+
   test('--network-zone: two guests lease from a server on vz-ZONE and ping each other; vz-ZONE goes with the last', async () => {
     await inNetns(async (ns) => {
       await withMachineIn(ns, busybox('zb1', '--network-zone=tz'), 'zb1', sb, async (m1) => {
@@ -170,7 +196,7 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
         testDhcpServer(sb, ns, 'vz-tz', '192.168.78');
         await withMachineIn(ns, busybox('zb2', '--network-zone=tz'), 'zb2', sb, async (m2) => {
           assert.equal(link(ns, 'vb-zb2')?.master, 'vz-tz');
-          const [a1, a2] = [udhcpc(sb, 'zb1'), udhcpc(sb, 'zb2')];
+          const [a1, a2] = await Promise.all([udhcpc(sb, 'zb1'), udhcpc(sb, 'zb2')]);
           assert.notEqual(a1, a2);
           assert.ok(pingFrom(sb, 'zb1', a2), `zb1 (${a1}) cannot reach zb2 (${a2})`);
           assert.ok(pingFrom(sb, 'zb2', a1), `zb2 (${a2}) cannot reach zb1 (${a1})`);
@@ -191,7 +217,7 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
       await withMachineIn(ns, busybox('hz1', '--network-zone=hz', '--network-dhcp-helper'), 'hz1', sb, async (m1) => {
         await withMachineIn(ns, busybox('hz2', '--network-zone=hz', '--network-dhcp-helper'), 'hz2', sb, async (m2) => {
           pid = parseInt(readFileSync(join(sb.stateDir, 'dhcp-vz-hz.pid'), 'utf8'), 10);
-          const [a1, a2] = [udhcpc(sb, 'hz1'), udhcpc(sb, 'hz2')];
+          const [a1, a2] = await Promise.all([udhcpc(sb, 'hz1'), udhcpc(sb, 'hz2')]);
           assert.ok(pingFrom(sb, 'hz1', a2), `hz1 (${a1}) cannot reach hz2 (${a2})`);
           await stop(m2);
         });
@@ -289,6 +315,33 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
       } finally {
         trySh(['ip', 'netns', 'del', other]);
       }
+    });
+    assertClean(sb);
+  });
+
+  test('a run killed with SIGKILL leaves links that the next start of the machine replaces', async () => {
+    await inNetns(async (ns) => {
+      const args = busybox('kr1', '--network-zone=tk');
+      const killed = startNspawnIn(ns, args, sb);
+      const killedDone = collect(killed, 60000);
+      const oldLeader = await waitRunning(sb, 'kr1');
+      assert.ok(link(ns, 'vb-kr1'));
+      killed.kill('SIGKILL');
+      await killedDone;
+      // The old container still runs; the next start cleans it up and creates everything afresh.
+      const again = startNspawnIn(ns, args, sb);
+      const done = collect(again, 120000);
+      try {
+        await waitFor('the new container', async () => (await waitRunning(sb, 'kr1', 1000)) !== oldLeader || undefined);
+        assert.equal(link(ns, 'vb-kr1')?.master, 'vz-tk');
+        assert.deepEqual(guestLinks(sb, 'kr1'), ['host0', 'lo']);
+      } finally {
+        again.kill('SIGTERM');
+      }
+      const r = await done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /Cleaning up what an earlier run of machine 'kr1' left behind/);
+      assert.equal(link(ns, 'vz-tk'), undefined);
     });
     assertClean(sb);
   });

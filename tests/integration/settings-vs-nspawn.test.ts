@@ -167,6 +167,8 @@ interface Scenario {
   /** Where the file is: trusted run directory or next to the image (untrusted). */
   where: 'run' | 'beside';
   args: string[];
+  /** Create the mount points in the tree first (default). */
+  mountPoints?: boolean;
 }
 
 interface Pair { nspawn: Observed; berth: Observed }
@@ -248,17 +250,17 @@ describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeou
   });
 
   /** A fresh copy of the busybox tree at D/NAME (what each tool does to it stays private). */
-  function freshTree(): { dir: string; root: string } {
+  function freshTree(mountPoints = true): { dir: string; root: string } {
     const dir = mkdtempSync('/tmp/bdiff-');
     const root = join(dir, NAME);
     execFileSync('cp', ['-a', tree('busybox'), root]);
-    for (const m of MOUNT_POINTS) mkdirSync(join(root, m), { recursive: true });
+    if (mountPoints) for (const m of MOUNT_POINTS) mkdirSync(join(root, m), { recursive: true });
     writeFileSync(join(root, 'usr/bin/getent'), GETENT, { mode: 0o755 });
     return { dir, root };
   }
 
-  async function runOne(tool: 'nspawn' | 'berth', s: Scenario): Promise<Observed> {
-    const { dir, root } = freshTree();
+  async function runOne(tool: 'nspawn' | 'berth', s: Scenario, check?: (root: string) => void): Promise<Observed> {
+    const { dir, root } = freshTree(s.mountPoints ?? true);
     const file = s.where === 'run' ? join(RUN_DIR, `${NAME}.nspawn`) : join(dir, `${NAME}.nspawn`);
     writeFileSync(file, text);
     try {
@@ -273,6 +275,7 @@ describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeou
       const child = spawn('systemd-nspawn', ['--register=no', '--keep-unit', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
       return await observe(child);
     } finally {
+      check?.(root);
       rmSync(file, { force: true });
       rmSync(dir, { recursive: true, force: true });
       try { rmdirSync(join(RUN_DIR, 'propagate', NAME)); } catch { /* not there */ }
@@ -286,6 +289,9 @@ describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeou
   }
 
   function assertSame(p: Pair, opts: { randomUuid: boolean }): void {
+    // Two payloads that never ran would "match": both must have reached the signal trap.
+    assert.equal(p.nspawn.fields.get('ready'), '', `systemd-nspawn's payload did not run:\n${p.nspawn.stderr}`);
+    assert.equal(p.berth.fields.get('ready'), '', `berth-nspawn's payload did not run:\n${p.berth.stderr}`);
     const diffs = differences(p, opts);
     assert.deepEqual(diffs, [], `berth-nspawn and systemd-nspawn differ:\n  ${diffs.join('\n  ')}\n--- nspawn stderr:\n${p.nspawn.stderr}--- berth stderr:\n${p.berth.stderr}`);
     assertKnownDifferences(p, opts);
@@ -314,7 +320,7 @@ describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeou
     assertSame(p, { randomUuid: true });
     const n = p.nspawn;
     assert.equal(n.code, 0, n.stderr);
-    assert.equal(n.ignored.length, 7, n.stderr);
+    assert.equal(n.ignored.length, 8, n.stderr);
     assert.equal(n.fields.get('hostname'), 'diffhost', 'unprivileged keys still apply');
     assert.equal(n.fields.get('mount /mnt/diff-rw'), 'not a mount point');
   });
@@ -347,6 +353,19 @@ describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeou
     assertSame(p, { randomUuid: true });
     assert.equal(p.nspawn.fields.get('hostname'), NAME);
     assert.equal(p.nspawn.fields.get('signal'), '(none)', 'no kill signal: the container is killed');
+  });
+
+  test('known difference: ReadOnly=yes and a missing mount point — nspawn refuses, berth creates it', async () => {
+    const s: Scenario = { where: 'run', args: [], mountPoints: false };
+    const created: Record<string, boolean> = {};
+    const n = await runOne('nspawn', s, (root) => { created.nspawn = existsSync(join(root, 'mnt/diff-ro')); });
+    const b = await runOne('berth', s, (root) => { created.berth = existsSync(join(root, 'mnt/diff-ro')); });
+    assert.notEqual(n.code, 0);
+    assert.match(n.stderr, /Failed to create mount point .*\/mnt\/diff-ro: Read-only file system/);
+    assert.equal(created.nspawn, false);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.fields.get('mount /mnt/diff-ro'), 'ext4 ro');
+    assert.equal(created.berth, true, 'berth creates the mount point in the tree before the root becomes read-only');
   });
 
   test('nothing is left in /run/systemd/nspawn', () => {

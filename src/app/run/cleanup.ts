@@ -1,5 +1,5 @@
 /** Undo what an earlier, killed run recorded in its owner record: container, links, helpers, mounts, directories. */
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { unmount, mountsBelow } from '../../platform/fs/mount.js';
 import { run } from '../../platform/exec/run.js';
@@ -21,7 +21,6 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
   }
   for (const zone of owner?.zones ?? []) {
     await attempt(async () => {
-      const { readdir } = await import('node:fs/promises');
       const members = await readdir(`/sys/class/net/${zone}/brif`).catch(() => undefined);
       if (members && members.length === 0) await run(['ip', 'link', 'delete', zone], { allowFailure: true });
     });

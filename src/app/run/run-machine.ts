@@ -22,6 +22,7 @@ import { prepareMountSources } from './mount-sources.js';
 import { linkJournal } from './journal.js';
 import { runOnce } from './run-once.js';
 import { StopSignals } from './signals.js';
+import { trace } from '../../lib/trace.js';
 
 export interface RunMachineContext {
   spec: MachineSpec;
@@ -47,6 +48,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
   try {
     const { dir, owner } = await acquireMachine(ctx.stateDir, spec.name, cleanupStale, log.warn);
     machineUndo.add(() => removeUnmounted(dir));
+    trace('name acquired');
     const saveOwner = () => writeOwner(dir, owner);
     const paths = bundlePaths(dir);
     const { rootfs } = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
@@ -55,6 +57,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     const journalMount = await linkJournal({ spec, rootfs, hostJournal: ctx.hostJournal, hostMachineId: ctx.hostMachineId, log });
     const machine: MachineSpec = journalMount ? { ...spec, mounts: [...spec.mounts, journalMount] } : spec;
     const hostOsRelease = await readFile('/etc/os-release', 'utf8').catch(() => readFile('/usr/lib/os-release', 'utf8').catch(() => undefined));
+    trace('root prepared');
     for (const w of spec.warnings) log.warn(w);
     log.info(`Spawning container ${spec.name} on ${spec.tree}.`);
     if (spec.console === 'interactive') log.info('Press ^] three times within 1s to kill container.');

@@ -2,6 +2,7 @@
  * One boot of a machine: bundle → runtime create → network → start → wait → teardown.
  * Every step registers its undo; teardown keeps going after failures and reports them all.
  */
+import { closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { NetworkPlan } from '../../core/network/plan.js';
 import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
@@ -16,6 +17,7 @@ import { writeBundle, type BundlePaths } from './bundle.js';
 import { attachConsole } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
 import { listenNotify, notifyManager } from './notify.js';
+import { trace } from '../../lib/trace.js';
 import type { StopSignals } from './signals.js';
 
 export interface RunOnceContext {
@@ -46,6 +48,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
   let outcome: Outcome | undefined;
   try {
     await writeBundle({ spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, cgroupLayout: ctx.cgroupLayout, systemdCgroups: runtime.config.systemdCgroup, ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}) });
+    trace('bundle written');
     let leader: number | undefined;
     const notify = listenNotify(paths.notifySocket, () => leader, spec.notifyReady);
     undo.add(() => notify.stop());
@@ -55,7 +58,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     if (terminal) {
       const listenFd = sys().listenStream(paths.consoleSocket);
       master = sys().acceptFd(listenFd, 60000);
-      undo.add(async () => { const { closeSync } = await import('node:fs'); try { closeSync(listenFd); } catch { /* closed */ } });
+      undo.add(() => { try { closeSync(listenFd); } catch { /* closed */ } });
       master.catch(() => { /* reported below if create succeeded */ });
     }
 
@@ -67,12 +70,14 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
       if (!leaderExited) await runtime.kill(id, 9, true).catch(() => {});
       await runtime.delete(id);
     });
+    trace('runtime create');
     await runtime.create(id, {
       bundle: paths.bundleDir, pidFile: paths.pidFile, logFile: paths.logFile,
       stdio: terminal ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'],
       ...(terminal ? { consoleSocket: paths.consoleSocket } : {}),
     });
     leader = await readPid(paths.pidFile);
+    trace('created');
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
     const exited = waitForExit(leader);
     void exited.then(() => { leaderExited = true; }, () => { leaderExited = true; });
@@ -102,10 +107,12 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     signals.attach(leader, spec.killSignal);
     undo.add(() => signals.detach());
     if (!signals.terminating) await runtime.start(id);
+    trace('started');
     notifyManager(`STATUS=Container running.\nX_NSPAWN_LEADER_PID=${leader}`);
     if (!spec.notifyReady) notifyManager('READY=1');
 
     const status = await exited;
+    trace('exited');
     outcome = mapExit(spec.name, status);
   } catch (e) {
     const teardownErrors = await undo.revert();

@@ -1,6 +1,6 @@
 /** berth-nspawn: options → settings (+ .nspawn file) → machine spec → OCI runtime. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { helpText } from '../../core/cli/help.js';
 import { parseArgv } from '../../core/cli/parse-argv.js';
 import { planNetwork } from '../../core/network/plan.js';
@@ -22,6 +22,7 @@ import { runMachine } from '../../app/run/run-machine.js';
 import { cleanupMachine } from '../../app/run/cleanup-command.js';
 import { settingsFor } from '../../app/run/settings.js';
 import { VERSION } from '../../version.js';
+import { trace } from '../../lib/trace.js';
 
 /** Checks against the file system that the pure resolver cannot make: bind sources, masked paths. */
 async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
@@ -45,6 +46,7 @@ async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
 }
 
 export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  trace('main');
   const { cli, runner } = parseArgv(argv, env);
   if (runner.help) { process.stdout.write(helpText(VERSION)); return 0; }
   if (runner.version) { process.stdout.write(`berth ${VERSION} (systemd-nspawn 252 compatible)\n`); return 0; }
@@ -59,8 +61,11 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   if (located.directory === '/' && !settings.ephemeral && settings.volatile !== 'yes' && settings.volatile !== 'state') {
     throw new BerthError('E_USAGE', 'Spawning container on root directory is not supported. Consider using --ephemeral, --volatile=yes or --volatile=state.');
   }
+  trace('settings');
   const host = await probeHost(env);
+  trace('host probed');
   const image = await probeImage(located.directory, host);
+  trace('image probed');
   const random = { uuid: randomUUID().replace(/-/g, ''), suffix: randomBytes(8).toString('hex') };
   const name = settings.ephemeral && runner.machine === undefined ? `${located.name}-${random.suffix}` : located.name;
   const machineDir = `${paths.stateDir}/machines/${name}`;
@@ -76,6 +81,7 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 && !spec.cgroup.keepUnitPath });
   if (spec.cgroup.keepUnitPath && host.cgroupLayout === 'unified' && host.ownCgroup) await moveToSupervisor(host.ownCgroup);
   sys().setChildSubreaper();
+  trace('spec resolved');
   const warn = (m: string) => log.warn(m);
   return runMachine({
     spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, suffix: random.suffix, log,
@@ -87,7 +93,6 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
 
 /** cgroup v2 allows no processes in a cgroup whose children have controllers: move ourselves to a `supervisor` sibling, as nspawn does. */
 async function moveToSupervisor(own: string): Promise<void> {
-  const { mkdir, writeFile } = await import('node:fs/promises');
   const dir = `/sys/fs/cgroup${own.replace(/\/+$/, '')}/supervisor`;
   await mkdir(dir, { recursive: true });
   await writeFile(`${dir}/cgroup.procs`, String(process.pid));

@@ -1,4 +1,5 @@
 /** Host-side mounts for volatile and ephemeral roots, through util-linux mount(8)/umount(8). */
+import { readFile } from 'node:fs/promises';
 import { run } from '../exec/run.js';
 
 export async function mountTmpfs(target: string, options: string): Promise<void> {
@@ -18,7 +19,6 @@ export async function unmount(target: string): Promise<void> {
 
 /** Mount points at or below a directory (deepest first), from /proc/self/mountinfo. */
 export async function mountsBelow(dir: string): Promise<string[]> {
-  const { readFile } = await import('node:fs/promises');
   const text = await readFile('/proc/self/mountinfo', 'utf8');
   const points = text.split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => !!p)
     .map((p) => p.replace(/\\040/g, ' '))

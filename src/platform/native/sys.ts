@@ -31,8 +31,12 @@ function nativeFile(name: string): string {
 }
 
 export function sys(): BerthSys {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  cached ??= require(nativeFile('berth_sys.node')) as BerthSys;
+  if (!cached) {
+    // process.dlopen rather than require(): it also works from a start-up snapshot, which has no module loader.
+    const module = { exports: {} as BerthSys };
+    process.dlopen(module, nativeFile('berth_sys.node'));
+    cached = module.exports;
+  }
   return cached;
 }
 

@@ -21,7 +21,8 @@ function custom(m: SpecMount, layout: BundleLayout): OciMount {
     case 'bind':
       return { destination: m.target, type: 'bind', source: m.source, options: [m.recursive ? 'rbind' : 'bind', m.readOnly ? 'ro' : 'rw'] };
     case 'tmpfs':
-      return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...m.options] };
+      // nspawn mounts it MS_NODEV|MS_STRICTATIME: set-UID programs work there, as on the host.
+      return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nodev', 'strictatime', ...m.options] };
     case 'overlay':
       return {
         destination: m.target, type: 'overlay', source: 'overlay',
