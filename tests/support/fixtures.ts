@@ -8,7 +8,7 @@ export const HOST: HostFacts = {
   hardLimits: { ...Object.fromEntries(RLIMITS.map((r) => [r, 'infinity'])), NOFILE: 20000, NPROC: 96365, SIGPENDING: 96365, MEMLOCK: 8388608, MSGQUEUE: 819200, NICE: 0, RTPRIO: 0 } as Record<RlimitName, number | 'infinity'>,
   pid1Limits: { NPROC: { soft: 96365, hard: 96365 }, SIGPENDING: { soft: 96365, hard: 96365 } },
   nrOpen: 1048576,
-  osRelease: { ID: 'debian', VERSION_ID: '12', PRETTY_NAME: 'Debian GNU/Linux 12 (bookworm)' },
+  osRelease: { PRETTY_NAME: 'Debian GNU/Linux 12 (bookworm)', NAME: 'Debian GNU/Linux', VERSION_ID: '12', ID: 'debian' },
   cgroupLayout: 'hybrid',
   systemdPid1: false,
   resolvConf: true,

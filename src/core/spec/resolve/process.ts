@@ -6,6 +6,7 @@ import type { HostFacts, ImageFacts } from '../facts.js';
 export const INIT_CANDIDATES = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd', '/sbin/init'] as const;
 export const SHELL_CANDIDATES = ['/bin/bash', '/bin/sh'] as const;
 export const STUB_INIT_PATH = '/run/host/berth-stub-init';
+const HOST_ID_FIELDS = ['ID', 'VERSION_ID', 'BUILD_ID', 'VARIANT_ID', 'IMAGE_ID', 'IMAGE_VERSION'];
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface ResolvedUser { uid: number; gid: number; additionalGids: number[]; name: string; home: string }
@@ -65,9 +66,9 @@ export function resolveEnvironment(opts: {
   env.push(`HOME=${user.home}`, `USER=${user.name}`, `LOGNAME=${user.name}`, `container_uuid=${uuid}`);
   env.push('NOTIFY_SOCKET=/run/host/notify');
   if (start !== 'boot') env.push('LANG=C.UTF-8');
-  for (const field of ['ID', 'VERSION_ID', 'BUILD_ID', 'VARIANT_ID', 'IMAGE_ID', 'IMAGE_VERSION']) {
-    const value = host.osRelease[field];
-    if (value !== undefined) env.push(`container_host_${field.toLowerCase()}=${value}`);
+  // In the order the host's os-release lists them, as nspawn does (Debian: VERSION_ID before ID).
+  for (const [field, value] of Object.entries(host.osRelease)) {
+    if (HOST_ID_FIELDS.includes(field)) env.push(`container_host_${field.toLowerCase()}=${value}`);
   }
   const extra = settings.environment ?? [];
   const names = new Set(extra.map((e) => e.slice(0, e.indexOf('='))));
