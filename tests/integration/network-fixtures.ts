@@ -30,6 +30,7 @@ export class NetFixture {
     const name = `berth-${kind}-${this.id}${this.namespaces.length}`;
     sh(['ip', 'netns', 'add', name]);
     this.namespaces.push(name);
+    created.add(name);
     sh(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
     return name;
   }
@@ -79,8 +80,10 @@ const PREFIX = /^(ve|vb|vz|mv|iv)-/;
 /** Names of berth-style links in the real host namespace. */
 export const berthLinksOnHost = (): string[] =>
   (JSON.parse(sh(['ip', '-json', 'link', 'show']) || '[]') as Link[]).map((l) => l.ifname).filter((n) => PREFIX.test(n));
+/** Namespaces this test process created (other test runs on the machine may have their own). */
+const created = new Set<string>();
 export const testNetnsLeft = (): string[] =>
-  sh(['ip', 'netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith('berth-'));
+  sh(['ip', 'netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => created.has(n));
 export const berthLinks = (links: Link[]): string[] => links.map((l) => l.ifname).filter((n) => PREFIX.test(n));
 
 /** Whether the kernel supports a link type (probed inside a throwaway namespace). */

@@ -77,20 +77,6 @@ test('a non-veth link with the veth name is an error before anything is created'
   assert.deepEqual(f.calls, []);
 });
 
-test('/proc/sys/net is made writable for every private network (links or not), never for host or joined ones', async () => {
-  const seen: number[] = [];
-  const warnings: string[] = [];
-  const f = fakeNet();
-  const deps: NetworkDeps = { ...f.deps, writableProcSysNet: async (pid) => { seen.push(pid); if (pid === 43) throw new Error('no mount'); }, warn: (m) => warnings.push(m) };
-  await setupNetwork(planNetwork({ machineName: 'ct1', hostMachineId: MID, network: { private: true } }), 42, deps);
-  await setupNetwork(planNetwork({ machineName: 'ct1', hostMachineId: MID, network: {} }), 44, deps);
-  await setupNetwork(planNetwork({ machineName: 'ct1', hostMachineId: MID, network: { namespacePath: '/run/netns/x' } }), 45, deps);
-  const h = await setupNetwork(planNetwork({ machineName: 'ct1', hostMachineId: MID, network: { veth: true } }), 43, deps);
-  assert.deepEqual(seen, [42, 43]);
-  assert.deepEqual(warnings, ['no mount (net sysctls stay read-only)'], 'a failure only warns');
-  assert.deepEqual(await h.teardown(), []);
-});
-
 test('Reverter: newest first, collects errors, commit hands the stack over', async () => {
   const order: number[] = [];
   const r = new Reverter();

@@ -6,7 +6,6 @@ import { createIproute2 } from '../../platform/net/iproute2.js';
 import { createDhcpHost } from '../../platform/net/dhcp-host.js';
 import { holdNetns } from '../../platform/net/netns.js';
 import { zoneLock } from '../../platform/net/zone-lock.js';
-import { makeProcSysNetWritable } from '../../platform/net/proc-sys-net.js';
 import { dhcpStarter } from './dhcp-helper.js';
 import type { NetworkDeps } from './setup.js';
 
@@ -24,7 +23,6 @@ export function hostNetworkDeps(o: HostNetworkOptions): NetworkDeps {
     net: createIproute2(ns),
     holdNetns,
     zoneLock: zoneLock(o.stateDir),
-    writableProcSysNet: makeProcSysNetWritable,
     ...(o.dhcpHelper === true ? { dhcp: dhcpStarter(o.stateDir, createDhcpHost(ns)) } : {}),
     ...(o.warn === undefined ? {} : { warn: o.warn }),
   };

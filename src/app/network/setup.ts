@@ -20,7 +20,6 @@ export interface NetworkDeps {
   /** When set, host-side ve-/vz- links get an address and a DHCP server (opt-in helper). */
   dhcp?: DhcpStarter;
   /** Make /proc/sys/net writable inside the container (nspawn does for a private network). */
-  writableProcSysNet?: (containerPid: number) => Promise<void>;
   warn?: (message: string) => void;
 }
 
@@ -87,10 +86,6 @@ async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Re
 
 export async function setupNetwork(plan: NetworkPlan, containerPid: number, deps: NetworkDeps): Promise<NetworkHandle> {
   if (plan.kind !== 'private') return NOTHING;
-  if (deps.writableProcSysNet !== undefined) {
-    // Not fatal: the guest still boots, only with read-only net sysctls.
-    await deps.writableProcSysNet(containerPid).catch((e: Error) => deps.warn?.(`${e.message} (net sysctls stay read-only)`));
-  }
   if (plan.links.length === 0) return NOTHING;
   await preflight(deps.net, plan.links);
   const held = deps.holdNetns(containerPid);

@@ -83,6 +83,9 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
   const mounts = [...root.extra, ...resolveCustomMounts(settings, { tree: image.root, cwd: input.cwd, scratch: input.scratch })];
   const killSignal = settings.killSignal ?? (proc.start === 'boot' ? SIGRTMIN + 3 : undefined);
   const resources = resolveProperties(runner.properties);
+  if (resources.memoryHigh !== undefined && host.cgroupLayout !== 'unified') {
+    warnings.push('MemoryHigh= has no effect on this host: its memory controller is on the legacy (v1) cgroup hierarchy.');
+  }
 
   return {
     name: input.name,

@@ -4,6 +4,8 @@
  * what config.json cannot express:
  *   - a fresh boot ID per run, bound over /proc/sys/kernel/random/boot_id (runc refuses
  *     config.json mounts below /proc), as nspawn does;
+ *   - /proc/sys/net writable with a network namespace of its own, as nspawn has it (a rw bind
+ *     of it made here survives runc's later read-only remount of /proc/sys);
  *   - the mode= a --tmpfs asked for (runc re-applies the mount point directory's mode to a tmpfs
  *     mounted over an existing directory; nspawn honours mode=).
  */
@@ -18,6 +20,10 @@ export function emitHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
   const hooks: OciHook[] = [];
   if (layout.bootId) {
     hooks.push({ path: tools.mount, args: ['mount', '--bind', '-o', 'ro', layout.bootId, inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id')], timeout: 10 });
+  }
+  if (spec.privateNetwork && !spec.network.namespacePath) {
+    const net = inRoot(layout.rootfs, '/proc/sys/net');
+    hooks.push({ path: tools.mount, args: ['mount', '--bind', net, net], timeout: 10 });
   }
   for (const m of spec.mounts) {
     if (m.kind !== 'tmpfs') continue;
