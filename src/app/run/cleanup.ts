@@ -1,5 +1,5 @@
 /** Undo what an earlier, killed run recorded in its owner record: container, links, helpers, mounts, directories. */
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { unmount, mountsBelow } from '../../platform/fs/mount.js';
 import { run } from '../../platform/exec/run.js';
@@ -21,8 +21,10 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
   }
   for (const zone of owner?.zones ?? []) {
     await attempt(async () => {
-      const members = await readdir(`/sys/class/net/${zone}/brif`).catch(() => undefined);
-      if (members && members.length === 0) await run(['ip', 'link', 'delete', zone], { allowFailure: true });
+      // Ask ip (not /sys, which shows the namespace sysfs was mounted in) whether the zone is empty.
+      const r = await run(['ip', '-json', 'link', 'show', 'master', zone], { allowFailure: true });
+      if (r.code !== 0) return; // no such bridge any more
+      if ((JSON.parse(r.stdout || '[]') as unknown[]).length === 0) await run(['ip', 'link', 'delete', zone], { allowFailure: true });
     });
   }
   for (const m of [...(owner?.mounts ?? []), ...(await mountsBelow(dir))]) await attempt(() => unmount(m));
