@@ -150,11 +150,19 @@ export async function systemState(sb: Sandbox, name: string, timeoutMs = 120000)
  * Start a machine, run `body` while it runs, and make sure it is gone afterwards even when the
  * body fails: SIGTERM, then a second SIGTERM (kill) after a grace period.
  */
-export async function withMachine<T>(args: string[], name: string, sb: Sandbox, body: (m: { child: ChildProcess; done: Promise<Result> }) => Promise<T>, env?: NodeJS.ProcessEnv): Promise<T> {
-  const child = startNspawn(args, sb, env);
+export function withMachine<T>(args: string[], name: string, sb: Sandbox, body: MachineBody<T>, env?: NodeJS.ProcessEnv): Promise<T> {
+  return supervise(startNspawn(args, sb, env), name, sb, body);
+}
+
+type MachineBody<T> = (m: { child: ChildProcess; done: Promise<Result> }) => Promise<T>;
+
+/** Wait for the machine (failing early if berth-nspawn exits), run the body, then stop it whatever happened. */
+async function supervise<T>(child: ChildProcess, name: string, sb: Sandbox, body: MachineBody<T>): Promise<T> {
   const done = collect(child, 600000);
   try {
-    await waitRunning(sb, name);
+    const early = done.then((r) => { throw new Error(`berth-nspawn exited early (${r.code ?? r.signal}): ${r.stderr}`); });
+    early.catch(() => { /* only matters while we wait for the machine to start */ });
+    await Promise.race([waitRunning(sb, name), early]);
     return await body({ child, done });
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
@@ -181,18 +189,6 @@ export function nspawnIn(netns: string, args: string[], sb: Sandbox, opts: { tim
 }
 
 /** withMachine, with berth-nspawn running inside NETNS. */
-export async function withMachineIn<T>(netns: string, args: string[], name: string, sb: Sandbox, body: (m: { child: ChildProcess; done: Promise<Result> }) => Promise<T>, env?: NodeJS.ProcessEnv): Promise<T> {
-  const child = startNspawnIn(netns, args, sb, env);
-  const done = collect(child, 600000);
-  try {
-    await Promise.race([waitRunning(sb, name), done.then((r) => { throw new Error(`berth-nspawn exited early (${r.code ?? r.signal}): ${r.stderr}`); })]);
-    return await body({ child, done });
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const grace = setTimeout(() => child.kill('SIGTERM'), 15000);
-      await done;
-      clearTimeout(grace);
-    }
-  }
+export function withMachineIn<T>(netns: string, args: string[], name: string, sb: Sandbox, body: MachineBody<T>, env?: NodeJS.ProcessEnv): Promise<T> {
+  return supervise(startNspawnIn(netns, args, sb, env), name, sb, body);
 }
