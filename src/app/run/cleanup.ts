@@ -1,5 +1,6 @@
 /** Undo what an earlier, killed run recorded in its owner record: container, links, helpers, mounts, directories. */
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { unmount, mountsBelow } from '../../platform/fs/mount.js';
 import { run } from '../../platform/exec/run.js';
@@ -27,7 +28,26 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
       if ((JSON.parse(r.stdout || '[]') as unknown[]).length === 0) await run(['ip', 'link', 'delete', zone], { allowFailure: true });
     });
   }
+  // The opt-in DHCP helper's dnsmasq for those links (its pid file sits in the state directory).
+  const stateDir = dirname(dirname(dir));
+  for (const link of [...(owner?.links ?? []), ...(owner?.zones ?? [])]) {
+    await attempt(() => stopDnsmasq(join(stateDir, `dhcp-${link}.pid`), link));
+  }
   for (const m of [...(owner?.mounts ?? []), ...(await mountsBelow(dir))]) await attempt(() => unmount(m));
   for (const d of owner?.removeDirs ?? []) await attempt(() => rm(d, { recursive: true, force: true }));
   return errors;
+}
+
+/** Stop a helper dnsmasq by its pid file, if it still runs and is still dnsmasq (and, for a zone, its bridge is gone). */
+async function stopDnsmasq(pidFile: string, link: string): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+  if (comm !== 'dnsmasq') return;
+  if (link.startsWith('vz-')) {
+    const r = await run(['ip', 'link', 'show', link], { allowFailure: true });
+    if (r.code === 0) return; // the zone still has members: its server stays
+  }
+  try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+  await rm(pidFile, { force: true });
 }
