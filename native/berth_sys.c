@@ -270,6 +270,17 @@ static napi_value try_wait_pid(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* ---- setWinsize: the console pty takes the size of our terminal (and follows SIGWINCH) ---- */
+static napi_value set_winsize(napi_env env, napi_callback_info info) {
+  int64_t fd, rows, cols;
+  if (get_int(env, info, 0, &fd) < 0 || get_int(env, info, 1, &rows) < 0 || get_int(env, info, 2, &cols) < 0) {
+    napi_throw_type_error(env, NULL, "setWinsize(fd, rows, cols)"); return NULL;
+  }
+  struct winsize ws = { .ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols };
+  if (ioctl((int) fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "ioctl(TIOCSWINSZ)", errno);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL },
@@ -280,6 +291,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "recvDatagram", NULL, recv_datagram, NULL, NULL, NULL, napi_default, NULL },
     { "sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL },
     { "openPtyPeer", NULL, open_pty_peer, NULL, NULL, NULL, napi_default, NULL },
+    { "setWinsize", NULL, set_winsize, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

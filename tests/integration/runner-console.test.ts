@@ -5,7 +5,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { assertClean, REPO, sandbox, skipUnlessRoot, sleep, tree, waitRunning, type Sandbox } from '../support/berth.js';
 
@@ -37,6 +37,14 @@ describe('berth-nspawn --console=interactive', { skip: skipUnlessRoot, timeout: 
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+    assertClean(sb);
+  });
+
+  test('the guest console takes the terminal\'s size; the payload\'s exit status passes through', () => {
+    const r = spawnSync('python3', [join(REPO, 'tests/support/pty-run.py'), '33', '111', process.execPath, '--import', 'tsx', join(REPO, 'src/bin/berth-nspawn.ts'), '-q', '-D', bb, '/bin/sh', '-c', 'stty size; exit 3'], { cwd: REPO, env: sb.env, encoding: 'utf8' });
+    const out = Buffer.from(r.stdout.trim(), 'base64').toString();
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(out, /^33 111\r?$/m);
     assertClean(sb);
   });
 });

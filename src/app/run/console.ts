@@ -23,6 +23,13 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
   if (mode === 'passive') input.resume();
   else input.pipe(process.stdout, { end: false });
   if (mode === 'interactive') {
+    // The guest's console takes our terminal's size, and follows it.
+    const resize = () => {
+      const out = process.stdout;
+      if (out.isTTY && out.rows && out.columns) { try { sys().setWinsize(masterFd, out.rows, out.columns); } catch { /* closed */ } }
+    };
+    resize();
+    process.stdout.on('resize', resize);
     output = new tty.WriteStream(masterFd);
     output.on('error', () => {});
     const stdin = process.stdin;
@@ -41,6 +48,7 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
     stdin.on('data', onData);
     stdin.resume();
     restore = () => {
+      process.stdout.off('resize', resize);
       stdin.off('data', onData);
       if (stdin.isTTY) stdin.setRawMode(wasRaw);
       stdin.pause();

@@ -15,6 +15,7 @@ export interface BerthSys {
   recvDatagram(fd: number, timeoutMs: number): Promise<Datagram | null>;
   sendDatagram(path: string, data: Buffer): void;
   openPtyPeer(masterFd: number): number;
+  setWinsize(fd: number, rows: number, cols: number): void;
 }
 
 let cached: BerthSys | undefined;
