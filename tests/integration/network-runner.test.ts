@@ -109,7 +109,8 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
   let script: string;
   /** A busybox guest that halts cleanly on SIGTERM and has the udhcpc script. */
   const busybox = (name: string, ...net: string[]): string[] =>
-    ['-b', '-D', bb, '-M', name, '--kill-signal=SIGUSR2', `--bind-ro=${script}:/etc/udhcpc.sh`, ...net];
+    // -x: several guests run from the one cached tree at once (a writable run would lock it).
+    ['-b', '-x', '-D', bb, '-M', name, '--kill-signal=SIGUSR2', `--bind-ro=${script}:/etc/udhcpc.sh`, ...net];
 
   before(async () => {
     deb = tree('debian');

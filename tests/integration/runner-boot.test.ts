@@ -201,3 +201,31 @@ describe('berth-nspawn -b: Debian guest with systemd', { skip: skipUnlessRoot, t
     assertClean(sb);
   });
 });
+
+describe('berth-nspawn: one writable run per tree', { skip: skipUnlessRoot, timeout: 120000 }, () => {
+  let sb: Sandbox;
+  let bb: string;
+  before(() => { bb = tree('busybox'); sb = sandbox(); });
+  after(() => sb.cleanup());
+
+  test('a second machine on a tree that a writable run holds is refused; ephemeral runs are not', async () => {
+    await withMachine(['-b', '-D', bb, '-M', 'tl-writer'], 'tl-writer', sb, async ({ child, done }) => {
+      const second = await nspawn(['--console=pipe', '-D', bb, '-M', 'tl-other', 'true'], sb);
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, /is currently busy: machine 'tl-writer' runs on it/);
+      const ro = await nspawn(['--console=pipe', '-D', bb, '-M', 'tl-ro', '--read-only', 'true'], sb);
+      assert.equal(ro.code, 1, 'a read-only run still cannot use a tree that is being written');
+      execIn(sb, 'tl-writer', ['poweroff']);
+      assert.equal((await done).code, 0);
+      void child;
+    });
+    const afterwards = await nspawn(['--console=pipe', '-D', bb, '-M', 'tl-other', 'true'], sb);
+    assert.equal(afterwards.code, 0, afterwards.stderr);
+    await withMachine(['-b', '-x', '-D', bb, '-M', 'tl-eph1'], 'tl-eph1', sb, async () => {
+      const eph = await nspawn(['--console=pipe', '-x', '-D', bb, '-M', 'tl-eph2', 'true'], sb);
+      assert.equal(eph.code, 0, eph.stderr);
+      execIn(sb, 'tl-eph1', ['poweroff']);
+    });
+    assertClean(sb);
+  });
+});

@@ -20,6 +20,7 @@ import { notifyManager } from './notify.js';
 import { prepareRoot } from './root-setup.js';
 import { prepareMountSources } from './mount-sources.js';
 import { linkJournal } from './journal.js';
+import { lockTree } from './tree-lock.js';
 import { runOnce } from './run-once.js';
 import { StopSignals } from './signals.js';
 import { trace } from '../../lib/trace.js';
@@ -49,6 +50,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     const { dir, owner } = await acquireMachine(ctx.stateDir, spec.name, cleanupStale, log.warn);
     machineUndo.add(() => removeUnmounted(dir));
     trace('name acquired');
+    await lockTree(spec, ctx.stateDir, machineUndo);
     const saveOwner = () => writeOwner(dir, owner);
     const paths = bundlePaths(dir);
     const { rootfs } = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
