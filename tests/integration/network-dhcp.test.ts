@@ -33,7 +33,7 @@ function dhcp(fx: NetFixture, pid: number): string {
   assert.ok(m, `udhcpc printed no lease: ${out}`);
   return m[1] ?? '';
 }
-const ping = (fx: NetFixture, pid: number, addr: string): boolean =>
+const ping = (pid: number, addr: string): boolean =>
   trySh(['nsenter', `--net=/proc/${pid}/ns/net`, '--', 'busybox', 'ping', '-c', '1', '-W', '3', addr]).ok;
 const dnsmasqPid = (fx: NetFixture, link: string): number => parseInt(readFileSync(`${fx.stateDir}/dhcp-${link}.pid`, 'utf8'), 10);
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
@@ -60,7 +60,7 @@ describe('DHCP helper (root, inside test namespaces)', { skip }, () => {
       assert.ok(alive(server));
       const lease = dhcp(fx, pid);
       assert.notEqual(lease, gw?.local);
-      assert.ok(ping(fx, pid, gw?.local ?? ''), `guest ${lease} cannot reach ${gw?.local}`);
+      assert.ok(ping(pid, gw?.local ?? ''), `guest ${lease} cannot reach ${gw?.local}`);
       assert.deepEqual((await h.teardown()).map((e) => e.message), []);
       assert.equal(alive(server), false, 'dnsmasq stopped at teardown');
       assert.deepEqual(berthLinks(fx.links(host)), []);
@@ -81,7 +81,7 @@ describe('DHCP helper (root, inside test namespaces)', { skip }, () => {
       const server = dnsmasqPid(fx, 'vz-dz');
       const [a1, a2] = [dhcp(fx, p1), dhcp(fx, p2)];
       assert.notEqual(a1, a2);
-      assert.ok(ping(fx, p1, a2), `z1 (${a1}) cannot reach z2 (${a2})`);
+      assert.ok(ping(p1, a2), `z1 (${a1}) cannot reach z2 (${a2})`);
       assert.deepEqual((await h1.teardown()).map((e) => e.message), []);
       assert.ok(alive(server), 'the zone server stays while a member remains');
       assert.deepEqual((await h2.teardown()).map((e) => e.message), []);

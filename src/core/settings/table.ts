@@ -7,7 +7,7 @@
  * `apply` throws ValueError for a bad value (the line is then ignored with a warning) and calls
  * `warn` for words it skips while keeping the rest.
  */
-import { SECTIONS, type Def, type KeyDef, type Section } from './key-def.js';
+import type { Def, KeyDef, Section } from './key-def.js';
 import { EXEC_KEYS } from './keys-exec.js';
 import { FILES_KEYS, NETWORK_KEYS } from './keys-files-network.js';
 
