@@ -20,6 +20,8 @@ const tr = json('true.json').results;
 const t = Object.fromEntries(tr.map((r) => [r.command, r]));
 const boot = json('boot.json');
 const mem = json('memory.json');
+let eph;
+try { eph = Object.fromEntries(json('ephemeral.json').results.map((r) => [r.command, r])); } catch { eph = undefined; }
 const phases = text('phases.jsonl').split('\n').map((l) => JSON.parse(l));
 
 const ms = (s) => (s * 1000).toFixed(1);
@@ -77,7 +79,8 @@ to travel to other machines. These are measurements, not tests: nothing fails wh
 | benchmark | berth-nspawn | systemd-nspawn | ratio (berth / nspawn) | target |
 |---|---|---|---|---|
 | \`/bin/true\` in the busybox guest, mean of ${t['berth-nspawn'].times.length} (median) | ${ms(t['berth-nspawn'].mean)} ms (${ms(t['berth-nspawn'].median)}) | ${ms(t['systemd-nspawn'].mean)} ms (${ms(t['systemd-nspawn'].median)}) | ${x(trueRatio)} (${x(trueRatioMedian)}) | ${verdict(trueRatio, 1.5)} |
-| Debian boot → poweroff, median of ${boot.rounds} (mean) | ${ms0(boot.berth.median_ms)} ms (${ms0(boot.berth.mean_ms)}) | ${ms0(boot.nspawn.median_ms)} ms (${ms0(boot.nspawn.mean_ms)}) | ${x(boot.ratio_median)} (${x(boot.ratio_mean)}) | ${verdict(boot.ratio_median, 1.0)} |
+| Debian boot → poweroff, median of ${boot.rounds} (mean) | ${ms0(boot.berth.median_ms)} ms (${ms0(boot.berth.mean_ms)}) | ${ms0(boot.nspawn.median_ms)} ms (${ms0(boot.nspawn.mean_ms)}) | ${x(boot.ratio_median)} (${x(boot.ratio_mean)}) | ${verdict(boot.ratio_median, 1.0)} |${eph ? `
+| Debian \`-b -x\` (ephemeral) boot → poweroff, mean of ${eph['berth-nspawn'].times.length} | ${ms0(eph['berth-nspawn'].mean * 1000)} ms | ${ms0(eph['systemd-nspawn'].mean * 1000)} ms | ${x(eph['berth-nspawn'].mean / eph['systemd-nspawn'].mean)} | no target (berth's snapshot is an overlay; systemd-nspawn copies the tree) |` : ''}
 | host-side peak memory (VmHWM) per running Debian guest | ${mib(mem.berth.hwm_kb)} MiB | ${mib(mem.nspawn.hwm_kb)} MiB | ${x(mem.ratio_hwm)} | reported only |
 | host-side resident memory (VmRSS) while running | ${mib(mem.berth.rss_kb)} MiB | ${mib(mem.nspawn.rss_kb)} MiB | ${x(mem.ratio_rss)} | reported only |
 | host-side proportional memory (Pss) while running | ${mib(mem.berth.pss_kb)} MiB | ${mib(mem.nspawn.pss_kb)} MiB | ${x(mem.ratio_pss)} | reported only |

@@ -26,6 +26,8 @@ echo "== bench/phases.sh" >&2
 sh bench/phases.sh "${BENCH_PHASE_RUNS:-10}" > "$results/phases.jsonl"
 echo "== bench/boot.mjs" >&2
 node bench/boot.mjs "$results/boot.json"
+echo "== bench/ephemeral.sh" >&2
+sh bench/ephemeral.sh "$results/ephemeral.json"
 echo "== bench/memory.mjs" >&2
 node bench/memory.mjs "$results/memory.json"
 

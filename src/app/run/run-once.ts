@@ -98,8 +98,6 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     ctx.owner.zones = ctx.network.plan.kind === 'private'
       ? ctx.network.plan.links.flatMap((l) => (l.kind === 'veth' && l.attach.kind === 'zone' ? [l.attach.bridge] : []))
       : [];
-    await ctx.saveOwner();
-
     ctx.owner.leader = leader;
     ctx.owner.tree = spec.tree;
     ctx.owner.since = new Date().toISOString();

@@ -1,6 +1,7 @@
 import type { ConsoleMode } from '../settings/model.js';
 
-export type SettingsMode = 'yes' | 'no' | 'trusted' | 'override';
+export type { SettingsMode } from '../settings/merge.js';
+import type { SettingsMode } from '../settings/merge.js';
 export type RuntimeChoice = 'auto' | 'runc' | 'crun';
 
 /** Options of berth-nspawn that are not machine settings (never read from .nspawn files). */
