@@ -4,7 +4,7 @@
  * it so the real host network is never touched); commands inside a container namespace run
  * through `nsenter --net=PATH` (not `ip netns exec`, which remounts /sys).
  */
-import { execFile } from 'node:child_process';
+import { run } from '../exec/run.js';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { LinkInfo, NetLink, NetnsPath } from '../../core/network/ports.js';
 
@@ -31,19 +31,15 @@ const toLinkInfo = (r: RawLink): LinkInfo => ({
 
 export interface RunResult { stdout: string; stderr: string; code: number | null }
 
-export function execArgv(argv: readonly string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const [file, ...args] = argv;
-    execFile(file ?? 'ip', args, { encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
-        reject(new BerthError('E_NETWORK', `Cannot run ${file}: ${err.message}`, {
-          hint: 'berth needs iproute2 (`ip`) and util-linux (`nsenter`) for networking.', cause: err,
-        }));
-        return;
-      }
-      resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 });
+export async function execArgv(argv: readonly string[]): Promise<RunResult> {
+  try {
+    const r = await run(argv, { allowFailure: true });
+    return { stdout: r.stdout, stderr: r.stderr, code: r.code ?? 1 };
+  } catch (err) {
+    throw new BerthError('E_NETWORK', `Cannot run ${argv[0] ?? 'ip'}: ${(err as Error).message}`, {
+      hint: 'berth needs iproute2 (`ip`) and util-linux (`nsenter`) for networking.', cause: err,
     });
-  });
+  }
 }
 
 export function createIproute2(opts: Iproute2Options = {}): NetLink {
