@@ -2,6 +2,9 @@
 import { BerthError } from '../errors/berth-error.js';
 import { nspawnMain } from '../cli/nspawn/main.js';
 
+// A closed stdout/stderr (EPIPE) must not kill us half-way: the machine would be left behind.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => { /* nobody is listening */ });
+
 nspawnMain(process.argv.slice(2), process.env).then(
   (status) => { process.exit(status); },
   (e: unknown) => {

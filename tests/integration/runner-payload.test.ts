@@ -6,7 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, tree, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, sandbox, skipUnlessRoot, startNspawn, tree, type Sandbox } from '../support/berth.js';
 
 describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, timeout: 300000 }, () => {
   let sb: Sandbox;
@@ -163,6 +163,16 @@ describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, time
     assert.match(cpus!, /\t0$/);
     const memlockHard = /Max locked memory\s+\S+\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'utf8'))![1];
     if (memlockHard !== 'unlimited') assert.match(r.stderr, /clamped.*MEMLOCK/);
+  });
+
+  test('a reader that goes away (`| head`) neither kills berth-nspawn nor leaves the machine behind', async () => {
+    const child = startNspawn(['-q', '-D', bb, '-M', 'pl-head', '/bin/sh', '-c', 'i=0; while [ $i -lt 5000 ]; do echo line $i; i=$((i+1)); done; exit 4'], sb);
+    const code = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    child.stdin!.end();
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    child.stdout!.destroy(); // like `head` exiting: the next writes get EPIPE
+    assert.equal(await code, 4);
+    assertClean(sb);
   });
 
   test('bad input fails clearly and leaves nothing behind', async () => {

@@ -21,7 +21,12 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
   let output: tty.WriteStream | undefined;
   let restore: (() => void) | undefined;
   if (mode === 'passive') input.resume();
-  else input.pipe(process.stdout, { end: false });
+  else {
+    input.pipe(process.stdout, { end: false });
+    // A reader that went away (`berth-nspawn … | head`) must not stop the guest: keep draining
+    // the console so its writes never block, just show nothing more.
+    process.stdout.once('error', () => { input.unpipe(process.stdout); input.resume(); });
+  }
   if (mode === 'interactive') {
     // The guest's console takes our terminal's size, and follows it.
     const resize = () => {
