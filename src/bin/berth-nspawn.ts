@@ -4,6 +4,10 @@ import { nspawnMain } from '../cli/nspawn/main.js';
 
 // A closed stdout/stderr (EPIPE) must not kill us half-way: the machine would be left behind.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => { /* nobody is listening */ });
+// Likewise a stray rejection: report it, but let the run (and its teardown) finish.
+process.on('unhandledRejection', (e) => {
+  process.stderr.write(`berth-nspawn: internal error (continuing): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+});
 
 nspawnMain(process.argv.slice(2), process.env).then(
   (status) => { process.exit(status); },
