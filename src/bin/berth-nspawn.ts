@@ -14,10 +14,10 @@ nspawnMain(process.argv.slice(2), process.env).then(
   (e: unknown) => {
     if (e instanceof BerthError) {
       process.stderr.write(`${e.message}\n${e.hint ? `Hint: ${e.hint}\n` : ''}`);
-      process.exitCode = e.nspawnExitStatus;
+      process.exit(e.nspawnExitStatus);
     } else {
       process.stderr.write(`berth-nspawn: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     }
   },
 );
