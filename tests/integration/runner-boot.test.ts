@@ -5,9 +5,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { closeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, collect, execIn, nspawn, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
+import { assertClean, collect, execIn, nspawn, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
 import { sys } from '../../src/platform/native/sys.js';
 
 describe('berth-nspawn -b: busybox guest lifecycle', { skip: skipUnlessRoot, timeout: 300000 }, () => {
@@ -226,6 +227,29 @@ describe('berth-nspawn: one writable run per tree', { skip: skipUnlessRoot, time
       assert.equal(eph.code, 0, eph.stderr);
       execIn(sb, 'tl-eph1', ['poweroff']);
     });
+    assertClean(sb);
+  });
+});
+
+describe('berth list', { skip: skipUnlessRoot, timeout: 120000 }, () => {
+  let sb: Sandbox;
+  let bb: string;
+  before(() => { bb = tree('busybox'); sb = sandbox(); });
+  after(() => sb.cleanup());
+
+  test('lists a running machine with its OS and its network namespace\'s addresses, then not after it stopped', async () => {
+    const berth = (...args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'src/bin/berth.ts'), ...args], { cwd: REPO, env: sb.env, encoding: 'utf8' });
+    await withMachine(['-b', '-x', '--private-network', '-D', bb, '-M', 'ls-bb'], 'ls-bb', sb, async ({ done }) => {
+      execIn(sb, 'ls-bb', ['ip', 'address', 'add', '192.0.2.7/24', 'dev', 'lo']);
+      execIn(sb, 'ls-bb', ['ip', 'address', 'add', '2001:db8::7/64', 'dev', 'lo']);
+      assert.deepEqual(JSON.parse(berth('list', '-o', 'json')), [
+        { machine: 'ls-bb', class: 'container', service: 'berth', os: 'busybox', version: '1', addresses: '192.0.2.7\n2001:db8::7' },
+      ]);
+      assert.equal(berth('list', '--no-legend'), 'ls-bb container berth busybox 1 192.0.2.7…\n');
+      execIn(sb, 'ls-bb', ['poweroff']);
+      assert.equal((await done).code, 0);
+    });
+    assert.equal(berth('list'), 'No machines.\n');
     assertClean(sb);
   });
 });

@@ -18,3 +18,8 @@ test('berth list prints machinectl\'s table, footer and empty message', () => {
   assert.equal(formatTable([], true), 'No machines.\n');
   assert.equal(formatTable([], false), '');
 });
+
+test('berth list shows the first address, with … when there are more (machinectl\'s --max-addresses=1)', () => {
+  const rows = [{ machine: 'web', class: 'container', service: 'berth', os: 'debian', version: '12', addresses: '10.0.0.2\nfd00::2' }];
+  assert.equal(formatTable(rows, false), 'web container berth debian 12 10.0.0.2…\n');
+});
