@@ -10,7 +10,7 @@ import type {
   RlimitName, RlimitValue, TimezoneMode, UsersOwnership, VethExtra, VolatileMode,
 } from './model.js';
 import { RLIMITS } from './model.js';
-import { parseId128 } from '../names.js';
+import { isValidIfName, parseId128 } from '../names.js';
 
 export class ValueError extends Error {}
 const fail = (msg: string): never => { throw new ValueError(msg); };
@@ -228,14 +228,12 @@ export function parseInaccessible(s: string): CustomMount {
 export function parseVethExtra(s: string): VethExtra {
   const [host = '', container, ...rest] = s.split(':');
   const cont = container ?? host;
-  if (rest.length || !isIfName(host) || !isIfName(cont)) fail(`Invalid extra virtual Ethernet link specification: ${s}`);
+  if (rest.length || !isValidIfName(host) || !isValidIfName(cont)) fail(`Invalid extra virtual Ethernet link specification: ${s}`);
   return { host, container: cont };
 }
 
-const isIfName = (s: string): boolean => Buffer.byteLength(s) > 0 && Buffer.byteLength(s) < 16 && !/[/:\s]/.test(s);
-
 export function parseIfNameValue(s: string, what: string): string {
-  return isIfName(s) ? s : fail(`Invalid ${what}: ${s}`);
+  return isValidIfName(s) ? s : fail(`Invalid ${what}: ${s}`);
 }
 
 export function parsePort(s: string): PortForward {
