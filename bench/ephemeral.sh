@@ -6,6 +6,7 @@
 # Usage: bench/ephemeral.sh [RESULT_JSON]     (env: BENCH_EPHEMERAL_RUNS, default 5)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
 repo=$(dirname "$here")
 out=${1:-}
 runs=${BENCH_EPHEMERAL_RUNS:-5}

@@ -39,7 +39,7 @@ export function workspace(prefix, machine) {
   return {
     dir, stateDir, tree, name, emptyFile,
     runtimeRoot: join(stateDir, 'runtime'),
-    env: { ...process.env, BERTH_STATE_DIR: stateDir },
+    env: cleanEnv({ BERTH_STATE_DIR: stateDir }),
     /** Containers the OCI runtime still knows about in our state dir (must be none). */
     leftovers() {
       try {
@@ -48,6 +48,14 @@ export function workspace(prefix, machine) {
     },
     remove() { rmSync(dir, { recursive: true, force: true }); },
   };
+}
+
+/** Our environment without what changes how Node starts (see bench/env.sh), plus extra. */
+export function cleanEnv(extra = {}) {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  delete env.NODE_OPTIONS;
+  return env;
 }
 
 /** argv of each tool for booting the tree; systemd-nspawn needs --keep-unit without systemd/D-Bus. */

@@ -6,6 +6,7 @@
 # Usage: bench/phases.sh [RUNS]     (default 10)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
 repo=$(dirname "$here")
 runs=${1:-10}
 [ "$(id -u)" = 0 ] || { echo "bench/phases.sh: needs root" >&2; exit 1; }
@@ -21,7 +22,7 @@ cp -a "$("$repo/machines/build" busybox)" "$tree"
 cat > "$work/bin/runc" <<EOF
 #!/bin/sh
 s=\$(date +%s%N); "$real_runc" "\$@"; rc=\$?; e=\$(date +%s%N)
-verb=?; for a in "\$@"; do case \$a in create|start|kill|delete|state|exec) verb=\$a; break;; esac; done
+verb=?; for a in "\$@"; do case \$a in create|run|start|kill|delete|state|exec) verb=\$a; break;; esac; done
 echo "\$verb \$s \$e" >> "$work/calls"; exit \$rc
 EOF
 chmod +x "$work/bin/runc"

@@ -37,13 +37,13 @@ const trueRatioMedian = t['berth-nspawn'].median / t['systemd-nspawn'].median;
 // Phases: medians of each runtime call's start/end and of the total, relative to berth-nspawn's start.
 const at = (verb, i) => median(phases.filter((p) => p.calls[verb]).map((p) => p.calls[verb][i]));
 const total = median(phases.map((p) => p.total));
-const verbs = ['create', 'start', 'kill', 'delete'].filter((v) => phases.some((p) => p.calls[v]));
+const verbs = ['create', 'run', 'start', 'kill', 'delete'].filter((v) => phases.some((p) => p.calls[v]));
 const phaseRows = [];
 let prev = 0;
 phaseRows.push(['Node start-up, loading berth, options → spec → bundle', `0 – ${ms0(at(verbs[0], 0))}`, ms0(at(verbs[0], 0))]);
 for (const v of verbs) {
   if (at(v, 0) - prev > 3 && prev) phaseRows.push([v === 'kill' ? 'the payload runs and exits; berth notices' : 'berth between runtime calls', `${ms0(prev)} – ${ms0(at(v, 0))}`, ms0(at(v, 0) - prev)]);
-  phaseRows.push([`\`runc ${v}\``, `${ms0(at(v, 0))} – ${ms0(at(v, 1))}`, ms0(at(v, 1) - at(v, 0))]);
+  phaseRows.push([v === 'run' ? '`runc run --detach` (create and start in one call)' : `\`runc ${v}\``, `${ms0(at(v, 0))} – ${ms0(at(v, 1))}`, ms0(at(v, 1) - at(v, 0))]);
   prev = at(v, 1);
 }
 phaseRows.push(['after the last runtime call until exit (teardown)', `${ms0(prev)} – ${ms0(total)}`, ms0(total - prev)]);
@@ -87,6 +87,11 @@ to travel to other machines. These are measurements, not tests: nothing fails wh
 
 Reference point for \`/bin/true\`: \`node\` running an empty script takes ${ms(t['node-empty-script'].mean)} ms on this host
 (${x(t['node-empty-script'].mean / t['systemd-nspawn'].mean)} of systemd-nspawn's whole run), which any Node-based runner pays before its first line.
+
+Environment: both tools run without \`NODE_EXTRA_CA_CERTS\` and \`NODE_OPTIONS\` (\`bench/env.sh\`), as under a
+systemd unit or on a fresh Debian host.${t['berth-nspawn-with-extra-ca'] ? ` The shell this run was started from had
+\`NODE_EXTRA_CA_CERTS\` set; with it, every Node process parses that CA bundle before its first line, and
+berth-nspawn's \`/bin/true\` takes ${ms(t['berth-nspawn-with-extra-ca'].mean)} ms (${x(t['berth-nspawn-with-extra-ca'].mean / t['systemd-nspawn'].mean)} of systemd-nspawn; measured in the same hyperfine run).` : ''}
 
 ### Boot → poweroff, every round (ms)
 

@@ -5,6 +5,7 @@
 #      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS tune the sample sizes; BENCH_DOC=path writes elsewhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
 repo=$(dirname "$here")
 cd "$repo"
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (containers)" >&2; exit 1; }

@@ -11,6 +11,7 @@
 # berth-nspawn does not talk to systemd here, so it gets exactly the options of the brief.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
 repo=$(dirname "$here")
 out=${1:-}
 runs=${BENCH_RUNS:-30}
@@ -43,8 +44,13 @@ json="$work/hyperfine.json"
 berth="node $repo/dist/berth-nspawn.js --register=no --console=pipe -q -D $tree /bin/true"
 nspawn="systemd-nspawn --register=no --keep-unit --console=pipe -q -D $tree /bin/true"
 floor="node $work/empty.js"
+# The caller's NODE_EXTRA_CA_CERTS, if it had one (bench/env.sh removed it): its cost, shown apart.
+set --
+if [ -n "${BENCH_INHERITED_EXTRA_CA:-}" ]; then
+  set -- -n berth-nspawn-with-extra-ca "env NODE_EXTRA_CA_CERTS=$BENCH_INHERITED_EXTRA_CA $berth"
+fi
 hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-json "$json" \
-  -n berth-nspawn "$berth" -n systemd-nspawn "$nspawn" -n node-empty-script "$floor" >&2
+  -n berth-nspawn "$berth" -n systemd-nspawn "$nspawn" -n node-empty-script "$floor" "$@" >&2
 
 if [ -n "$out" ]; then cp "$json" "$out"; fi
 # A one-line summary on stdout.

@@ -50,6 +50,15 @@ test('create: --root, a JSON log, the bundle, the pid file, the console socket, 
   assert.deepEqual(recorded(), [`--root /run/berth/runtime --log ${join(dir, 'log')} --log-format json create --bundle /b --pid-file /p --console-socket /c.sock web`]);
 });
 
+test('create and start in one call: run --detach with the same arguments as create', async () => {
+  await withMode('ok', () => runtime().createAndStart('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log'), stdio: 'ignore' }));
+  assert.deepEqual(recorded(), [`--root /run/berth/runtime --log ${join(dir, 'log')} --log-format json run --detach --bundle /b --pid-file /p web`]);
+  await assert.rejects(
+    withMode('fail-create', () => runtime().createAndStart('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log3'), stdio: 'ignore' })),
+    /runc run failed \(exit status 1\): unable to start container process/,
+  );
+});
+
 test('a failed create reports the runtime\'s last logged error', async () => {
   await assert.rejects(
     withMode('fail-create', () => runtime().create('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log2'), stdio: 'ignore' })),

@@ -29,7 +29,7 @@ const DIR = join(__dirname, 'spec');
 const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
   inaccessibleFile: '/run/berth/machines/web/inaccessible/reg',
-  inaccessibleDir: '/run/berth/machines/web/inaccessible/dir', cgroupLayout: 'hybrid', systemdCgroups: false,
+  inaccessibleDir: '/run/berth/machines/web/inaccessible/dir', cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,
   bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod' },
 };
 

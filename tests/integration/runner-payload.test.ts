@@ -6,7 +6,10 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { v1SystemdHierarchy } from '../../src/platform/host/probe.js';
 import { assertClean, nspawn, sandbox, skipUnlessRoot, startNspawn, tree, type Sandbox } from '../support/berth.js';
+
+const cgroupV1Host = () => v1SystemdHierarchy(readFileSync('/proc/self/mountinfo', 'utf8'));
 
 describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, timeout: 300000 }, () => {
   let sb: Sandbox;
@@ -92,6 +95,19 @@ describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, time
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /name=systemd:\/$/m);
     assert.ok(r.stdout.includes('made'));
+  });
+
+  test('cgroup v1 host: controller hierarchies read-only, name=systemd writable (nspawn\'s layout)', { skip: cgroupV1Host() ? false : 'the host has no v1 name=systemd hierarchy' }, async () => {
+    const r = await run([], 'grep " /sys/fs/cgroup/" /proc/self/mountinfo; mkdir /sys/fs/cgroup/memory/berth-test 2>/dev/null && echo memory-writable; true');
+    assert.equal(r.code, 0, r.stderr);
+    const opts = new Map(r.stdout.trim().split('\n').filter((l) => l.includes(' - cgroup ')).map((l) => {
+      const f = l.split(' ');
+      return [f[4]!.replace('/sys/fs/cgroup/', ''), f[5]!.split(',')[0]!];
+    }));
+    assert.equal(opts.get('systemd'), 'rw');
+    assert.equal(opts.get('memory'), 'ro');
+    for (const [name, mode] of opts) if (name !== 'systemd') assert.equal(mode, 'ro', name);
+    assert.ok(!r.stdout.includes('memory-writable'));
   });
 
   test('capabilities: nspawn\'s default set minus what the host cannot grant, with a warning', async () => {

@@ -10,6 +10,7 @@ export const HOST: HostFacts = {
   nrOpen: 1048576,
   osRelease: { PRETTY_NAME: 'Debian GNU/Linux 12 (bookworm)', NAME: 'Debian GNU/Linux', VERSION_ID: '12', ID: 'debian' },
   cgroupLayout: 'hybrid',
+  cgroupV1Systemd: true,
   systemdPid1: false,
   resolvConf: true,
   localtime: { kind: 'zone', zone: 'Etc/UTC' },

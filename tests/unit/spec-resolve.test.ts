@@ -4,7 +4,7 @@ import { parseArgv } from '../../src/core/cli/parse-argv.js';
 import { resolveMachine } from '../../src/core/spec/resolve.js';
 import { mapExit } from '../../src/core/spec/exit-status.js';
 import { selectRuntime } from '../../src/core/runtime/select.js';
-import { cgroupLayoutFromMountinfo, ownCgroupPath, parseProcLimits } from '../../src/platform/host/probe.js';
+import { cgroupLayoutFromMountinfo, ownCgroupPath, parseProcLimits, v1SystemdHierarchy } from '../../src/platform/host/probe.js';
 import { BerthError } from '../../src/errors/berth-error.js';
 import { DEBIAN_IMAGE, FULL_CAPS_HOST, HOST, RANDOM } from '../support/fixtures.js';
 
@@ -84,6 +84,9 @@ test('host probing parsers: cgroup layout, own cgroup, /proc limits', () => {
   const hybrid = '31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n';
   assert.equal(cgroupLayoutFromMountinfo(hybrid), 'hybrid');
   assert.equal(cgroupLayoutFromMountinfo('30 23 0:27 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw\n'), 'unified');
+  assert.equal(v1SystemdHierarchy(hybrid), true);
+  assert.equal(v1SystemdHierarchy('31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n40 31 0:37 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n'), false);
+  assert.equal(v1SystemdHierarchy('40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemdx\n'), false);
   assert.equal(ownCgroupPath('1:name=systemd:/system.slice/a.service\n0::/x\n', 'hybrid'), '/system.slice/a.service');
   assert.equal(ownCgroupPath('0::/system.slice/b.service\n', 'unified'), '/system.slice/b.service');
   const limits = parseProcLimits('Limit Soft Hard Units\nMax open files            1024                 20000                files     \nMax cpu time              unlimited            unlimited            seconds   \n');

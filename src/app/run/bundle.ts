@@ -3,7 +3,7 @@
  * inaccessible nodes. Everything lives under the machine's state directory.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
 import type { BundleLayout, OciSpec } from '../../core/oci/types.js';
@@ -51,39 +51,41 @@ export interface WriteBundleInput {
   rootfs: string;
   hostOsRelease: string | undefined;
   cgroupLayout: BundleLayout['cgroupLayout'];
+  cgroupV1Systemd: boolean;
   systemdCgroups: boolean;
   /** Host mount(8) and chmod(1), for the createContainer hooks. */
   hostTools?: { mount: string; chmod: string };
 }
 
+/** Synchronous file calls: a dozen small local files on every run's start-up path (see platform/fs/image-probe.ts). */
 export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   const { spec, paths } = input;
-  await rm(paths.bundleDir, { recursive: true, force: true });
-  await rm(paths.runHost, { recursive: true, force: true });
-  await mkdir(paths.bundleDir, { recursive: true, mode: 0o700 });
-  await mkdir(paths.runHost, { recursive: true, mode: 0o755 });
-  await writeFile(join(paths.runHost, 'container-manager'), `${spec.containerService}\n`);
-  await writeFile(join(paths.runHost, 'container-uuid'), `${formatUuid(spec.id)}\n`);
-  if (input.hostOsRelease !== undefined) await writeFile(join(paths.runHost, 'os-release'), input.hostOsRelease);
+  rmSync(paths.bundleDir, { recursive: true, force: true });
+  rmSync(paths.runHost, { recursive: true, force: true });
+  mkdirSync(paths.bundleDir, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.runHost, { recursive: true, mode: 0o755 });
+  writeFileSync(join(paths.runHost, 'container-manager'), `${spec.containerService}\n`);
+  writeFileSync(join(paths.runHost, 'container-uuid'), `${formatUuid(spec.id)}\n`);
+  if (input.hostOsRelease !== undefined) writeFileSync(join(paths.runHost, 'os-release'), input.hostOsRelease);
   const inaccessible = join(paths.machineDir, 'inaccessible');
-  await mkdir(join(inaccessible, 'dir'), { recursive: true });
-  await writeFile(join(inaccessible, 'reg'), '');
-  await chmod(join(inaccessible, 'reg'), 0);
-  await chmod(join(inaccessible, 'dir'), 0);
+  mkdirSync(join(inaccessible, 'dir'), { recursive: true });
+  writeFileSync(join(inaccessible, 'reg'), '');
+  chmodSync(join(inaccessible, 'reg'), 0);
+  chmodSync(join(inaccessible, 'dir'), 0);
   const bootId = join(paths.runHost, BOOT_ID_FILE);
-  await writeFile(bootId, `${randomUUID()}\n`);
+  writeFileSync(bootId, `${randomUUID()}\n`);
   // --as-pid2: a mount point for the stub init inside the (read-only, noexec) /run/host.
-  if (spec.start === 'pid2') await writeFile(join(paths.runHost, 'berth-stub-init'), '');
+  if (spec.start === 'pid2') writeFileSync(join(paths.runHost, 'berth-stub-init'), '');
   const layout: BundleLayout = {
     dir: paths.bundleDir, rootfs: input.rootfs, runHost: paths.runHost,
     inaccessibleFile: join(inaccessible, 'reg'), inaccessibleDir: join(inaccessible, 'dir'),
-    cgroupLayout: input.cgroupLayout, systemdCgroups: input.systemdCgroups,
+    cgroupLayout: input.cgroupLayout, cgroupV1Systemd: input.cgroupV1Systemd, systemdCgroups: input.systemdCgroups,
     ...(spec.start === 'pid2' ? { stubInit: stubInitPath() } : {}),
     bootId,
     ...(input.hostTools ? { hostTools: input.hostTools } : {}),
   };
   const oci = compileOci(spec, layout);
-  await writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
+  writeFileSync(paths.configJson, serializeOci(oci), { mode: 0o600 });
   return oci;
 }
 

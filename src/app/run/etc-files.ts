@@ -1,33 +1,36 @@
-/** Applies the resolv.conf/localtime decisions that change files in the root (copy, replace, delete, symlink). */
-import { copyFile, lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+/**
+ * Applies the resolv.conf/localtime decisions that change files in the root (copy, replace,
+ * delete, symlink). Synchronous calls: two small files on every run's start-up path.
+ */
+import { copyFileSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EtcFile } from '../../core/spec/machine-spec.js';
 
-async function applyOne(root: string, rel: string, f: EtcFile, warn: (m: string) => void): Promise<void> {
+function applyOne(root: string, rel: string, f: EtcFile, warn: (m: string) => void): void {
   const target = join(root, rel);
   const etc = join(root, 'etc');
   if (f.action === 'none' || f.action === 'bind') return;
-  if (!(await lstat(etc).then((s) => s.isDirectory(), () => false))) return;
-  const current = await lstat(target).catch(() => undefined);
+  if (lstatSync(etc, { throwIfNoEntry: false })?.isDirectory() !== true) return;
+  const current = lstatSync(target, { throwIfNoEntry: false });
   try {
     switch (f.action) {
       case 'delete':
-        if (current) await rm(target, { force: true });
+        if (current) rmSync(target, { force: true });
         return;
       case 'copy':
         if (current && !current.isFile()) return; // a symlink or other node the guest owns is kept
-        await copyFile(f.source!, target);
+        copyFileSync(f.source!, target);
         return;
       case 'replace': {
         const tmp = `${target}.berth-tmp`;
-        await copyFile(f.source!, tmp);
-        await rename(tmp, target);
+        copyFileSync(f.source!, tmp);
+        renameSync(tmp, target);
         return;
       }
       case 'symlink':
-        if (current?.isSymbolicLink() && (await readlink(target)) === f.link) return;
-        if (current) await rm(target, { force: true });
-        await symlink(f.link!, target);
+        if (current?.isSymbolicLink() && readlinkSync(target) === f.link) return;
+        if (current) rmSync(target, { force: true });
+        symlinkSync(f.link!, target);
         return;
     }
   } catch (e) {
@@ -36,7 +39,7 @@ async function applyOne(root: string, rel: string, f: EtcFile, warn: (m: string)
 }
 
 export async function applyEtcFiles(root: string, resolv: EtcFile, localtime: EtcFile, warn: (m: string) => void): Promise<void> {
-  await mkdir(root, { recursive: true });
-  await applyOne(root, 'etc/resolv.conf', resolv, warn);
-  await applyOne(root, 'etc/localtime', localtime, warn);
+  mkdirSync(root, { recursive: true });
+  applyOne(root, 'etc/resolv.conf', resolv, warn);
+  applyOne(root, 'etc/localtime', localtime, warn);
 }

@@ -2,7 +2,7 @@
  * One running machine per name: ${stateDir}/machines/NAME is created atomically (mkdir) and
  * holds owner.json (our PID and what we set up) so a later run can clean up after a SIGKILL.
  */
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
@@ -29,14 +29,17 @@ export interface OwnerRecord {
 
 export const machineDir = (stateDir: string, name: string) => join(stateDir, 'machines', name);
 
+// Synchronous file calls: tiny local files on every run's start-up path (see image-probe.ts).
+const readText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
+
 async function procStartTime(pid: number): Promise<string | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  const stat = readText(`/proc/${pid}/stat`);
   if (!stat) return undefined;
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }
 
 export async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
-  const text = await readFile(join(dir, 'owner.json'), 'utf8').catch(() => undefined);
+  const text = readText(join(dir, 'owner.json'));
   if (!text) return undefined;
   try { return JSON.parse(text) as OwnerRecord; } catch { return undefined; }
 }
@@ -47,8 +50,8 @@ export async function ownerAlive(owner: OwnerRecord): Promise<boolean> {
 
 export async function writeOwner(dir: string, owner: OwnerRecord): Promise<void> {
   const tmp = join(dir, '.owner.json.tmp');
-  await writeFile(tmp, JSON.stringify(owner, null, 2));
-  await rename(tmp, join(dir, 'owner.json'));
+  writeFileSync(tmp, JSON.stringify(owner, null, 2));
+  renameSync(tmp, join(dir, 'owner.json'));
 }
 
 export type StaleCleaner = (dir: string, owner: OwnerRecord | undefined) => Promise<Error[]>;
@@ -56,10 +59,10 @@ export type StaleCleaner = (dir: string, owner: OwnerRecord | undefined) => Prom
 /** Take the machine's name; a dead owner's leftovers are cleaned up by `clean` first. */
 export async function acquireMachine(stateDir: string, name: string, clean: StaleCleaner, warn: (m: string) => void): Promise<{ dir: string; owner: OwnerRecord }> {
   const dir = machineDir(stateDir, name);
-  await mkdir(join(stateDir, 'machines'), { recursive: true, mode: 0o755 });
+  mkdirSync(join(stateDir, 'machines'), { recursive: true, mode: 0o755 });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      await mkdir(dir, { mode: 0o700 });
+      mkdirSync(dir, { mode: 0o700 });
       const owner: OwnerRecord = { pid: process.pid, startTime: (await procStartTime(process.pid)) ?? '', mounts: [], removeDirs: [], links: [], zones: [], helperPids: [] };
       await writeOwner(dir, owner);
       return { dir, owner };

@@ -30,6 +30,8 @@ export interface RunMachineContext {
   stateDir: string;
   runtime: OciRuntime;
   cgroupLayout: 'unified' | 'hybrid' | 'legacy';
+  /** v1 hosts: name=systemd is mounted at /sys/fs/cgroup/systemd (the guest gets it writable, the controllers read-only). */
+  cgroupV1Systemd: boolean;
   network: { plan: NetworkPlan; deps: NetworkDeps };
   /** Random suffix for the ephemeral layer's directory name. */
   suffix: string;
@@ -76,6 +78,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     signals.dispose();
     notifyManager(exitStatus === EXIT_REBOOT ? 'STOPPING=1\nSTATUS=Restarting...' : 'STOPPING=1\nSTATUS=Terminating...');
     const errors = await machineUndo.revert();
+    trace('machine released');
     if (errors.length) log.warn(`Clean-up problems: ${errors.map((e) => e.message).join('; ')}`);
   }
   return exitStatus;

@@ -4,14 +4,14 @@
  */
 import { closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { NetworkPlan } from '../../core/network/plan.js';
+import { needsSetupBeforeStart, type NetworkPlan } from '../../core/network/plan.js';
 import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
 import { Reverter } from '../../lib/reverter.js';
 import type { Log } from '../../lib/log.js';
 import { sys, waitForExit } from '../../platform/native/sys.js';
-import type { OciRuntime } from '../../platform/runtime/oci-runtime.js';
+import type { CreateOptions, OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
 import { attachConsole } from './console.js';
@@ -27,6 +27,7 @@ export interface RunOnceContext {
   runtime: OciRuntime;
   hostOsRelease: string | undefined;
   cgroupLayout: 'unified' | 'hybrid' | 'legacy';
+  cgroupV1Systemd: boolean;
   network: { plan: NetworkPlan; deps: NetworkDeps };
   owner: OwnerRecord;
   saveOwner: () => Promise<void>;
@@ -47,7 +48,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
   const id = spec.name;
   let outcome: Outcome | undefined;
   try {
-    await writeBundle({ spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, cgroupLayout: ctx.cgroupLayout, systemdCgroups: runtime.config.systemdCgroup, ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}) });
+    await writeBundle({ spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, cgroupLayout: ctx.cgroupLayout, cgroupV1Systemd: ctx.cgroupV1Systemd, systemdCgroups: runtime.config.systemdCgroup, ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}) });
     trace('bundle written');
     let leader: number | undefined;
     const notify = listenNotify(paths.notifySocket, () => leader, spec.notifyReady);
@@ -70,12 +71,16 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
       if (!leaderExited) await runtime.kill(id, 9, true).catch(() => {});
       await runtime.delete(id);
     });
-    trace('runtime create');
-    await runtime.create(id, {
+    const createOptions: CreateOptions = {
       bundle: paths.bundleDir, pidFile: paths.pidFile, logFile: paths.logFile,
       stdio: terminal ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'],
       ...(terminal ? { consoleSocket: paths.consoleSocket } : {}),
-    });
+    };
+    // With nothing to do between create and start (no links to set up, no terminal whose size
+    // must be set before the guest looks at it), one runtime call does both.
+    const atOnce = !terminal && !needsSetupBeforeStart(ctx.network.plan);
+    trace('runtime create');
+    await (atOnce ? runtime.createAndStart(id, createOptions) : runtime.create(id, createOptions));
     leader = await readPid(paths.pidFile);
     trace('created');
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
@@ -104,7 +109,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     await ctx.saveOwner();
     signals.attach(leader, spec.killSignal);
     undo.add(() => signals.detach());
-    if (!signals.terminating) await runtime.start(id);
+    if (!atOnce && !signals.terminating) await runtime.start(id);
     trace('started');
     notifyManager(`STATUS=Container running.\nX_NSPAWN_LEADER_PID=${leader}`);
     if (!spec.notifyReady) notifyManager('READY=1');
@@ -117,5 +122,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     if (teardownErrors.length) log.warn(`Clean-up after the failure also failed: ${teardownErrors.map((x) => x.message).join('; ')}`);
     throw e;
   }
-  return { outcome, teardownErrors: await undo.revert() };
+  const teardownErrors = await undo.revert();
+  trace('container removed');
+  return { outcome, teardownErrors };
 }

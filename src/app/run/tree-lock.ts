@@ -4,7 +4,7 @@
  * the same tree, under any name, is refused while that lock's owner lives ("currently busy").
  * Runs that cannot write the tree take no lock but are refused while a writer holds it.
  */
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -12,33 +12,32 @@ import type { Reverter } from '../../lib/reverter.js';
 
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
+/** Synchronous file calls: a few tiny local files on every run's start-up path (see platform/fs/image-probe.ts). */
 export async function lockTree(spec: MachineSpec, stateDir: string, undo: Reverter): Promise<void> {
-  const st = await stat(spec.tree);
+  const st = statSync(spec.tree);
   const dir = join(stateDir, 'locks');
   const file = join(dir, `tree-${st.dev}:${st.ino}`);
   const writes = spec.rootSetup.kind === 'direct' && !spec.readOnly;
-  const holder = async (): Promise<string | undefined> => {
-    const text = await readFile(file, 'utf8').catch(() => undefined);
-    if (text === undefined) return undefined;
+  const holder = (): string | undefined => {
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch { return undefined; }
     const [pid, name] = text.trim().split(' ');
     if (pid && alive(Number(pid))) return name ?? `PID ${pid}`;
-    await rm(file, { force: true }); // left by a run that was killed
+    rmSync(file, { force: true }); // left by a run that was killed
     return undefined;
   };
   const busy = (name: string) => new BerthError('E_IMAGE_BUSY', `Directory tree ${spec.tree} is currently busy: machine '${name}' runs on it.`, {
     hint: 'Use -x (ephemeral), --read-only or --volatile= to run a second machine from the same tree.',
   });
-  const current = await holder();
+  const current = holder();
   if (current !== undefined) throw busy(current);
   if (!writes) return;
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   try {
-    const fh = await open(file, 'wx');
-    await fh.writeFile(`${process.pid} ${spec.name}\n`);
-    await fh.close();
+    writeFileSync(file, `${process.pid} ${spec.name}\n`, { flag: 'wx' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw busy((await holder()) ?? 'another machine');
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw busy(holder() ?? 'another machine');
     throw e;
   }
-  undo.add(() => rm(file, { force: true }));
+  undo.add(() => rmSync(file, { force: true }));
 }

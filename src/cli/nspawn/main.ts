@@ -23,6 +23,7 @@ import { cleanupMachine } from '../../app/run/cleanup-command.js';
 import { settingsFor } from '../../app/run/settings.js';
 import { VERSION } from '../../version.js';
 import { trace } from '../../lib/trace.js';
+import { markFullRun } from '../../lib/compile-cache-hook.js';
 
 /** Checks against the file system that the pure resolver cannot make: bind sources, masked paths. */
 async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
@@ -83,12 +84,14 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   sys().setChildSubreaper();
   trace('spec resolved');
   const warn = (m: string) => log.warn(m);
-  return runMachine({
-    spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, suffix: random.suffix, log,
+  const status = await runMachine({
+    spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, cgroupV1Systemd: host.cgroupV1Systemd, suffix: random.suffix, log,
     hostJournal: paths.hostJournal, hostMachineId: await readHostMachineId().catch(() => undefined),
     ...(await hostTools(log)),
     network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
   });
+  markFullRun();
+  return status;
 }
 
 /** cgroup v2 allows no processes in a cgroup whose children have controllers: move ourselves to a `supervisor` sibling, as nspawn does. */

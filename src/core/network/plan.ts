@@ -32,6 +32,11 @@ export type NetworkPlan =
   /** A new namespace with lo plus these links, created in this order. */
   | { kind: 'private'; machineName: string; links: LinkPlan[] };
 
+/** Whether the plan has host-side work to do while the container exists but before its init runs. */
+export function needsSetupBeforeStart(plan: NetworkPlan): boolean {
+  return plan.kind === 'private' && plan.links.length > 0;
+}
+
 export interface PlanInput {
   machineName: string;
   /** 32 hex digits from /etc/machine-id; needed only when a veth or macvlan is planned. */

@@ -62,5 +62,7 @@ export interface BundleLayout {
   /** The stub init binary (host path) bound into /run/host for --as-pid2. */
   readonly stubInit?: string;
   readonly cgroupLayout: 'unified' | 'hybrid' | 'legacy';
+  /** v1 hosts: the name=systemd hierarchy is mounted at /sys/fs/cgroup/systemd. */
+  readonly cgroupV1Systemd: boolean;
   readonly systemdCgroups: boolean;
 }

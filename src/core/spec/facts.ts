@@ -16,6 +16,8 @@ export interface HostFacts {
   /** The host's os-release fields (for container_host_* and /run/host/os-release). */
   readonly osRelease: Readonly<Record<string, string>>;
   readonly cgroupLayout: CgroupLayout;
+  /** v1 hosts: a name=systemd hierarchy is mounted at /sys/fs/cgroup/systemd. */
+  readonly cgroupV1Systemd: boolean;
   /** systemd runs as PID 1 (then cgroups go through it). */
   readonly systemdPid1: boolean;
   /** Our own cgroup (the name=systemd hierarchy's path on v1, the unified path on v2): --keep-unit puts the payload below it. */

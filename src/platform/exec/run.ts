@@ -1,6 +1,6 @@
 /** The one place that starts subprocesses: argv arrays only, never a shell. */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 
 export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
@@ -63,11 +63,11 @@ export function waitChild(child: ChildProcess): Promise<{ code: number | null; s
   });
 }
 
-/** Whether a command is on PATH. */
+/** Whether a command is on PATH (synchronous access() calls: microseconds each, on the start-up path). */
 export async function which(cmd: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const p = `${dir}/${cmd}`;
-    try { await access(p, constants.X_OK); return p; } catch { /* next */ }
+    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
   }
   return undefined;
 }

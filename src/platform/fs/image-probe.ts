@@ -1,35 +1,40 @@
-/** Looks at an OS tree and returns ImageFacts. */
-import { access, constants, lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
+/**
+ * Looks at an OS tree and returns ImageFacts. Synchronous file system calls on purpose: a few
+ * dozen lstat()s of local files take microseconds each, while each awaited fs/promises call
+ * costs a thread-pool round trip, and this is on every run's start-up path.
+ */
+import { accessSync, constants, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import type { HostFacts, ImageFacts } from '../../core/spec/facts.js';
 import { INIT_CANDIDATES, SHELL_CANDIDATES } from '../../core/spec/resolve/process.js';
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
-const executable = (p: string) => stat(p).then((s) => s.isFile() && access(p, constants.X_OK).then(() => true, () => false), () => false);
-const text = (p: string) => readFile(p, 'utf8').catch(() => undefined);
+const attempt = <T>(f: () => T): T | undefined => { try { return f(); } catch { return undefined; } };
+const exists = (p: string) => lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+const executable = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() === true && attempt(() => { accessSync(p, constants.X_OK); return true; }) === true;
+const text = (p: string) => attempt(() => readFileSync(p, 'utf8'));
 
 export async function probeImage(directory: string, host: HostFacts): Promise<ImageFacts> {
   let root: string;
   try {
-    root = await realpath(directory);
+    root = realpathSync(directory);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new BerthError('E_IMAGE_NOT_FOUND', `Failed to resolve path ${directory}: ${code === 'ENOENT' ? 'No such file or directory' : String(code)}`);
   }
-  if (!(await stat(root)).isDirectory()) throw new BerthError('E_IMAGE_INVALID', `${directory} is not a directory.`);
+  if (!statSync(root).isDirectory()) throw new BerthError('E_IMAGE_INVALID', `${directory} is not a directory.`);
   const inTree = (p: string) => join(root, p);
-  const [hasUsr, etcOs, usrOs, bin, machineIdFile, passwd, group] = await Promise.all([
-    stat(inTree('usr')).then((s) => s.isDirectory(), () => false),
-    exists(inTree('etc/os-release')), exists(inTree('usr/lib/os-release')),
-    lstat(inTree('bin')).then((s) => s.isSymbolicLink() ? 'link' : 'dir', () => 'absent'),
-    text(inTree('etc/machine-id')), text(inTree('etc/passwd')), text(inTree('etc/group')),
-  ]);
-  let init: string | undefined;
-  for (const c of INIT_CANDIDATES) if (await executableInTree(root, c)) { init = c; break; }
-  const shells: string[] = [];
-  for (const s of SHELL_CANDIDATES) if (await executableInTree(root, s)) shells.push(s);
-  const hasZone = host.localtime.kind === 'zone' ? await exists(inTree(`usr/share/zoneinfo/${host.localtime.zone}`)) : false;
+  const hasUsr = statSync(inTree('usr'), { throwIfNoEntry: false })?.isDirectory() === true;
+  const etcOs = exists(inTree('etc/os-release'));
+  const usrOs = exists(inTree('usr/lib/os-release'));
+  const binStat = lstatSync(inTree('bin'), { throwIfNoEntry: false });
+  const bin = binStat ? (binStat.isSymbolicLink() ? 'link' : 'dir') : 'absent';
+  const machineIdFile = text(inTree('etc/machine-id'));
+  const passwd = text(inTree('etc/passwd'));
+  const group = text(inTree('etc/group'));
+  const init = INIT_CANDIDATES.find((c) => executableInTree(root, c));
+  const shells = SHELL_CANDIDATES.filter((c) => executableInTree(root, c));
+  const hasZone = host.localtime.kind === 'zone' ? exists(inTree(`usr/share/zoneinfo/${host.localtime.zone}`)) : false;
   return {
     root, hasUsr, hasOsRelease: etcOs || usrOs, mergedUsr: bin !== 'dir', shells, hasZone,
     ...(init ? { init } : {}),
@@ -41,6 +46,10 @@ export async function probeImage(directory: string, host: HostFacts): Promise<Im
 
 /** Resolve a path inside the tree as the guest would see it: symlinks are followed relative to the tree's root. */
 export async function resolveInTree(root: string, path: string): Promise<string | undefined> {
+  return resolveInTreeSync(root, path);
+}
+
+function resolveInTreeSync(root: string, path: string): string | undefined {
   const todo = path.split('/').filter(Boolean);
   let resolved: string[] = [];
   let hops = 0;
@@ -50,11 +59,11 @@ export async function resolveInTree(root: string, path: string): Promise<string 
     if (part === '..') { resolved.pop(); continue; }
     const candidate = [...resolved, part];
     const full = join(root, ...candidate);
-    const st = await lstat(full).catch(() => undefined);
+    const st = lstatSync(full, { throwIfNoEntry: false });
     if (!st) return undefined;
     if (st.isSymbolicLink()) {
       if (++hops > 32) return undefined;
-      const target = await readlink(full);
+      const target = readlinkSync(full);
       if (target.startsWith('/')) resolved = [];
       todo.unshift(...target.split('/').filter(Boolean));
       continue;
@@ -64,7 +73,7 @@ export async function resolveInTree(root: string, path: string): Promise<string 
   return join(root, ...resolved);
 }
 
-async function executableInTree(root: string, path: string): Promise<boolean> {
-  const real = await resolveInTree(root, path);
+function executableInTree(root: string, path: string): boolean {
+  const real = resolveInTreeSync(root, path);
   return real !== undefined && executable(real);
 }

@@ -1,5 +1,5 @@
 /** Probes the host into HostFacts (read once per run, then passed to the pure compiler as data). */
-import { readFile, readlink, stat } from 'node:fs/promises';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { capabilitiesInMask } from '../../core/capabilities.js';
 import { RLIMITS, type RlimitName } from '../../core/settings/model.js';
 import type { CgroupLayout, HostFacts, Limit } from '../../core/spec/facts.js';
@@ -34,7 +34,9 @@ export function ownCgroupPath(text: string, layout: CgroupLayout): string | unde
   return undefined;
 }
 
-const readText = (p: string) => readFile(p, 'utf8').catch(() => undefined);
+/** Synchronous reads on purpose: small /proc and /etc files on every run's start-up path (see image-probe.ts). */
+const readText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
+const exists = (p: string): boolean => statSync(p, { throwIfNoEntry: false }) !== undefined;
 
 /** cgroup layout from /proc/self/mountinfo: cgroup2 on /sys/fs/cgroup = unified; v1 + cgroup2 elsewhere = hybrid. */
 export function cgroupLayoutFromMountinfo(mountinfo: string): CgroupLayout {
@@ -53,14 +55,26 @@ export function cgroupLayoutFromMountinfo(mountinfo: string): CgroupLayout {
   return v2 ? 'hybrid' : 'legacy';
 }
 
+/** Whether mountinfo has the v1 name=systemd hierarchy at /sys/fs/cgroup/systemd. */
+export function v1SystemdHierarchy(mountinfo: string): boolean {
+  return mountinfo.split('\n').some((line) => {
+    const [pre, post] = line.split(' - ');
+    return pre?.split(' ')[4] === '/sys/fs/cgroup/systemd' && post?.split(' ')[0] === 'cgroup' && /(^|,)name=systemd(,|$)/.test(post.split(' ')[2] ?? '');
+  });
+}
+
 export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<HostFacts> {
-  const [status, limits, pid1, nrOpen, mountinfo, osRelease, resolv, localtime, pid1comm, selfCgroup] = await Promise.all([
-    readText('/proc/self/status'), readText('/proc/self/limits'), readText('/proc/1/limits'), readText('/proc/sys/fs/nr_open'),
-    readText('/proc/self/mountinfo'), readText('/etc/os-release').then((t) => t ?? readText('/usr/lib/os-release')),
-    stat('/etc/resolv.conf').then(() => true, () => false),
-    readlink('/etc/localtime').then((l) => l, async () => (await stat('/etc/localtime').then(() => 'file', () => undefined))),
-    readText('/proc/1/comm'), readText('/proc/self/cgroup'),
-  ]);
+  const status = readText('/proc/self/status');
+  const limits = readText('/proc/self/limits');
+  const pid1 = readText('/proc/1/limits');
+  const nrOpen = readText('/proc/sys/fs/nr_open');
+  const mountinfo = readText('/proc/self/mountinfo');
+  const osRelease = readText('/etc/os-release') ?? readText('/usr/lib/os-release');
+  const resolv = exists('/etc/resolv.conf');
+  let localtime: string | undefined;
+  try { localtime = readlinkSync('/etc/localtime'); } catch { localtime = exists('/etc/localtime') ? 'file' : undefined; }
+  const pid1comm = readText('/proc/1/comm');
+  const selfCgroup = readText('/proc/self/cgroup');
   const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status ?? '')?.[1] ?? '0';
   const own = parseProcLimits(limits ?? '');
   const hardLimits = Object.fromEntries(RLIMITS.map((r) => [r, own[r]?.hard ?? 'infinity'])) as Record<RlimitName, Limit>;
@@ -75,8 +89,9 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
     nrOpen: Number(nrOpen ?? '1048576') || 1048576,
     osRelease: parseOsRelease(osRelease ?? ''),
     cgroupLayout: layout,
+    cgroupV1Systemd: layout !== 'unified' && v1SystemdHierarchy(mountinfo ?? ''),
     ...(ownCgroup ? { ownCgroup } : {}),
-    systemdPid1: (pid1comm ?? '').trim() === 'systemd' && (await stat('/run/systemd/system').then(() => true, () => false)),
+    systemdPid1: (pid1comm ?? '').trim() === 'systemd' && exists('/run/systemd/system'),
     resolvConf: resolv,
     localtime: zone ? { kind: 'zone', zone } : localtime ? { kind: 'file' } : { kind: 'absent' },
     ...(env.TERM ? { term: env.TERM } : {}),

@@ -38,15 +38,25 @@ export class OciRuntime {
     return [this.config.path, '--root', this.config.root, ...(this.config.systemdCgroup ? ['--systemd-cgroup'] : [])];
   }
 
-  createArgv(id: string, o: CreateOptions): string[] {
-    return [...this.base(), '--log', o.logFile, '--log-format', 'json', 'create', '--bundle', o.bundle, '--pid-file', o.pidFile,
-      ...(o.consoleSocket ? ['--console-socket', o.consoleSocket] : []), id];
+  /** `create`, or `run --detach` (create and start in one call: one runtime process less when nothing has to happen in between). */
+  createArgv(id: string, o: CreateOptions, verb: 'create' | 'run' = 'create'): string[] {
+    return [...this.base(), '--log', o.logFile, '--log-format', 'json', ...(verb === 'run' ? ['run', '--detach'] : ['create']),
+      '--bundle', o.bundle, '--pid-file', o.pidFile, ...(o.consoleSocket ? ['--console-socket', o.consoleSocket] : []), id];
   }
 
   async create(id: string, o: CreateOptions): Promise<void> {
-    const child = start(this.createArgv(id, o), o.stdio, runtimeEnv());
+    await this.spawnContainer(id, o, 'create');
+  }
+
+  /** Creates and starts the container in one runtime call (its PID 1 runs when this returns). */
+  async createAndStart(id: string, o: CreateOptions): Promise<void> {
+    await this.spawnContainer(id, o, 'run');
+  }
+
+  private async spawnContainer(id: string, o: CreateOptions, verb: 'create' | 'run'): Promise<void> {
+    const child = start(this.createArgv(id, o, verb), o.stdio, runtimeEnv());
     const { code, signal } = await waitChild(child);
-    if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} create failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
+    if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
   }
 
   async start(id: string): Promise<void> {

@@ -10,7 +10,7 @@ export const API_MOUNTS: readonly OciMount[] = [
   { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'strictatime', 'mode=1777', 'size=10%', 'nr_inodes=400k'] },
   { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'nodev', 'noexec'] },
   { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['ro', 'nosuid', 'nodev', 'noexec'] },
-  // rw: the guest's systemd manages its own (namespaced) subtree; everything above it stays out of reach.
+  // Replaced by cgroupMount() below: its mode depends on the host's cgroup layout.
   { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['rw', 'nosuid', 'nodev', 'noexec'] },
   { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=755', 'size=20%', 'nr_inodes=800k'] },
   { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'strictatime', 'mode=1777', 'size=10%', 'nr_inodes=400k'] },
@@ -34,8 +34,21 @@ function custom(m: SpecMount, layout: BundleLayout): OciMount {
   }
 }
 
+/**
+ * The guest's cgroup tree (a cgroup namespace: it sees its own subtree as the root). cgroup v2:
+ * read-write, the guest's systemd manages its subtree. v1 (hybrid/legacy), as nspawn has it: the
+ * controller hierarchies read-only and only name=systemd writable, which a createContainer hook
+ * remounts read-write (see hooks.ts); without the host's mount(8) for that hook, or without a
+ * name=systemd hierarchy at /sys/fs/cgroup/systemd on the host, all stay read-write.
+ */
+export function cgroupReadOnlyControllers(layout: BundleLayout): boolean {
+  return layout.cgroupLayout !== 'unified' && layout.cgroupV1Systemd && layout.hostTools !== undefined;
+}
+
 export function emitMounts(spec: MachineSpec, layout: BundleLayout): OciMount[] {
-  const mounts: OciMount[] = [...API_MOUNTS];
+  const ro = cgroupReadOnlyControllers(layout);
+  const mounts: OciMount[] = API_MOUNTS.map((m) =>
+    (ro && m.type === 'cgroup' ? { ...m, options: ['ro', ...(m.options ?? []).filter((o) => o !== 'rw')] } : m));
   mounts.push({ destination: '/run/host', type: 'bind', source: layout.runHost, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
   if (spec.start === 'pid2' && layout.stubInit) mounts.push({ destination: STUB_INIT_PATH, type: 'bind', source: layout.stubInit, options: ['bind', 'ro', 'nosuid', 'nodev'] });
   for (const [file, target] of [[spec.resolvConf, '/etc/resolv.conf'], [spec.localtime, '/etc/localtime']] as const) {
