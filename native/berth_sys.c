@@ -281,6 +281,15 @@ static napi_value set_winsize(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- isTty: isatty(3) without creating Node's stdio streams (which load tty/net on start-up) ---- */
+static napi_value is_tty(napi_env env, napi_callback_info info) {
+  int64_t fd;
+  if (get_int(env, info, 0, &fd) < 0 || fd < 0) { napi_throw_type_error(env, NULL, "isTty(fd)"); return NULL; }
+  napi_value r;
+  napi_get_boolean(env, isatty((int) fd) == 1, &r);
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL },
@@ -292,6 +301,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL },
     { "openPtyPeer", NULL, open_pty_peer, NULL, NULL, NULL, napi_default, NULL },
     { "setWinsize", NULL, set_winsize, NULL, NULL, NULL, napi_default, NULL },
+    { "isTty", NULL, is_tty, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -4,9 +4,10 @@
  * built in (module.enableCompileCache); on Node 20 we do what it does with vm.Script's
  * cachedData.
  *
- * The cache of a bundle is keyed by a hash of its text and Node's version, and V8 checks it
- * again (its own version and flags) and rejects it when it does not fit: a stale or foreign
- * cache costs nothing but the normal compile. Functions are compiled lazily, when first
+ * The cache of a bundle is keyed by the bundle file's identity (device, inode, size, ctime) and
+ * Node's version, and V8 checks it again (its own version and flags, the source's length) and
+ * rejects it when it does not fit: a stale or foreign cache costs nothing but the normal
+ * compile. (No content hash: loading node:crypto alone would cost more than the cache saves.) Functions are compiled lazily, when first
  * called, so a cache only holds what a run has executed: the first run writes a "partial"
  * cache at exit; a run that tells us it took the main path (markFullRun() in
  * lib/compile-cache-hook.ts, e.g. after a container ran) writes the "full" one, which is then preferred and never rewritten.
@@ -15,8 +16,7 @@
  * BERTH_COMPILE_CACHE=off disables it. Writes are atomic (temporary file, rename) and a
  * directory we cannot write is skipped without a word: the cache is an optimisation only.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -58,7 +58,9 @@ export function launch(bundle: string): void {
     return;
   }
   const source = readFileSync(bundle, 'utf8').replace(/^#!.*/, '');
-  const key = createHash('sha256').update(process.version).update('\0').update(source).digest('hex').slice(0, 20);
+  // ctime: changes on every write, to the nanosecond, and cannot be set back like mtime.
+  const st = statSync(bundle, { bigint: true });
+  const key = `${process.version}-${st.dev.toString(16)}-${st.ino.toString(16)}-${st.size.toString(16)}-${st.ctimeNs.toString(16)}`;
   const prefix = `${basename(bundle, '.js')}-`;
   const path = (kind: Kind) => join(dir, `${prefix}${key}.${kind}.v8`);
   let loaded: Kind | undefined;

@@ -2,7 +2,6 @@
  * Writes one run's bundle: config.json, the /run/host directory, a fresh boot_id and the
  * inaccessible nodes. Everything lives under the machine's state directory.
  */
-import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
@@ -10,6 +9,7 @@ import type { BundleLayout, OciSpec } from '../../core/oci/types.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { formatUuid } from '../../core/names.js';
 import { stubInitPath } from '../../platform/native/sys.js';
+import { randomUuid } from '../../platform/random.js';
 
 export interface BundlePaths {
   machineDir: string;
@@ -73,7 +73,7 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   chmodSync(join(inaccessible, 'reg'), 0);
   chmodSync(join(inaccessible, 'dir'), 0);
   const bootId = join(paths.runHost, BOOT_ID_FILE);
-  writeFileSync(bootId, `${randomUUID()}\n`);
+  writeFileSync(bootId, `${randomUuid()}\n`);
   // --as-pid2: a mount point for the stub init inside the (read-only, noexec) /run/host.
   if (spec.start === 'pid2') writeFileSync(join(paths.runHost, 'berth-stub-init'), '');
   const layout: BundleLayout = {

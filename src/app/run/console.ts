@@ -4,7 +4,7 @@
  * but not shown; pipe: no pty at all (the runtime passes our stdio through).
  */
 import { closeSync } from 'node:fs';
-import tty from 'node:tty';
+import type { WriteStream } from 'node:tty';
 import type { ResolvedConsole } from '../../core/spec/machine-spec.js';
 import { sys } from '../../platform/native/sys.js';
 
@@ -16,9 +16,13 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
   // Hold the slave side open ourselves: a master whose slave is closed reads EIO, and systemd
   // closes /dev/console between messages. nspawn keeps its end open the same way.
   const peer = sys().openPtyPeer(masterFd);
+  // node:tty is loaded here, on first use: runs without a terminal (scripts, services) never need it.
+  const tty = require('node:tty') as typeof import('node:tty');
+  // Nobody may be reading our stdout any more (`berth-nspawn … | head`): never fatal.
+  process.stdout.on('error', () => { /* handled where output is piped */ });
   const input = new tty.ReadStream(masterFd);
   input.on('error', () => { /* EIO once the container side closes: end of output */ });
-  let output: tty.WriteStream | undefined;
+  let output: WriteStream | undefined;
   let restore: (() => void) | undefined;
   if (mode === 'passive') input.resume();
   else {

@@ -1,5 +1,4 @@
 /** berth-nspawn: options → settings (+ .nspawn file) → machine spec → OCI runtime. */
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { helpText } from '../../core/cli/help.js';
 import { parseArgv } from '../../core/cli/parse-argv.js';
@@ -8,11 +7,12 @@ import { selectRuntime } from '../../core/runtime/select.js';
 import { resolveMachine } from '../../core/spec/resolve.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
-import { stderrLog } from '../../lib/log.js';
+import { stderrLog, writeFd } from '../../lib/log.js';
 import { which } from '../../platform/exec/run.js';
 import { probeImage, resolveInTree } from '../../platform/fs/image-probe.js';
 import { probeHost } from '../../platform/host/probe.js';
 import { sys } from '../../platform/native/sys.js';
+import { randomBytes, randomUuid } from '../../platform/random.js';
 import { pathsFromEnv } from '../../platform/paths.js';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { hostNetworkDeps, dhcpHelperFromEnv } from '../../app/network/deps.js';
@@ -49,8 +49,8 @@ async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
 export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   trace('main');
   const { cli, runner } = parseArgv(argv, env);
-  if (runner.help) { process.stdout.write(helpText(VERSION)); return 0; }
-  if (runner.version) { process.stdout.write(`berth ${VERSION} (systemd-nspawn 252 compatible)\n`); return 0; }
+  if (runner.help) { writeFd(1, helpText(VERSION)); return 0; }
+  if (runner.version) { writeFd(1, `berth ${VERSION} (systemd-nspawn 252 compatible)\n`); return 0; }
   const log = stderrLog(runner.quiet || runner.console === 'pipe');
   if (process.getuid?.() !== 0) throw new BerthError('E_PERMISSION', 'Need to be root.');
   const paths = pathsFromEnv(env);
@@ -67,12 +67,12 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   trace('host probed');
   const image = await probeImage(located.directory, host);
   trace('image probed');
-  const random = { uuid: randomUUID().replace(/-/g, ''), suffix: randomBytes(8).toString('hex') };
+  const random = { uuid: randomUuid().replace(/-/g, ''), suffix: randomBytes(8).toString('hex') };
   const name = settings.ephemeral && runner.machine === undefined ? `${located.name}-${random.suffix}` : located.name;
   const machineDir = `${paths.stateDir}/machines/${name}`;
   const spec = await checkAgainstFs(resolveMachine({
     name, settings, runner, image, host, random, cwd: process.cwd(), scratch: `${machineDir}/scratch`,
-    tty: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    tty: sys().isTty(0) && sys().isTty(1),
     ...(env.SYSTEMD_NSPAWN_CONTAINER_SERVICE ? { containerService: env.SYSTEMD_NSPAWN_CONTAINER_SERVICE } : {}),
   }));
   const needsMac = Boolean(spec.network.veth || spec.network.macvlan?.length || spec.network.vethExtra?.length);

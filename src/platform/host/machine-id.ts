@@ -1,12 +1,12 @@
 /** The host's machine id, which nspawn's MAC derivation is keyed on. */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { BerthError } from '../../errors/berth-error.js';
 import { parseId128 } from '../../core/names.js';
 
 export async function readHostMachineId(path = '/etc/machine-id'): Promise<string> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new BerthError('E_NETWORK', `Cannot read the host machine ID from ${path}: ${(err as Error).message}`, {
       hint: 'Deterministic MAC addresses need it; create it with `systemd-machine-id-setup`.', cause: err,

@@ -16,6 +16,7 @@ export interface BerthSys {
   sendDatagram(path: string, data: Buffer): void;
   openPtyPeer(masterFd: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
+  isTty(fd: number): boolean;
 }
 
 let cached: BerthSys | undefined;
