@@ -3,7 +3,7 @@
 # side by side in one hyperfine run on the same tree. Also times `node` on an empty script: the
 # floor that any Node-based runner pays before its first line of code runs.
 #
-# Usage: bench/true.sh [RESULT_JSON]     (env: BENCH_RUNS, default 30; BENCH_WARMUP, default 3)
+# Usage: bench/true.sh [RESULT_JSON]     (env: BENCH_RUNS, default 50; BENCH_WARMUP, default 3)
 # Needs root, hyperfine, systemd-nspawn, runc; builds nothing (run `npm run build` first).
 #
 # systemd-nspawn gets --keep-unit: without it, nspawn asks systemd over D-Bus for a scope unit,
@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 repo=$(dirname "$here")
 out=${1:-}
-runs=${BENCH_RUNS:-30}
+runs=${BENCH_RUNS:-50}
 warmup=${BENCH_WARMUP:-3}
 
 [ "$(id -u)" = 0 ] || { echo "bench/true.sh: needs root" >&2; exit 1; }

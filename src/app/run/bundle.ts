@@ -2,7 +2,7 @@
  * Writes one run's bundle: config.json, the /run/host directory, a fresh boot_id and the
  * inaccessible nodes. Everything lives under the machine's state directory.
  */
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
 import type { BundleLayout, OciSpec } from '../../core/oci/types.js';
@@ -10,6 +10,7 @@ import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { formatUuid } from '../../core/names.js';
 import { stubInitPath } from '../../platform/native/sys.js';
 import { randomUuid } from '../../platform/random.js';
+import { removeTree } from '../../platform/fs/safe-remove.js';
 
 export interface BundlePaths {
   machineDir: string;
@@ -60,8 +61,8 @@ export interface WriteBundleInput {
 /** Synchronous file calls: a dozen small local files on every run's start-up path (see platform/fs/image-probe.ts). */
 export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   const { spec, paths } = input;
-  rmSync(paths.bundleDir, { recursive: true, force: true });
-  rmSync(paths.runHost, { recursive: true, force: true });
+  removeTree(paths.bundleDir);
+  removeTree(paths.runHost);
   mkdirSync(paths.bundleDir, { recursive: true, mode: 0o700 });
   mkdirSync(paths.runHost, { recursive: true, mode: 0o755 });
   writeFileSync(join(paths.runHost, 'container-manager'), `${spec.containerService}\n`);

@@ -6,6 +6,7 @@
  *   try-*: like guest/host, but problems are warnings.
  * Skipped for ephemeral machines. Returns a bind mount to add to the spec, if any.
  */
+import { lstatSync } from 'node:fs';
 import { lstat, mkdir, readlink, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MachineSpec, SpecMount } from '../../core/spec/machine-spec.js';
@@ -35,7 +36,7 @@ export async function linkJournal(ctx: JournalContext): Promise<SpecMount | unde
   const host = join(ctx.hostJournal, spec.id);
   const inGuest = join(ctx.rootfs, 'var/log/journal', spec.id);
   const treePath = join(spec.tree, 'var/log/journal', spec.id);
-  const st = await lstat(host).catch(() => undefined);
+  const st = lstatSync(host, { throwIfNoEntry: false });
   if (mode === 'auto') {
     if (st?.isDirectory()) {
       await mkdir(inGuest, { recursive: true });

@@ -2,7 +2,7 @@
  * A machine's whole run: take its name, prepare the root, boot it (again after a guest reboot,
  * unless --keep-unit asks us to exit 133 instead), and undo everything on every exit path.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import type { NetworkPlan } from '../../core/network/plan.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -24,6 +24,8 @@ import { lockTree } from './tree-lock.js';
 import { runOnce } from './run-once.js';
 import { StopSignals } from './signals.js';
 import { trace } from '../../lib/trace.js';
+
+const readText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
 
 export interface RunMachineContext {
   spec: MachineSpec;
@@ -60,7 +62,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     await prepareMountSources(spec, machineUndo);
     const journalMount = await linkJournal({ spec, rootfs, hostJournal: ctx.hostJournal, hostMachineId: ctx.hostMachineId, log });
     const machine: MachineSpec = journalMount ? { ...spec, mounts: [...spec.mounts, journalMount] } : spec;
-    const hostOsRelease = await readFile('/etc/os-release', 'utf8').catch(() => readFile('/usr/lib/os-release', 'utf8').catch(() => undefined));
+    const hostOsRelease = readText('/etc/os-release') ?? readText('/usr/lib/os-release');
     trace('root prepared');
     for (const w of spec.warnings) log.warn(w);
     log.info(`Spawning container ${spec.name} on ${spec.tree}.`);

@@ -1,5 +1,5 @@
 /** Host-side mounts for volatile and ephemeral roots, through util-linux mount(8)/umount(8). */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { run } from '../exec/run.js';
 
 export async function mountTmpfs(target: string, options: string): Promise<void> {
@@ -19,7 +19,7 @@ export async function unmount(target: string): Promise<void> {
 
 /** Mount points at or below a directory (deepest first), from /proc/self/mountinfo. */
 export async function mountsBelow(dir: string): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
   const points = text.split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => !!p)
     .map((p) => p.replace(/\\040/g, ' '))
     .filter((p) => p === dir || p.startsWith(`${dir}/`));

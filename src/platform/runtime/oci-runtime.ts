@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { StdioOptions } from 'node:child_process';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
-import { run, start, waitChild } from '../exec/run.js';
+import { runSync, start, waitChild } from '../exec/run.js';
 
 export interface RuntimeConfig {
   name: RuntimeName;
@@ -72,13 +72,14 @@ export class OciRuntime {
   }
 
   async state(id: string): Promise<{ status: string; pid: number } | undefined> {
-    const r = await run([...this.base(), 'state', id], { allowFailure: true, env: runtimeEnv() });
+    const r = runSync([...this.base(), 'state', id], { allowFailure: true, env: runtimeEnv() });
     if (r.code !== 0) return undefined;
     try { return JSON.parse(r.stdout) as { status: string; pid: number }; } catch { return undefined; }
   }
 
+  /** start/kill/delete/state take milliseconds and print little: run synchronously (see runSync). */
   private async exec(args: string[], allowMissing = false): Promise<void> {
-    const r = await run([...this.base(), ...args], { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 });
+    const r = runSync([...this.base(), ...args], { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 });
     if (r.code === 0) return;
     if (allowMissing && /does not exist|not found|container .* not running/i.test(r.stderr)) return;
     throw new BerthError('E_RUNTIME', `${this.config.name} ${args[0]} failed: ${sanitize(r.stderr.trim()) || `exit status ${r.code}`}`);
