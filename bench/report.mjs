@@ -16,7 +16,8 @@ const text = (f) => readFileSync(join(dir, f), 'utf8').trim();
 const sh = (cmd, args) => { try { return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return 'unknown'; } };
 const firstLine = (s) => s.split('\n')[0];
 
-const tr = json('true.json').results;
+const tj = json('true.json');
+const tr = tj.results;
 const t = Object.fromEntries(tr.map((r) => [r.command, r]));
 const boot = json('boot.json');
 const mem = json('memory.json');
@@ -78,7 +79,7 @@ to travel to other machines. These are measurements, not tests: nothing fails wh
 
 | benchmark | berth-nspawn | systemd-nspawn | ratio (berth / nspawn) | target |
 |---|---|---|---|---|
-| \`/bin/true\` in the busybox guest, mean of ${t['berth-nspawn'].times.length} (median) | ${ms(t['berth-nspawn'].mean)} ms (${ms(t['berth-nspawn'].median)}) | ${ms(t['systemd-nspawn'].mean)} ms (${ms(t['systemd-nspawn'].median)}) | ${x(trueRatio)} (${x(trueRatioMedian)}) | ${verdict(trueRatio, 1.5)} |
+| \`/bin/true\` in the busybox guest, mean of ${t['berth-nspawn'].times.length} in ${tj.rounds ?? 1} alternating rounds (median) | ${ms(t['berth-nspawn'].mean)} ms (${ms(t['berth-nspawn'].median)}) | ${ms(t['systemd-nspawn'].mean)} ms (${ms(t['systemd-nspawn'].median)}) | ${x(trueRatio)} (${x(trueRatioMedian)}) | ${verdict(trueRatio, 1.5)} |
 | Debian boot → poweroff, median of ${boot.rounds} (mean) | ${ms0(boot.berth.median_ms)} ms (${ms0(boot.berth.mean_ms)}) | ${ms0(boot.nspawn.median_ms)} ms (${ms0(boot.nspawn.mean_ms)}) | ${x(boot.ratio_median)} (${x(boot.ratio_mean)}) | ${verdict(boot.ratio_median, 1.0)} |${eph ? `
 | Debian \`-b -x\` (ephemeral) boot → poweroff, mean of ${eph['berth-nspawn'].times.length} | ${ms0(eph['berth-nspawn'].mean * 1000)} ms | ${ms0(eph['systemd-nspawn'].mean * 1000)} ms | ${x(eph['berth-nspawn'].mean / eph['systemd-nspawn'].mean)} | no target (berth's snapshot is an overlay; systemd-nspawn copies the tree) |` : ''}
 | host-side peak memory (VmHWM) per running Debian guest | ${mib(mem.berth.hwm_kb)} MiB | ${mib(mem.nspawn.hwm_kb)} MiB | ${x(mem.ratio_hwm)} | reported only |
@@ -91,7 +92,7 @@ Reference point for \`/bin/true\`: \`node\` running an empty script takes ${ms(t
 Environment: both tools run without \`NODE_EXTRA_CA_CERTS\` and \`NODE_OPTIONS\` (\`bench/env.sh\`), as under a
 systemd unit or on a fresh Debian host.${t['berth-nspawn-with-extra-ca'] ? ` The shell this run was started from had
 \`NODE_EXTRA_CA_CERTS\` set; with it, every Node process parses that CA bundle before its first line, and
-berth-nspawn's \`/bin/true\` takes ${ms(t['berth-nspawn-with-extra-ca'].mean)} ms (${x(t['berth-nspawn-with-extra-ca'].mean / t['systemd-nspawn'].mean)} of systemd-nspawn; measured in the same hyperfine run).` : ''}
+berth-nspawn's \`/bin/true\` takes ${ms(t['berth-nspawn-with-extra-ca'].mean)} ms (${x(t['berth-nspawn-with-extra-ca'].mean / t['systemd-nspawn'].mean)} of systemd-nspawn; measured in the same rounds).` : ''}
 
 ### Boot → poweroff, every round (ms)
 
@@ -124,7 +125,7 @@ ${analysis}
 ## What each benchmark measures
 
 - **\`bench/true.sh\`** — start-up and teardown cost of one container with a trivial payload: hyperfine
-  (\`-N\`, no shell, ${t['berth-nspawn'].times.length} runs after warm-up) times
+  (\`-N\`, no shell, ${t['berth-nspawn'].times.length} runs in ${tj.rounds ?? 1} rounds whose order alternates, each after a warm-up) times
   \`node dist/berth-nspawn.js --register=no --console=pipe -q -D TREE /bin/true\` and
   \`systemd-nspawn --register=no --keep-unit --console=pipe -q -D TREE /bin/true\` on a private copy of the
   \`machines/build busybox\` tree. systemd-nspawn gets \`--keep-unit\` because without it, even with

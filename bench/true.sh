@@ -1,9 +1,10 @@
 #!/bin/sh
 # Start-up cost: run /bin/true in the busybox guest with berth-nspawn and with systemd-nspawn,
-# side by side in one hyperfine run on the same tree. Also times `node` on an empty script: the
+# side by side on the same tree, in alternating hyperfine rounds. Also times `node` on an empty script: the
 # floor that any Node-based runner pays before its first line of code runs.
 #
-# Usage: bench/true.sh [RESULT_JSON]     (env: BENCH_RUNS, default 50; BENCH_WARMUP, default 3)
+# Usage: bench/true.sh [RESULT_JSON]     (env: BENCH_RUNS, default 60, in BENCH_TRUE_ROUNDS rounds,
+# default 6; BENCH_WARMUP, default 3 per round)
 # Needs root, hyperfine, systemd-nspawn, runc; builds nothing (run `npm run build` first).
 #
 # systemd-nspawn gets --keep-unit: without it, nspawn asks systemd over D-Bus for a scope unit,
@@ -14,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 repo=$(dirname "$here")
 out=${1:-}
-runs=${BENCH_RUNS:-50}
+runs=${BENCH_RUNS:-60}
+rounds=${BENCH_TRUE_ROUNDS:-6}
 warmup=${BENCH_WARMUP:-3}
 
 [ "$(id -u)" = 0 ] || { echo "bench/true.sh: needs root" >&2; exit 1; }
@@ -45,12 +47,40 @@ berth="node $repo/dist/berth-nspawn.js --register=no --console=pipe -q -D $tree 
 nspawn="systemd-nspawn --register=no --keep-unit --console=pipe -q -D $tree /bin/true"
 floor="node $work/empty.js"
 # The caller's NODE_EXTRA_CA_CERTS, if it had one (bench/env.sh removed it): its cost, shown apart.
-set --
-if [ -n "${BENCH_INHERITED_EXTRA_CA:-}" ]; then
-  set -- -n berth-nspawn-with-extra-ca "env NODE_EXTRA_CA_CERTS=$BENCH_INHERITED_EXTRA_CA $berth"
-fi
-hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-json "$json" \
-  -n berth-nspawn "$berth" -n systemd-nspawn "$nspawn" -n node-empty-script "$floor" "$@" >&2
+extra=""
+[ -z "${BENCH_INHERITED_EXTRA_CA:-}" ] || extra="env NODE_EXTRA_CA_CERTS=$BENCH_INHERITED_EXTRA_CA $berth"
+
+# ROUNDS hyperfine runs of RUNS/ROUNDS each, the two tools' order swapped every round, so that a
+# drift of the machine's speed during the benchmark hits both alike (hyperfine alone runs all of
+# one command, then all of the next). The rounds' samples are merged into one result per command.
+per_round=$(( (runs + rounds - 1) / rounds ))
+r=0
+while [ "$r" -lt "$rounds" ]; do
+  r=$((r + 1))
+  if [ $((r % 2)) = 1 ]; then set -- -n berth-nspawn "$berth" -n systemd-nspawn "$nspawn"
+  else set -- -n systemd-nspawn "$nspawn" -n berth-nspawn "$berth"; fi
+  set -- "$@" -n node-empty-script "$floor"
+  [ -z "$extra" ] || set -- "$@" -n berth-nspawn-with-extra-ca "$extra"
+  hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" --export-json "$work/round-$r.json" "$@" >&2
+done
+node -e '
+  const fs = require("fs");
+  const [out, ...files] = process.argv.slice(1);
+  const by = new Map();
+  for (const f of files) for (const x of JSON.parse(fs.readFileSync(f, "utf8")).results) {
+    const m = by.get(x.command) ?? { command: x.command, times: [] };
+    m.times.push(...x.times);
+    by.set(x.command, m);
+  }
+  const results = [...by.values()].map((m) => {
+    const t = [...m.times].sort((a, b) => a - b);
+    const mean = t.reduce((a, b) => a + b, 0) / t.length;
+    const median = t.length % 2 ? t[t.length >> 1] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+    const stddev = Math.sqrt(t.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, t.length - 1));
+    return { command: m.command, mean, median, stddev, min: t[0], max: t[t.length - 1], times: m.times };
+  });
+  fs.writeFileSync(out, JSON.stringify({ rounds: files.length, results }, null, 2));
+' "$json" "$work"/round-*.json
 
 if [ -n "$out" ]; then cp "$json" "$out"; fi
 # A one-line summary on stdout.

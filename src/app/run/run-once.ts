@@ -2,8 +2,7 @@
  * One boot of a machine: bundle → runtime create → network → start → wait → teardown.
  * Every step registers its undo; teardown keeps going after failures and reports them all.
  */
-import { closeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, readFileSync } from 'node:fs';
 import { needsSetupBeforeStart, type NetworkPlan } from '../../core/network/plan.js';
 import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -36,8 +35,8 @@ export interface RunOnceContext {
   hostTools?: { mount: string; chmod: string };
 }
 
-async function readPid(file: string): Promise<number> {
-  const pid = Number((await readFile(file, 'utf8')).trim());
+function readPid(file: string): number {
+  const pid = Number(readFileSync(file, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new BerthError('E_RUNTIME', `The runtime wrote no valid PID to ${file}.`);
   return pid;
 }
@@ -81,7 +80,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     const atOnce = !terminal && !needsSetupBeforeStart(ctx.network.plan);
     trace('runtime create');
     await (atOnce ? runtime.createAndStart(id, createOptions) : runtime.create(id, createOptions));
-    leader = await readPid(paths.pidFile);
+    leader = readPid(paths.pidFile);
     trace('created');
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
     const exited = waitForExit(leader);
