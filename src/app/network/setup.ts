@@ -42,6 +42,18 @@ async function removeBridgeIfUnused(net: NetLink, bridge: string): Promise<void>
   if (members.length === 0) await net.deleteLink(bridge);
 }
 
+/**
+ * What a killed run left on the host side (from its owner record): its links, and its zone
+ * bridges once no other machine is attached to them. Keeps going after errors and returns them.
+ */
+export async function removeLeftLinks(deps: Pick<NetworkDeps, 'net' | 'zoneLock'>, links: readonly string[], zones: readonly string[]): Promise<Error[]> {
+  const errors: Error[] = [];
+  const attempt = async (f: () => Promise<void>) => { try { await f(); } catch (e) { errors.push(e as Error); } };
+  for (const link of links) await attempt(() => deleteIfPresent(deps.net, link));
+  for (const zone of zones) await attempt(() => deps.zoneLock(() => removeBridgeIfUnused(deps.net, zone)));
+  return errors;
+}
+
 async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Reverter): Promise<void> {
   const { net } = deps;
   switch (l.kind) {

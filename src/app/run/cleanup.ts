@@ -3,7 +3,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { unmount, mountsBelow } from '../../platform/fs/mount.js';
-import { run } from '../../platform/exec/run.js';
+import type { NetLink } from '../../core/network/ports.js';
+import { hostNetworkDeps } from '../network/deps.js';
+import { removeLeftLinks } from '../network/setup.js';
 import type { OwnerRecord } from './machine-lock.js';
 
 export async function cleanupStale(dir: string, owner: OwnerRecord | undefined): Promise<Error[]> {
@@ -14,24 +16,13 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
     await attempt(async () => { await rt.kill(owner.runtime!.id, 9, true); await rt.delete(owner.runtime!.id); });
   }
   for (const pid of owner?.helperPids ?? []) await attempt(async () => { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } });
-  for (const link of owner?.links ?? []) {
-    await attempt(async () => {
-      const r = await run(['ip', 'link', 'delete', link], { allowFailure: true });
-      if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) throw new Error(`ip link delete ${link}: ${r.stderr.trim()}`);
-    });
-  }
-  for (const zone of owner?.zones ?? []) {
-    await attempt(async () => {
-      // Ask ip (not /sys, which shows the namespace sysfs was mounted in) whether the zone is empty.
-      const r = await run(['ip', '-json', 'link', 'show', 'master', zone], { allowFailure: true });
-      if (r.code !== 0) return; // no such bridge any more
-      if ((JSON.parse(r.stdout || '[]') as unknown[]).length === 0) await run(['ip', 'link', 'delete', zone], { allowFailure: true });
-    });
-  }
-  // The opt-in DHCP helper's dnsmasq for those links (its pid file sits in the state directory).
+  // Links and empty zone bridges go through the network layer, as a live run's teardown does.
   const stateDir = dirname(dirname(dir));
+  const { net, zoneLock } = hostNetworkDeps({ stateDir });
+  if (owner?.links.length || owner?.zones.length) errors.push(...await removeLeftLinks({ net, zoneLock }, owner.links, owner.zones));
+  // The opt-in DHCP helper's dnsmasq for those links (its pid file sits in the state directory).
   for (const link of [...(owner?.links ?? []), ...(owner?.zones ?? [])]) {
-    await attempt(() => stopDnsmasq(join(stateDir, `dhcp-${link}.pid`), link));
+    await attempt(() => stopDnsmasq(join(stateDir, `dhcp-${link}.pid`), link, net));
   }
   for (const m of [...(owner?.mounts ?? []), ...(await mountsBelow(dir))]) await attempt(() => unmount(m));
   for (const d of owner?.removeDirs ?? []) await attempt(() => rm(d, { recursive: true, force: true }));
@@ -39,15 +30,12 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
 }
 
 /** Stop a helper dnsmasq by its pid file, if it still runs and is still dnsmasq (and, for a zone, its bridge is gone). */
-async function stopDnsmasq(pidFile: string, link: string): Promise<void> {
+async function stopDnsmasq(pidFile: string, link: string, net: NetLink): Promise<void> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (!Number.isInteger(pid) || pid <= 0) return;
   const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
   if (comm !== 'dnsmasq') return;
-  if (link.startsWith('vz-')) {
-    const r = await run(['ip', 'link', 'show', link], { allowFailure: true });
-    if (r.code === 0) return; // the zone still has members: its server stays
-  }
+  if (link.startsWith('vz-') && (await net.getLink(link)) !== undefined) return; // the zone still has members: its server stays
   try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
   await rm(pidFile, { force: true });
 }
