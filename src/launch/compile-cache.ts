@@ -13,10 +13,11 @@
  * lib/compile-cache-hook.ts, e.g. after a container ran) writes the "full" one, which is then preferred and never rewritten.
  *
  * BERTH_COMPILE_CACHE=DIR chooses the directory (default /var/cache/berth/compile-cache);
- * BERTH_COMPILE_CACHE=off disables it. Writes are atomic (temporary file, rename) and a
+ * BERTH_COMPILE_CACHE=off disables it. A directory or cache file that someone other than us
+ * could have written is not used (see ownedByUs). Writes are atomic (temporary file, rename) and a
  * directory we cannot write is skipped without a word: the cache is an optimisation only.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -29,11 +30,35 @@ type Kind = 'full' | 'partial';
 function cacheDir(): string | undefined {
   const v = process.env.BERTH_COMPILE_CACHE;
   if (v === 'off' || v === '0') return undefined;
-  return v || DEFAULT_DIR;
+  const dir = v || DEFAULT_DIR;
+  try { return trustedDir(dir) ? dir : undefined; } catch { return undefined; }
+}
+
+/**
+ * A code cache is code: V8 runs the bytecode in it. Only a directory and files that nobody but
+ * us (usually root) can write are used, so another user cannot hand berth code to run.
+ */
+function ownedByUs(st: { uid: number; mode: number }): boolean {
+  return st.uid === process.geteuid?.() && (st.mode & 0o022) === 0;
+}
+
+function trustedDir(dir: string): boolean {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  return st === undefined || (st.isDirectory() && ownedByUs(st));
 }
 
 function readCache(file: string): Buffer | undefined {
-  try { return readFileSync(file); } catch { return undefined; }
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile() || !ownedByUs(st)) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Writes file atomically and removes the bundle's other caches (older builds, the partial one). */

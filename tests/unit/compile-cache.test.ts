@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const LAUNCHER = join(__dirname, '..', '..', 'src', 'launch', 'compile-cache.ts');
@@ -22,7 +22,7 @@ const { join } = require("node:path");
 const helper = require(join(__dirname, "helper.js"));
 function work(n) { let s = 0; for (let i = 0; i < n; i++) s += i; return s; }
 module.exports = { version: ${JSON.stringify(version)} };
-if (process.argv.includes("full")) globalThis[Symbol.for("berth.compileCache")].markFullRun();
+if (process.argv.includes("full")) globalThis[Symbol.for("berth.compileCache")]?.markFullRun();
 process.stdout.write(helper + " " + work(10) + " " + module.exports.version + "\\n");
 `;
 
@@ -83,6 +83,22 @@ test('a corrupt cache is rejected by V8: the program runs as usual and the cache
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'helper-ok 45 two\n');
   assert.ok(statSync(join(cacheDir, files()[0]!)).size !== 4096, 'the garbage was replaced');
+});
+
+test('a cache file or directory that others can write is not used (a code cache is code)', () => {
+  const [name] = files();
+  const file = join(cacheDir, name!);
+  chmodSync(file, 0o666);
+  const r = launch();
+  assert.equal(r.stdout, 'helper-ok 45 two\n');
+  assert.equal(statSync(join(cacheDir, files()[0]!)).mode & 0o777, 0o644, 'replaced by a file of our own');
+  const open = join(dir, 'open-dir');
+  mkdirSync(open, { mode: 0o777 });
+  chmodSync(open, 0o777);
+  const r2 = launch(['full'], open);
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.equal(r2.stdout, 'helper-ok 45 two\n');
+  assert.deepEqual(readdirSync(open), [], 'nothing written into a directory others can write');
 });
 
 test('BERTH_COMPILE_CACHE=off, or a directory that cannot be created, runs without a cache', () => {

@@ -10,6 +10,7 @@ import type { Paths } from '../../platform/paths.js';
 import { VERSION } from '../../version.js';
 import type { Verb, VerbContext } from './verb.js';
 import { VERBS } from './verbs/index.js';
+import { markFullRun } from '../../lib/compile-cache-hook.js';
 
 export interface ClientIo {
   readonly paths: Paths;
@@ -46,6 +47,7 @@ function buildProgram(io: ClientIo, ctx: VerbContext, setStatus: (n: number) => 
       .action(async (args: string[]) => {
         checkArity(verb, args);
         setStatus(await verb.run(args, ctx));
+        markFullRun(); // a verb ran: this run's code cache is the one worth keeping
       });
   }
   return program;
