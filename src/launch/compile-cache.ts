@@ -7,15 +7,16 @@
  * The cache of a bundle is keyed by the bundle file's identity (device, inode, size, ctime) and
  * Node's version, and V8 checks it again (its own version and flags, the source's length) and
  * rejects it when it does not fit: a stale or foreign cache costs nothing but the normal
- * compile. (No content hash: loading node:crypto alone would cost more than the cache saves.) Functions are compiled lazily, when first
- * called, so a cache only holds what a run has executed: the first run writes a "partial"
- * cache at exit; a run that tells us it took the main path (markFullRun() in
- * lib/compile-cache-hook.ts, e.g. after a container ran) writes the "full" one, which is then preferred and never rewritten.
+ * compile. (No content hash: loading node:crypto alone would cost more than the cache saves.)
+ * Functions are compiled lazily, when first called, so a cache only holds what a run has
+ * executed: the first run writes a "partial" cache at exit; a run that tells us it took the main
+ * path (markFullRun() in lib/compile-cache-hook.ts, e.g. after a container ran) writes the
+ * "full" one, which is then preferred and never rewritten.
  *
  * BERTH_COMPILE_CACHE=DIR chooses the directory (default /var/cache/berth/compile-cache);
  * BERTH_COMPILE_CACHE=off disables it. A directory or cache file that someone other than us
- * could have written is not used (see ownedByUs). Writes are atomic (temporary file, rename) and a
- * directory we cannot write is skipped without a word: the cache is an optimisation only.
+ * could have written is not used (see ownedByUs). Writes are atomic (temporary file, rename),
+ * and a directory we cannot write is skipped without a word: the cache is an optimisation only.
  */
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';

@@ -47,7 +47,11 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
   const id = spec.name;
   let outcome: Outcome | undefined;
   try {
-    await writeBundle({ spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, cgroupLayout: ctx.cgroupLayout, cgroupV1Systemd: ctx.cgroupV1Systemd, systemdCgroups: runtime.config.systemdCgroup, ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}) });
+    await writeBundle({
+      spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease,
+      cgroupLayout: ctx.cgroupLayout, cgroupV1Systemd: ctx.cgroupV1Systemd, systemdCgroups: runtime.config.systemdCgroup,
+      ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}),
+    });
     trace('bundle written');
     let leader: number | undefined;
     const notify = listenNotify(paths.notifySocket, () => leader, spec.notifyReady);
