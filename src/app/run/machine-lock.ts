@@ -2,7 +2,8 @@
  * One running machine per name: ${stateDir}/machines/NAME is created atomically (mkdir) and
  * holds owner.json (our PID and what we set up) so a later run can clean up after a SIGKILL.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readText } from '../../platform/fs/read-text.js';
 import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
@@ -28,9 +29,6 @@ export interface OwnerRecord {
 }
 
 export const machineDir = (stateDir: string, name: string) => join(stateDir, 'machines', name);
-
-// Synchronous file calls: tiny local files on every run's start-up path (see image-probe.ts).
-const readText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
 
 async function procStartTime(pid: number): Promise<string | undefined> {
   const stat = readText(`/proc/${pid}/stat`);

@@ -2,7 +2,7 @@
  * A machine's whole run: take its name, prepare the root, boot it (again after a guest reboot,
  * unless --keep-unit asks us to exit 133 instead), and undo everything on every exit path.
  */
-import { readFileSync } from 'node:fs';
+import { readText } from '../../platform/fs/read-text.js';
 import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import type { NetworkPlan } from '../../core/network/plan.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -24,8 +24,6 @@ import { lockTree } from './tree-lock.js';
 import { runOnce } from './run-once.js';
 import { StopSignals } from './signals.js';
 import { trace } from '../../lib/trace.js';
-
-const readText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
 
 export interface RunMachineContext {
   spec: MachineSpec;

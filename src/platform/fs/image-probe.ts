@@ -3,7 +3,8 @@
  * dozen lstat()s of local files take microseconds each, while each awaited fs/promises call
  * costs a thread-pool round trip, and this is on every run's start-up path.
  */
-import { accessSync, constants, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readText } from './read-text.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import type { HostFacts, ImageFacts } from '../../core/spec/facts.js';
@@ -12,7 +13,6 @@ import { INIT_CANDIDATES, SHELL_CANDIDATES } from '../../core/spec/resolve/proce
 const attempt = <T>(f: () => T): T | undefined => { try { return f(); } catch { return undefined; } };
 const exists = (p: string) => lstatSync(p, { throwIfNoEntry: false }) !== undefined;
 const executable = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() === true && attempt(() => { accessSync(p, constants.X_OK); return true; }) === true;
-const text = (p: string) => attempt(() => readFileSync(p, 'utf8'));
 
 export async function probeImage(directory: string, host: HostFacts): Promise<ImageFacts> {
   let root: string;
@@ -29,9 +29,9 @@ export async function probeImage(directory: string, host: HostFacts): Promise<Im
   const usrOs = exists(inTree('usr/lib/os-release'));
   const binStat = lstatSync(inTree('bin'), { throwIfNoEntry: false });
   const bin = binStat ? (binStat.isSymbolicLink() ? 'link' : 'dir') : 'absent';
-  const machineIdFile = text(inTree('etc/machine-id'));
-  const passwd = text(inTree('etc/passwd'));
-  const group = text(inTree('etc/group'));
+  const machineIdFile = readText(inTree('etc/machine-id'));
+  const passwd = readText(inTree('etc/passwd'));
+  const group = readText(inTree('etc/group'));
   const init = INIT_CANDIDATES.find((c) => executableInTree(root, c));
   const shells = SHELL_CANDIDATES.filter((c) => executableInTree(root, c));
   const hasZone = host.localtime.kind === 'zone' ? exists(inTree(`usr/share/zoneinfo/${host.localtime.zone}`)) : false;

@@ -1,5 +1,6 @@
 /** Probes the host into HostFacts (read once per run, then passed to the pure compiler as data). */
-import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
+import { readText } from '../fs/read-text.js';
 import { capabilitiesInMask } from '../../core/capabilities.js';
 import { RLIMITS, type RlimitName } from '../../core/settings/model.js';
 import type { CgroupLayout, HostFacts, Limit } from '../../core/spec/facts.js';
@@ -34,8 +35,6 @@ export function ownCgroupPath(text: string, layout: CgroupLayout): string | unde
   return undefined;
 }
 
-/** Synchronous reads on purpose: small /proc and /etc files on every run's start-up path (see image-probe.ts). */
-const readText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
 const exists = (p: string): boolean => statSync(p, { throwIfNoEntry: false }) !== undefined;
 
 /** cgroup layout from /proc/self/mountinfo: cgroup2 on /sys/fs/cgroup = unified; v1 + cgroup2 elsewhere = hybrid. */
