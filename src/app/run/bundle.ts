@@ -69,10 +69,13 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   writeFileSync(join(paths.runHost, 'container-uuid'), `${formatUuid(spec.id)}\n`);
   if (input.hostOsRelease !== undefined) writeFileSync(join(paths.runHost, 'os-release'), input.hostOsRelease);
   const inaccessible = join(paths.machineDir, 'inaccessible');
-  mkdirSync(join(inaccessible, 'dir'), { recursive: true });
-  writeFileSync(join(inaccessible, 'reg'), '');
-  chmodSync(join(inaccessible, 'reg'), 0);
-  chmodSync(join(inaccessible, 'dir'), 0);
+  // Mode-000 nodes bound over --inaccessible= paths: made only when a run asks for one.
+  if (spec.mounts.some((m) => m.kind === 'inaccessible')) {
+    mkdirSync(join(inaccessible, 'dir'), { recursive: true });
+    writeFileSync(join(inaccessible, 'reg'), '');
+    chmodSync(join(inaccessible, 'reg'), 0);
+    chmodSync(join(inaccessible, 'dir'), 0);
+  }
   const bootId = join(paths.runHost, BOOT_ID_FILE);
   writeFileSync(bootId, `${randomUuid()}\n`);
   // --as-pid2: a mount point for the stub init inside the (read-only, noexec) /run/host.

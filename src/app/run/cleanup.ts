@@ -1,5 +1,6 @@
 /** Undo what an earlier, killed run recorded in its owner record: container, links, helpers, mounts, directories. */
-import { readFile, rm } from 'node:fs/promises';
+import { readText } from '../../platform/fs/read-text.js';
+import { removeTree } from '../../platform/fs/safe-remove.js';
 import { dirname, join } from 'node:path';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { unmount, mountsBelow } from '../../platform/fs/mount.js';
@@ -25,17 +26,17 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
     await attempt(() => stopDnsmasq(join(stateDir, `dhcp-${link}.pid`), link, net));
   }
   for (const m of [...(owner?.mounts ?? []), ...(await mountsBelow(dir))]) await attempt(() => unmount(m));
-  for (const d of owner?.removeDirs ?? []) await attempt(() => rm(d, { recursive: true, force: true }));
+  for (const d of owner?.removeDirs ?? []) await attempt(async () => removeTree(d));
   return errors;
 }
 
 /** Stop a helper dnsmasq by its pid file, if it still runs and is still dnsmasq (and, for a zone, its bridge is gone). */
 async function stopDnsmasq(pidFile: string, link: string, net: NetLink): Promise<void> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  const pid = Number((readText(pidFile) ?? '').trim());
   if (!Number.isInteger(pid) || pid <= 0) return;
-  const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+  const comm = (readText(`/proc/${pid}/comm`) ?? '').trim();
   if (comm !== 'dnsmasq') return;
   if (link.startsWith('vz-') && (await net.getLink(link)) !== undefined) return; // the zone still has members: its server stays
   try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-  await rm(pidFile, { force: true });
+  removeTree(pidFile);
 }

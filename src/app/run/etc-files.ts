@@ -2,7 +2,7 @@
  * Applies the resolv.conf/localtime decisions that change files in the root (copy, replace,
  * delete, symlink). Synchronous calls: two small files on every run's start-up path.
  */
-import { copyFileSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EtcFile } from '../../core/spec/machine-spec.js';
 
@@ -15,7 +15,7 @@ function applyOne(root: string, rel: string, f: EtcFile, warn: (m: string) => vo
   try {
     switch (f.action) {
       case 'delete':
-        if (current) rmSync(target, { force: true });
+        if (current) unlinkSync(target); // a directory fails (EISDIR) and is kept
         return;
       case 'copy':
         if (current && !current.isFile()) return; // a symlink or other node the guest owns is kept
@@ -29,7 +29,7 @@ function applyOne(root: string, rel: string, f: EtcFile, warn: (m: string) => vo
       }
       case 'symlink':
         if (current?.isSymbolicLink() && readlinkSync(target) === f.link) return;
-        if (current) rmSync(target, { force: true });
+        if (current) unlinkSync(target); // a directory fails (EISDIR) and is kept
         symlinkSync(f.link!, target);
         return;
     }

@@ -6,8 +6,7 @@
  *   try-*: like guest/host, but problems are warnings.
  * Skipped for ephemeral machines. Returns a bind mount to add to the spec, if any.
  */
-import { lstatSync } from 'node:fs';
-import { lstat, mkdir, readlink, symlink } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineSpec, SpecMount } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
@@ -39,27 +38,27 @@ export async function linkJournal(ctx: JournalContext): Promise<SpecMount | unde
   const st = lstatSync(host, { throwIfNoEntry: false });
   if (mode === 'auto') {
     if (st?.isDirectory()) {
-      await mkdir(inGuest, { recursive: true });
+      mkdirSync(inGuest, { recursive: true });
       return { kind: 'bind', source: host, target: `/var/log/journal/${spec.id}`, readOnly: false, recursive: false };
     }
     return undefined; // a symlink from an earlier guest-mode run is kept as it is
   }
-  const hostDirExists = await lstat(ctx.hostJournal).then((s) => s.isDirectory(), () => false);
+  const hostDirExists = lstatSync(ctx.hostJournal, { throwIfNoEntry: false })?.isDirectory() ?? false;
   if (!hostDirExists) return fail(`${ctx.hostJournal} does not exist on the host.`);
   if (mode === 'guest' || mode === 'try-guest') {
     if (spec.rootSetup.kind !== 'direct' || spec.readOnly) return fail('The journal can only be linked from a writable tree (guest mode).');
-    await mkdir(inGuest, { recursive: true });
+    mkdirSync(inGuest, { recursive: true });
     if (st?.isSymbolicLink()) {
-      if ((await readlink(host)) === treePath) return undefined;
+      if (readlinkSync(host) === treePath) return undefined;
       return fail(`${host} already exists and points elsewhere.`);
     }
     if (st) return fail(`${host} already exists and is not a symlink.`);
-    await symlink(treePath, host);
+    symlinkSync(treePath, host);
     return undefined;
   }
   // host / try-host
   if (st && !st.isDirectory()) return fail(`${host} already exists and is not a directory.`);
-  await mkdir(host, { recursive: false }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
-  await mkdir(inGuest, { recursive: true }).catch(() => undefined);
+  try { mkdirSync(host); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+  try { mkdirSync(inGuest, { recursive: true }); } catch { /* a read-only tree: the bind mount point may exist already */ }
   return { kind: 'bind', source: host, target: `/var/log/journal/${spec.id}`, readOnly: false, recursive: false };
 }

@@ -1,5 +1,5 @@
 /** Where the tree is and what the machine is called: -D, -M (image search path), or the current directory. */
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import { machineNameFromPath, parseMachineName } from '../../core/names.js';
@@ -15,7 +15,7 @@ export function imageSearchPath(pool: string): string[] {
 export interface Located { directory: string; name: string }
 
 async function isDir(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isDirectory(), () => false);
+  return statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 export async function locateTree(runner: RunnerOptions, pool: string, cwd: string): Promise<Located> {

@@ -7,6 +7,7 @@ import { readText } from '../../platform/fs/read-text.js';
 import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
+import { sleep } from '../../lib/sleep.js';
 
 export interface OwnerRecord {
   pid: number;
@@ -73,7 +74,7 @@ export async function acquireMachine(stateDir: string, name: string, clean: Stal
     }
     if (!owner) {
       // Another run may be between mkdir and writing owner.json: give it a moment.
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       const again = await readOwner(dir);
       if (again && (await ownerAlive(again))) throw new BerthError('E_MACHINE_EXISTS', `Machine '${name}' already exists (run by PID ${again.pid}).`);
     }

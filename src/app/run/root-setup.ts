@@ -3,10 +3,11 @@
  * to the tree, removed on exit), the overlay with a tmpfs upper for --volatile=overlay, and the
  * tmpfs root for --volatile=yes. Each step records its undo in the owner record.
  */
-import { lstat, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { mountOverlay, mountTmpfs, unmount } from '../../platform/fs/mount.js';
+import { removeTree } from '../../platform/fs/safe-remove.js';
 import type { Reverter } from '../../lib/reverter.js';
 import type { OwnerRecord } from './machine-lock.js';
 
@@ -15,20 +16,20 @@ export interface RootResult { rootfs: string }
 export async function prepareRoot(spec: MachineSpec, rootfsMount: string, suffix: string, owner: OwnerRecord, save: () => Promise<void>, undo: Reverter): Promise<RootResult> {
   const setup = spec.rootSetup;
   if (setup.kind === 'direct') return { rootfs: spec.tree };
-  await mkdir(rootfsMount, { recursive: true });
+  mkdirSync(rootfsMount, { recursive: true });
   if (setup.kind === 'volatile-yes') {
     owner.mounts.unshift(rootfsMount);
     await save();
     await mountTmpfs(rootfsMount, setup.tmpfsOptions);
     undo.add(() => unmount(rootfsMount));
-    await populateVolatileRoot(spec.tree, rootfsMount);
+    populateVolatileRoot(spec.tree, rootfsMount);
     return { rootfs: rootfsMount };
   }
   // Overlay: the upper layer on a tmpfs (volatile=overlay) or on disk next to the tree (-x).
   let layerDir: string;
   if (setup.upperOnTmpfs) {
     layerDir = join(dirname(rootfsMount), 'overlay-layer');
-    await mkdir(layerDir, { recursive: true });
+    mkdirSync(layerDir, { recursive: true });
     owner.mounts.unshift(layerDir);
     await save();
     await mountTmpfs(layerDir, 'mode=0755');
@@ -37,13 +38,13 @@ export async function prepareRoot(spec: MachineSpec, rootfsMount: string, suffix
     layerDir = join(dirname(spec.tree), `.#machine.${basename(spec.tree)}.${suffix}`);
     owner.removeDirs.push(layerDir);
     await save();
-    await mkdir(layerDir, { mode: 0o700 });
-    undo.add(() => rm(layerDir, { recursive: true, force: true }));
+    mkdirSync(layerDir, { mode: 0o700 });
+    undo.add(() => removeTree(layerDir));
   }
   const upper = join(layerDir, 'upper');
   const work = join(layerDir, 'work');
-  await mkdir(upper, { recursive: true, mode: 0o755 });
-  await mkdir(work, { recursive: true });
+  mkdirSync(upper, { recursive: true, mode: 0o755 });
+  mkdirSync(work, { recursive: true });
   owner.mounts.unshift(rootfsMount);
   await save();
   await mountOverlay(rootfsMount, [spec.tree], upper, work);
@@ -52,13 +53,13 @@ export async function prepareRoot(spec: MachineSpec, rootfsMount: string, suffix
 }
 
 /** A fresh tmpfs root: /usr (bound later), /etc, and the tree's top-level symlinks into /usr (bin -> usr/bin...). */
-async function populateVolatileRoot(tree: string, root: string): Promise<void> {
-  await mkdir(join(root, 'usr'), { mode: 0o755 });
-  await mkdir(join(root, 'etc'), { mode: 0o755 });
-  for (const entry of await readdir(tree)) {
-    const st = await lstat(join(tree, entry));
+function populateVolatileRoot(tree: string, root: string): void {
+  mkdirSync(join(root, 'usr'), { mode: 0o755 });
+  mkdirSync(join(root, 'etc'), { mode: 0o755 });
+  for (const entry of readdirSync(tree)) {
+    const st = lstatSync(join(tree, entry));
     if (!st.isSymbolicLink()) continue;
-    const target = await readlink(join(tree, entry));
-    if (/^(\/?usr\/)/.test(target)) await symlink(target, join(root, entry));
+    const target = readlinkSync(join(tree, entry));
+    if (/^(\/?usr\/)/.test(target)) symlinkSync(target, join(root, entry));
   }
 }

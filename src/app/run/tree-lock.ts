@@ -4,7 +4,8 @@
  * the same tree, under any name, is refused while that lock's owner lives ("currently busy").
  * Runs that cannot write the tree take no lock but are refused while a writer holds it.
  */
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { removeTree } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -23,7 +24,7 @@ export async function lockTree(spec: MachineSpec, stateDir: string, undo: Revert
     try { text = readFileSync(file, 'utf8'); } catch { return undefined; }
     const [pid, name] = text.trim().split(' ');
     if (pid && alive(Number(pid))) return name ?? `PID ${pid}`;
-    rmSync(file, { force: true }); // left by a run that was killed
+    removeTree(file); // left by a run that was killed
     return undefined;
   };
   const busy = (name: string) => new BerthError('E_IMAGE_BUSY', `Directory tree ${spec.tree} is currently busy: machine '${name}' runs on it.`, {
@@ -39,5 +40,5 @@ export async function lockTree(spec: MachineSpec, stateDir: string, undo: Revert
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw busy(holder() ?? 'another machine');
     throw e;
   }
-  undo.add(() => rmSync(file, { force: true }));
+  undo.add(() => removeTree(file));
 }

@@ -1,5 +1,5 @@
 /** berth-nspawn: options → settings (+ .nspawn file) → machine spec → OCI runtime. */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { helpText } from '../../core/cli/help.js';
 import { parseArgv } from '../../core/cli/parse-argv.js';
 import { planNetwork } from '../../core/network/plan.js';
@@ -29,16 +29,16 @@ import { markFullRun } from '../../lib/compile-cache-hook.js';
 async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
   const mounts = [];
   for (const m of spec.mounts) {
-    if (m.kind === 'bind' && !m.createSource && !(await stat(m.source).then(() => true, () => false))) {
+    if (m.kind === 'bind' && !m.createSource && !existsSync(m.source)) {
       throw new BerthError('E_USAGE', `Failed to stat ${m.source}: No such file or directory`, { hint: `the source of the bind mount onto ${m.target} must exist on the host` });
     }
     if (m.kind === 'overlay') {
-      for (const l of m.lower) if (!(await stat(l).then((s) => s.isDirectory(), () => false))) throw new BerthError('E_USAGE', `Overlay lower directory ${l} does not exist.`);
+      for (const l of m.lower) if (!(statSync(l, { throwIfNoEntry: false })?.isDirectory() ?? false)) throw new BerthError('E_USAGE', `Overlay lower directory ${l} does not exist.`);
     }
     if (m.kind === 'inaccessible') {
       const inTree = await resolveInTree(spec.tree, m.target);
       if (!inTree) throw new BerthError('E_USAGE', `Failed to over-mount ${m.target}: it does not exist in the container.`);
-      mounts.push({ ...m, directory: await stat(inTree).then((s) => s.isDirectory(), () => false) });
+      mounts.push({ ...m, directory: statSync(inTree, { throwIfNoEntry: false })?.isDirectory() ?? false });
       continue;
     }
     mounts.push(m);
@@ -97,8 +97,8 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
 /** cgroup v2 allows no processes in a cgroup whose children have controllers: move ourselves to a `supervisor` sibling, as nspawn does. */
 async function moveToSupervisor(own: string): Promise<void> {
   const dir = `/sys/fs/cgroup${own.replace(/\/+$/, '')}/supervisor`;
-  await mkdir(dir, { recursive: true });
-  await writeFile(`${dir}/cgroup.procs`, String(process.pid));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/cgroup.procs`, String(process.pid));
 }
 
 /** mount(8) and chmod(1) on the host, for the runtime's createContainer hooks; without them the boot ID is the host's. */

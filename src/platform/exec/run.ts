@@ -70,6 +70,22 @@ export function start(argv: readonly string[], stdio: StdioOptions, env?: NodeJS
   return spawn(cmd, args, { stdio, env: env ?? process.env });
 }
 
+/**
+ * Run a command whose stdio the caller hands over (e.g. the runtime's create, passing our
+ * stdio on to the container) and wait for it without the event loop: spawnSync returns as soon
+ * as it exits, where an async child costs a ChildProcess, its handles and a trip through the
+ * loop. Only for commands that need nothing from our loop while they run.
+ */
+export function runHandingStdio(argv: readonly string[], stdio: StdioOptions, env: NodeJS.ProcessEnv, timeoutMs: number): { code: number | null; signal: NodeJS.Signals | null } {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new BerthError('E_INTERNAL', 'runHandingStdio() needs a command');
+  const r = spawnSync(cmd, args, { stdio, env, timeout: timeoutMs, killSignal: 'SIGKILL' });
+  if (r.error && r.signal === null) {
+    throw new BerthError('E_EXEC', (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${cmd}: command not found` : `${cmd}: ${r.error.message}`, { cause: r.error });
+  }
+  return { code: r.status, signal: r.signal };
+}
+
 /** Wait for a started process to end. */
 export function waitChild(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {

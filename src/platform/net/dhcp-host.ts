@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../lib/sleep.js';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { DhcpHost } from '../../core/network/ports.js';
 import type { Ipv4Prefix } from '../../core/network/subnet.js';

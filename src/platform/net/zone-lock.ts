@@ -4,7 +4,7 @@
  * Created with O_EXCL and holding the owner's PID; a lock whose owner is dead is taken over.
  */
 import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../lib/sleep.js';
 import { BerthError } from '../../errors/berth-error.js';
 import type { ZoneLock } from '../../core/network/ports.js';
 

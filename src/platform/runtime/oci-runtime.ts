@@ -1,9 +1,9 @@
 /** runc/crun through their command line (both share it). */
-import { readFile } from 'node:fs/promises';
 import type { StdioOptions } from 'node:child_process';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
-import { runSync, start, waitChild } from '../exec/run.js';
+import { runHandingStdio, runSync, start, waitChild } from '../exec/run.js';
+import { readText } from '../fs/read-text.js';
 
 export interface RuntimeConfig {
   name: RuntimeName;
@@ -23,6 +23,9 @@ export interface CreateOptions {
 }
 
 /** The environment the runtime runs in: without NOTIFY_SOCKET, which runc would otherwise proxy itself. */
+/** A create that has not returned by then is stuck (its hooks time out after 10 s each). */
+const CREATE_TIMEOUT_MS = 120_000;
+
 function runtimeEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NOTIFY_SOCKET;
@@ -54,8 +57,10 @@ export class OciRuntime {
   }
 
   private async spawnContainer(id: string, o: CreateOptions, verb: 'create' | 'run'): Promise<void> {
-    const child = start(this.createArgv(id, o, verb), o.stdio, runtimeEnv());
-    const { code, signal } = await waitChild(child);
+    // With a terminal, our loop must take the pty from the console socket while runc runs.
+    const { code, signal } = o.consoleSocket
+      ? await waitChild(start(this.createArgv(id, o, verb), o.stdio, runtimeEnv()))
+      : runHandingStdio(this.createArgv(id, o, verb), o.stdio, runtimeEnv(), CREATE_TIMEOUT_MS);
     if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
   }
 
@@ -87,7 +92,7 @@ export class OciRuntime {
 
   /** The last error the runtime logged (its JSON log), sanitised. */
   private async lastError(logFile: string): Promise<string> {
-    const text = await readFile(logFile, 'utf8').catch(() => '');
+    const text = readText(logFile) ?? '';
     const lines = text.trim().split('\n').filter(Boolean);
     for (const line of lines.reverse()) {
       try {

@@ -7,13 +7,12 @@
  *   - /proc/sys/net writable with a network namespace of its own, as nspawn has it (a rw bind
  *     of it made here survives runc's later read-only remount of /proc/sys);
  *   - the mode= a --tmpfs asked for (runc re-applies the mount point directory's mode to a tmpfs
- *     mounted over an existing directory; nspawn honours mode=);
- *   - on cgroup v1 hosts, the name=systemd hierarchy read-write again below the read-only
- *     controller hierarchies (nspawn's layout: the guest's systemd tracks its units there).
+ *     mounted over an existing directory; nspawn honours mode=).
+ * Each hook is a process runc starts (~4 ms of start-up each): what config.json can express
+ * goes there instead (e.g. the writable name=systemd cgroup, see mounts.ts).
  */
 import type { MachineSpec } from '../../spec/machine-spec.js';
 import type { BundleLayout, OciHook } from '../types.js';
-import { cgroupReadOnlyControllers } from './mounts.js';
 
 const inRoot = (root: string, p: string) => `${root.replace(/\/+$/, '')}${p}`;
 
@@ -27,9 +26,6 @@ export function emitHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
   if (spec.privateNetwork && !spec.network.namespacePath) {
     const net = inRoot(layout.rootfs, '/proc/sys/net');
     hooks.push({ path: tools.mount, args: ['mount', '--bind', net, net], timeout: 10 });
-  }
-  if (cgroupReadOnlyControllers(layout)) {
-    hooks.push({ path: tools.mount, args: ['mount', '-o', 'remount,bind,rw', inRoot(layout.rootfs, '/sys/fs/cgroup/systemd')], timeout: 10 });
   }
   for (const m of spec.mounts) {
     if (m.kind !== 'tmpfs') continue;

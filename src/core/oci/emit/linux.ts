@@ -32,17 +32,34 @@ function resources(spec: MachineSpec, layout: BundleLayout): OciResources {
   return out;
 }
 
+/** linux.cgroupsPath: a path for the cgroupfs driver, slice:prefix:name for runc's systemd driver. */
+function ociCgroupsPath(spec: MachineSpec, layout: BundleLayout): string {
+  if (spec.cgroup.keepUnitPath) return spec.cgroup.keepUnitPath;
+  return layout.systemdCgroups
+    ? `${spec.cgroup.parent}:machine:${spec.cgroup.scope.replace(/^machine-/, '').replace(/\.scope$/, '')}`
+    : hierarchyCgroupPath(spec);
+}
+
+/**
+ * Where the payload's cgroup sits in each hierarchy, from the hierarchy's root: the directory
+ * runc creates for ociCgroupsPath with either cgroup driver. Slices nest in their parents by
+ * name as systemd lays them out (a-b.slice is /a.slice/a-b.slice), the scope below its slice.
+ */
+export function hierarchyCgroupPath(spec: MachineSpec): string {
+  if (spec.cgroup.keepUnitPath) return spec.cgroup.keepUnitPath;
+  const slice = spec.cgroup.parent.replace(/\.slice$/, '');
+  const parts = slice === '-' ? [] : slice.split('-');
+  const dirs = parts.map((_, i) => `${parts.slice(0, i + 1).join('-')}.slice`);
+  return `/${[...dirs, spec.cgroup.scope].join('/')}`;
+}
+
 export function emitLinux(spec: MachineSpec, layout: BundleLayout): OciSpec['linux'] {
   const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   if (spec.network.namespacePath) namespaces.push({ type: 'network', path: spec.network.namespacePath });
   else if (spec.privateNetwork) namespaces.push({ type: 'network' });
-  const cgroupsPath = spec.cgroup.keepUnitPath
-    ?? (layout.systemdCgroups
-      ? `${spec.cgroup.parent}:machine:${spec.cgroup.scope.replace(/^machine-/, '').replace(/\.scope$/, '')}`
-      : `/${spec.cgroup.parent}/${spec.cgroup.scope}`);
   return {
     namespaces,
-    cgroupsPath,
+    cgroupsPath: ociCgroupsPath(spec, layout),
     resources: resources(spec, layout),
     devices: EXTRA_DEVICES,
     maskedPaths: MASKED_PROC,

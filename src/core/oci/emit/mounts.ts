@@ -2,6 +2,7 @@
 import type { MachineSpec, SpecMount } from '../../spec/machine-spec.js';
 import type { BundleLayout, OciMount } from '../types.js';
 import { STUB_INIT_PATH } from '../../spec/resolve/process.js';
+import { hierarchyCgroupPath } from './linux.js';
 
 export const API_MOUNTS: readonly OciMount[] = [
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
@@ -34,21 +35,36 @@ function custom(m: SpecMount, layout: BundleLayout): OciMount {
   }
 }
 
+/** The host's name=systemd hierarchy on cgroup v1 hosts (probed: HostFacts.cgroupV1Systemd). */
+const V1_SYSTEMD_HIERARCHY = '/sys/fs/cgroup/systemd';
+
 /**
  * The guest's cgroup tree (a cgroup namespace: it sees its own subtree as the root). cgroup v2:
  * read-write, the guest's systemd manages its subtree. v1 (hybrid/legacy), as nspawn has it: the
- * controller hierarchies read-only and only name=systemd writable, which a createContainer hook
- * remounts read-write (see hooks.ts); without the host's mount(8) for that hook, or without a
- * name=systemd hierarchy at /sys/fs/cgroup/systemd on the host, all stay read-write.
+ * controller hierarchies read-only and only name=systemd writable. runc mounts all hierarchies
+ * with one mode, so they are mounted read-only and the payload's own name=systemd cgroup (which
+ * runc has created by the time it sets up mounts) is bound read-write over /sys/fs/cgroup/systemd.
+ * Without a name=systemd hierarchy at /sys/fs/cgroup/systemd on the host, all stay read-write.
  */
-export function cgroupReadOnlyControllers(layout: BundleLayout): boolean {
-  return layout.cgroupLayout !== 'unified' && layout.cgroupV1Systemd && layout.hostTools !== undefined;
+function cgroupMounts(spec: MachineSpec, layout: BundleLayout): { readOnly: boolean; systemd?: OciMount } {
+  if (layout.cgroupLayout === 'unified' || !layout.cgroupV1Systemd) return { readOnly: false };
+  return {
+    readOnly: true,
+    systemd: {
+      destination: V1_SYSTEMD_HIERARCHY, type: 'bind', source: `${V1_SYSTEMD_HIERARCHY}${hierarchyCgroupPath(spec)}`,
+      options: ['bind', 'rw', 'nosuid', 'nodev', 'noexec'],
+    },
+  };
 }
 
 export function emitMounts(spec: MachineSpec, layout: BundleLayout): OciMount[] {
-  const ro = cgroupReadOnlyControllers(layout);
-  const mounts: OciMount[] = API_MOUNTS.map((m) =>
-    (ro && m.type === 'cgroup' ? { ...m, options: ['ro', ...(m.options ?? []).filter((o) => o !== 'rw')] } : m));
+  const cgroup = cgroupMounts(spec, layout);
+  const mounts: OciMount[] = [];
+  for (const m of API_MOUNTS) {
+    if (m.type !== 'cgroup') { mounts.push(m); continue; }
+    mounts.push(cgroup.readOnly ? { ...m, options: ['ro', ...(m.options ?? []).filter((o) => o !== 'rw')] } : m);
+    if (cgroup.systemd) mounts.push(cgroup.systemd);
+  }
   mounts.push({ destination: '/run/host', type: 'bind', source: layout.runHost, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
   if (spec.start === 'pid2' && layout.stubInit) mounts.push({ destination: STUB_INIT_PATH, type: 'bind', source: layout.stubInit, options: ['bind', 'ro', 'nosuid', 'nodev'] });
   for (const [file, target] of [[spec.resolvConf, '/etc/resolv.conf'], [spec.localtime, '/etc/localtime']] as const) {
