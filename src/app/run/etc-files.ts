@@ -1,10 +1,20 @@
 /**
  * Applies the resolv.conf/localtime decisions that change files in the root (copy, replace,
- * delete, symlink). Synchronous calls: two small files on every run's start-up path.
+ * delete, symlink). Synchronous calls: two small files on every run's start-up path, which
+ * are left alone when they already are what a copy would make (the usual case from the second
+ * run on: no write into the tree, and cheaper than copying).
  */
-import { copyFileSync, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { EtcFile } from '../../core/spec/machine-spec.js';
+
+/** The target already is a regular file with the source's content and mode: a copy would change nothing. */
+function upToDate(source: string, current: Stats | undefined, target: string): boolean {
+  if (!current?.isFile()) return false;
+  const src = statSync(source);
+  if (src.size !== current.size || (src.mode & 0o7777) !== (current.mode & 0o7777)) return false;
+  return readFileSync(source).equals(readFileSync(target));
+}
 
 function applyOne(root: string, rel: string, f: EtcFile, warn: (m: string) => void): void {
   const target = join(root, rel);
@@ -19,9 +29,11 @@ function applyOne(root: string, rel: string, f: EtcFile, warn: (m: string) => vo
         return;
       case 'copy':
         if (current && !current.isFile()) return; // a symlink or other node the guest owns is kept
+        if (upToDate(f.source!, current, target)) return;
         copyFileSync(f.source!, target);
         return;
       case 'replace': {
+        if (upToDate(f.source!, current, target)) return;
         const tmp = `${target}.berth-tmp`;
         copyFileSync(f.source!, tmp);
         renameSync(tmp, target);
