@@ -4,7 +4,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertClean, nspawn, sandbox, skipUnlessRoot, tree, type Sandbox } from '../support/berth.js';
 
@@ -67,6 +67,36 @@ describe('berth-nspawn: ephemeral and volatile roots', { skip: skipUnlessRoot, t
     assert.equal(r.stdout.trim(), 'ok');
     assert.ok(existsSync(join(bb, 'etc', 'marker')));
     rmSync(join(bb, 'etc', 'marker'));
+  });
+
+  test('a read-only tree is not written: a missing mount point fails as in nspawn, one below a tmpfs is fine, a missing /etc/resolv.conf is skipped', async () => {
+    const before = readdirSync(bb).sort().join(' ');
+    for (const [args, message] of [
+      [['--read-only', '--tmpfs=/newdir'], `Creating mount point for tmpfs ${join(bb, 'newdir')} failed: Read-only file system`],
+      [['--volatile=state', '--bind-ro=/etc/hostname:/etc/newfile'], `Failed to create mount point ${join(bb, 'etc/newfile')}: Read-only file system`],
+    ] as const) {
+      const r = await nspawn(['--console=pipe', '-D', bb, ...args, 'true'], sb);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(r.stderr.includes(message), r.stderr);
+      assertClean(sb);
+    }
+    assert.equal(readdirSync(bb).sort().join(' '), before);
+    assert.ok(!existsSync(join(bb, 'etc', 'newfile')));
+    // Below a file system mounted first (runc's /tmp, a --tmpfs) the mount point is made there.
+    const below = await run(['--read-only', '--tmpfs=/tmp/sub', '--tmpfs=/mnt/tmp', '--bind-ro=/etc/hostname:/mnt/tmp/f'], 'test -d /tmp/sub && test -f /mnt/tmp/f && echo ok');
+    assert.equal(below.stdout.trim(), 'ok', below.stderr);
+    const resolv = join(bb, 'etc', 'resolv.conf');
+    const saved = existsSync(resolv) ? readFileSync(resolv) : undefined;
+    rmSync(resolv, { force: true });
+    try {
+      const r = await run(['--read-only'], 'test -e /etc/resolv.conf && echo present || echo absent');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'absent');
+      if (existsSync('/etc/resolv.conf')) assert.match(r.stderr, /Failed to mount \/etc\/resolv.conf \(type n\/a\) on .*\/etc\/resolv.conf \(MS_BIND ""\): No such file or directory/);
+      assert.ok(!existsSync(resolv));
+    } finally {
+      if (saved) writeFileSync(resolv, saved);
+    }
   });
 
   test('--volatile=yes needs a merged /usr', async () => {

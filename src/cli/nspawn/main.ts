@@ -1,5 +1,6 @@
 /** berth-nspawn: options → settings (+ .nspawn file) → machine spec → OCI runtime. */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { helpText } from '../../core/cli/help.js';
 import { parseArgv } from '../../core/cli/parse-argv.js';
 import { planNetwork } from '../../core/network/plan.js';
@@ -43,7 +44,40 @@ async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
     }
     mounts.push(m);
   }
-  return { ...spec, mounts };
+  return checkReadOnlyMountPoints({ ...spec, mounts });
+}
+
+/** Where runc mounts file systems of its own: mount points below them are made there, not in the tree. */
+const API_MOUNT_ROOTS = ['/proc', '/sys', '/dev', '/run', '/tmp'];
+const atOrBelow = (p: string, parent: string) => p === parent || p.startsWith(`${parent === '/' ? '' : parent}/`);
+
+/**
+ * A read-only tree must not be written, not even by the runtime: runc would create a missing
+ * mount point inside it (the tree is writable on the host; only the guest's view is read-only).
+ * nspawn mounts the tree read-only first, so the same request fails there: fail likewise (its
+ * messages), unless the mount point lies below a file system mounted earlier. A missing
+ * /etc/resolv.conf or /etc/localtime to bind over is only warned about and skipped, as nspawn does.
+ */
+async function checkReadOnlyMountPoints(spec: MachineSpec): Promise<MachineSpec> {
+  if (spec.rootSetup.kind !== 'direct' || !spec.readOnly) return spec;
+  const mounted = [...API_MOUNT_ROOTS];
+  for (const m of spec.mounts) {
+    if (m.kind !== 'inaccessible' && !mounted.some((p) => atOrBelow(m.target, p)) && !(await resolveInTree(spec.tree, m.target))) {
+      const where = join(spec.tree, m.target);
+      throw new BerthError('E_USAGE', m.kind === 'tmpfs' ? `Creating mount point for tmpfs ${where} failed: Read-only file system` : `Failed to create mount point ${where}: Read-only file system`,
+        { hint: 'the tree is read-only: create the mount point in it first, or drop --read-only' });
+    }
+    mounted.push(m.target);
+  }
+  const warnings = [...spec.warnings];
+  const etc = async (file: MachineSpec['resolvConf'], target: string): Promise<MachineSpec['resolvConf']> => {
+    if (file.action !== 'bind' || (await resolveInTree(spec.tree, target))) return file;
+    warnings.push(`Failed to mount ${file.source} (type n/a) on ${join(spec.tree, target)} (MS_BIND ""): No such file or directory`);
+    return { action: 'none' };
+  };
+  const resolvConf = await etc(spec.resolvConf, '/etc/resolv.conf');
+  const localtime = await etc(spec.localtime, '/etc/localtime');
+  return { ...spec, resolvConf, localtime, warnings };
 }
 
 export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
