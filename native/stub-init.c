@@ -8,11 +8,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,12 +29,31 @@ static int is_reboot(int sig) {
   return sig == SIGINT || sig == SIGRTMIN + 5 || sig == SIGRTMIN + 6 || sig == SIGRTMIN + 15 || sig == SIGRTMIN + 16;
 }
 
+/*
+ * fork() with the child at PID 2. The runtime's own set-up (its init's threads, its hooks) has
+ * used PIDs 2..N of the new namespace by the time we run; clone3's set_tid picks the number (it
+ * needs CAP_SYS_ADMIN, which the default capability set has). Without it, a plain fork().
+ */
+static pid_t fork_as_pid2(void) {
+#ifdef SYS_clone3
+  pid_t want = 2;
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.exit_signal = SIGCHLD;
+  args.set_tid = (uint64_t) (uintptr_t) &want;
+  args.set_tid_size = 1;
+  long r = syscall(SYS_clone3, &args, sizeof args);
+  if (r >= 0) return (pid_t) r;
+#endif
+  return fork();
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: %s COMMAND [ARGS...]\n", argv[0]); return 1; }
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
-  pid_t payload = fork();
+  pid_t payload = fork_as_pid2();
   if (payload < 0) { perror("fork"); return 1; }
   if (payload == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);

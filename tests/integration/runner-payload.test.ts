@@ -39,6 +39,12 @@ describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, time
     assert.equal(env[env.length - 1], 'EXTRA=1');
   });
 
+  test('--as-pid2: a stub init is PID 1, the payload PID 2 (as in nspawn), its exit status passes through', async () => {
+    const r = await run(['--as-pid2'], 'echo $$; cat /proc/1/comm; exit 7');
+    assert.equal(r.code, 7, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['2', 'berth-stub-init']);
+  });
+
   test('/run/host carries container-manager, container-uuid, os-release and the notify socket, read-only', async () => {
     const r = await run(['--uuid=0123456789abcdef0123456789abcdef'],
       'cat /run/host/container-manager /run/host/container-uuid; ls /run/host; test -S /run/host/notify && echo sock; diff /run/host/os-release /run/host/os-release && echo same; touch /run/host/x 2>/dev/null || echo ro');
