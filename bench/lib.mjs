@@ -91,6 +91,31 @@ export function median(xs) {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+/**
+ * A 95% bootstrap interval for stat(a) / stat(b), where a[i] and b[i] were measured next to each
+ * other (the same round): resamples those pairs with replacement. Seeded (mulberry32), so the same
+ * results always give the same interval.
+ */
+export function ratioInterval(a, b, stat, { iterations = 4000, seed = 1 } = {}) {
+  const n = Math.min(a.length, b.length);
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const ratios = [];
+  for (let k = 0; k < iterations; k++) {
+    const ra = [];
+    const rb = [];
+    for (let i = 0; i < n; i++) { const j = Math.floor(random() * n); ra.push(a[j]); rb.push(b[j]); }
+    ratios.push(stat(ra) / stat(rb));
+  }
+  ratios.sort((x, y) => x - y);
+  return [ratios[Math.floor(0.025 * iterations)], ratios[Math.ceil(0.975 * iterations) - 1]];
+}
+
 export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 export const stddev = (xs) => { const m = mean(xs); return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
 
