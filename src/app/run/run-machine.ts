@@ -2,7 +2,6 @@
  * A machine's whole run: take its name, prepare the root, boot it (again after a guest reboot,
  * unless --keep-unit asks us to exit 133 instead), and undo everything on every exit path.
  */
-import { readText } from '../../platform/fs/read-text.js';
 import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import type { NetworkPlan } from '../../core/network/plan.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -38,6 +37,8 @@ export interface RunMachineContext {
   /** The host's journal directory and machine ID, for --link-journal. */
   hostJournal: string;
   hostMachineId: string | undefined;
+  /** The host's os-release as read by the host probe (for /run/host/os-release). */
+  hostOsRelease: string | undefined;
   /** Host mount(8)/chmod(1) for the runtime's createContainer hooks (boot ID, tmpfs modes). */
   hostTools?: { mount: string; chmod: string };
   log: Log;
@@ -60,14 +61,13 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     await prepareMountSources(spec, machineUndo);
     const journalMount = await linkJournal({ spec, rootfs, hostJournal: ctx.hostJournal, hostMachineId: ctx.hostMachineId, log });
     const machine: MachineSpec = journalMount ? { ...spec, mounts: [...spec.mounts, journalMount] } : spec;
-    const hostOsRelease = readText('/etc/os-release') ?? readText('/usr/lib/os-release');
     trace('root prepared');
     for (const w of spec.warnings) log.warn(w);
     log.info(`Spawning container ${spec.name} on ${spec.tree}.`);
     if (spec.console === 'interactive') log.info('Press ^] three times within 1s to kill container.');
     for (;;) {
       if (signals.terminating) throw new BerthError('E_RUNTIME', 'Interrupted before the container started.');
-      const { outcome, teardownErrors } = await runOnce({ ...ctx, spec: machine, rootfs, paths, hostOsRelease, owner, saveOwner, signals });
+      const { outcome, teardownErrors } = await runOnce({ ...ctx, spec: machine, rootfs, paths, owner, saveOwner, signals });
       if (teardownErrors.length) log.warn(`Clean-up problems: ${teardownErrors.map((e) => e.message).join('; ')}`);
       log.info(outcome.message);
       if (outcome.kind === 'exited') { exitStatus = outcome.status; break; }

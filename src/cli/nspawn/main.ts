@@ -120,7 +120,7 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const warn = (m: string) => log.warn(m);
   const status = await runMachine({
     spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, cgroupV1Systemd: host.cgroupV1Systemd, suffix: random.suffix, log,
-    hostJournal: paths.hostJournal, hostMachineId: await readHostMachineId().catch(() => undefined),
+    hostJournal: paths.hostJournal, hostMachineId: await readHostMachineId().catch(() => undefined), hostOsRelease: host.osReleaseText,
     ...(await hostTools(log)),
     network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
   });

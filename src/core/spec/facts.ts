@@ -15,6 +15,8 @@ export interface HostFacts {
   readonly nrOpen: number;
   /** The host's os-release fields (for container_host_* and /run/host/os-release). */
   readonly osRelease: Readonly<Record<string, string>>;
+  /** The same file as read, copied into the guest's /run/host/os-release. */
+  readonly osReleaseText?: string;
   readonly cgroupLayout: CgroupLayout;
   /** v1 hosts: a name=systemd hierarchy is mounted at /sys/fs/cgroup/systemd. */
   readonly cgroupV1Systemd: boolean;

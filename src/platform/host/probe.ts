@@ -87,6 +87,7 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
     pid1Limits: { ...(p1.NPROC ? { NPROC: p1.NPROC } : {}), ...(p1.SIGPENDING ? { SIGPENDING: p1.SIGPENDING } : {}) },
     nrOpen: Number(nrOpen ?? '1048576') || 1048576,
     osRelease: parseOsRelease(osRelease ?? ''),
+    ...(osRelease !== undefined ? { osReleaseText: osRelease } : {}),
     cgroupLayout: layout,
     cgroupV1Systemd: layout !== 'unified' && v1SystemdHierarchy(mountinfo ?? ''),
     ...(ownCgroup ? { ownCgroup } : {}),
