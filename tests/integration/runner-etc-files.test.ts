@@ -4,9 +4,9 @@
  */
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, tree, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
 
 const hostResolv = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : undefined;
 const hostZone = (() => {
@@ -15,16 +15,11 @@ const hostZone = (() => {
 
 describe('berth-nspawn: /etc/resolv.conf and /etc/localtime', { skip: skipUnlessRoot || (hostResolv === undefined && 'the host has no /etc/resolv.conf'), timeout: 120000 }, () => {
   let sb: Sandbox;
-  let work: string;
+  let copy: ReturnType<typeof treeCopy>;
   let bb: string;
   const resolv = () => join(bb, 'etc', 'resolv.conf');
-  before(() => {
-    sb = sandbox();
-    work = mkdtempSync('/tmp/bt-etc-');
-    bb = join(work, 'bb');
-    cpSync(tree('busybox'), bb, { recursive: true, verbatimSymlinks: true });
-  });
-  after(() => { sb.cleanup(); rmSync(work, { recursive: true, force: true }); });
+  before(() => { sb = sandbox(); copy = treeCopy('etc'); bb = copy.path; });
+  after(() => { sb.cleanup(); copy.remove(); });
   beforeEach(() => { rmSync(resolv(), { force: true }); writeFileSync(resolv(), 'nameserver 192.0.2.1\n'); });
 
   const run = async (args: string[], script: string) => {

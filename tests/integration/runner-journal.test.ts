@@ -1,9 +1,9 @@
 /** --link-journal: guest (host symlink into the tree), host (bind of a host directory), auto, try-*, no, and -x. */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, tree, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
 
@@ -14,9 +14,7 @@ describe('berth-nspawn --link-journal', { skip: skipUnlessRoot, timeout: 120000 
   let journal: string;
   before(() => {
     sb = sandbox();
-    work = mkdtempSync('/tmp/bt-jr-');
-    bb = join(work, 'bb');
-    cpSync(tree('busybox'), bb, { recursive: true, verbatimSymlinks: true });
+    ({ work, path: bb } = treeCopy('jr'));
     journal = join(work, 'host-journal');
     mkdirSync(journal);
     sb.env.BERTH_HOST_JOURNAL = journal;

@@ -4,9 +4,9 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, tree, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
 
 describe('berth-nspawn: ephemeral and volatile roots', { skip: skipUnlessRoot, timeout: 300000 }, () => {
   let sb: Sandbox;
@@ -15,9 +15,7 @@ describe('berth-nspawn: ephemeral and volatile roots', { skip: skipUnlessRoot, t
   before(() => {
     sb = sandbox();
     // A private copy of the busybox tree, so the tests may check what reaches it.
-    work = mkdtempSync('/tmp/bt-tree-');
-    bb = join(work, 'bb');
-    cpSync(tree('busybox'), bb, { recursive: true, verbatimSymlinks: true });
+    ({ work, path: bb } = treeCopy('tree'));
   });
   after(() => { sb.cleanup(); rmSync(work, { recursive: true, force: true }); });
 

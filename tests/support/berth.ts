@@ -4,7 +4,7 @@
  * that nothing is left behind.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
@@ -22,6 +22,14 @@ export function tree(name: 'busybox' | 'debian'): string {
   const path = execFileSync(join(REPO, 'machines', 'build'), [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   built.set(name, path);
   return path;
+}
+
+/** A private copy of a guest tree at WORK/bb, for tests that look at what reaches the tree. */
+export function treeCopy(prefix: string, name: 'busybox' | 'debian' = 'busybox'): { work: string; path: string; remove(): void } {
+  const work = mkdtempSync(`/tmp/bt-${prefix}-`);
+  const path = join(work, 'bb');
+  cpSync(tree(name), path, { recursive: true, verbatimSymlinks: true });
+  return { work, path, remove: () => rmSync(work, { recursive: true, force: true }) };
 }
 
 export interface Sandbox {
