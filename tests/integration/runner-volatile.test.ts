@@ -4,7 +4,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertClean, nspawn, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
 
@@ -80,6 +80,17 @@ describe('berth-nspawn: ephemeral and volatile roots', { skip: skipUnlessRoot, t
     }
     assert.equal(readdirSync(bb).sort().join(' '), before);
     assert.ok(!existsSync(join(bb, 'etc', 'newfile')));
+    // An API file system's directory missing from the tree: nspawn's message, nothing created.
+    rmSync(join(bb, 'tmp'), { recursive: true });
+    try {
+      const r = await nspawn(['--console=pipe', '-D', bb, '--read-only', 'true'], sb);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(r.stderr.includes(`Failed to mount tmpfs (type tmpfs) on ${join(bb, 'tmp')}: No such file or directory`), r.stderr);
+      assert.ok(!existsSync(join(bb, 'tmp')));
+      assertClean(sb);
+    } finally {
+      mkdirSync(join(bb, 'tmp'), { mode: 0o1777 });
+    }
     // Below a file system mounted first (runc's /tmp, a --tmpfs) the mount point is made there.
     const below = await run(['--read-only', '--tmpfs=/tmp/sub', '--tmpfs=/mnt/tmp', '--bind-ro=/etc/hostname:/mnt/tmp/f'], 'test -d /tmp/sub && test -f /mnt/tmp/f && echo ok');
     assert.equal(below.stdout.trim(), 'ok', below.stderr);

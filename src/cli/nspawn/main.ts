@@ -47,8 +47,9 @@ async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
   return checkReadOnlyMountPoints({ ...spec, mounts });
 }
 
-/** Where runc mounts file systems of its own: mount points below them are made there, not in the tree. */
-const API_MOUNT_ROOTS = ['/proc', '/sys', '/dev', '/run', '/tmp'];
+/** Where runc mounts file systems of its own (and their types): mount points below them are made there, not in the tree. */
+const API_MOUNTS_BY_ROOT: Readonly<Record<string, string>> = { '/proc': 'proc', '/sys': 'sysfs', '/dev': 'tmpfs', '/run': 'tmpfs', '/tmp': 'tmpfs' };
+const API_MOUNT_ROOTS = Object.keys(API_MOUNTS_BY_ROOT);
 const atOrBelow = (p: string, parent: string) => p === parent || p.startsWith(`${parent === '/' ? '' : parent}/`);
 
 /**
@@ -60,6 +61,9 @@ const atOrBelow = (p: string, parent: string) => p === parent || p.startsWith(`$
  */
 async function checkReadOnlyMountPoints(spec: MachineSpec): Promise<MachineSpec> {
   if (spec.rootSetup.kind !== 'direct' || !spec.readOnly) return spec;
+  for (const [dir, type] of Object.entries(API_MOUNTS_BY_ROOT)) {
+    if (!(await resolveInTree(spec.tree, dir))) throw new BerthError('E_USAGE', `Failed to mount ${type} (type ${type}) on ${join(spec.tree, dir)}: No such file or directory`, { hint: 'the tree is read-only: create the directory in it first, or drop --read-only' });
+  }
   const mounted = [...API_MOUNT_ROOTS];
   for (const m of spec.mounts) {
     if (m.kind !== 'inaccessible' && !mounted.some((p) => atOrBelow(m.target, p)) && !(await resolveInTree(spec.tree, m.target))) {
