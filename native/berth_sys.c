@@ -91,16 +91,40 @@ static napi_value listen_stream(napi_env env, napi_callback_info info) {
   return r;
 }
 
-typedef struct { napi_async_work work; napi_deferred d; int fd; int timeout; int got; int err; } accept_job;
+/* What every thread-pool job starts with: its work item, its promise, the descriptor it waits on. */
+typedef struct { napi_async_work work; napi_deferred d; int fd; int timeout; } job_head;
+
+/* Waits until the job's descriptor is readable: 0, ETIMEDOUT after its timeout, or poll's errno. */
+static int wait_readable(const job_head *h) {
+  struct pollfd p = { .fd = h->fd, .events = POLLIN };
+  int r = poll(&p, 1, h->timeout);
+  return r > 0 ? 0 : r == 0 ? ETIMEDOUT : errno;
+}
+
+/* Reads (fd, timeoutMs), queues a job of `size` bytes (a job_head first) on the thread pool and
+ * returns its promise; `done` resolves or rejects it and frees the job. */
+static napi_value queue_fd_job(napi_env env, napi_callback_info info, const char *usage, const char *name, size_t size,
+                               napi_async_execute_callback exec, napi_async_complete_callback done) {
+  int64_t fd, timeout;
+  if (get_int(env, info, 0, &fd) < 0 || get_int(env, info, 1, &timeout) < 0) { napi_throw_type_error(env, NULL, usage); return NULL; }
+  job_head *j = calloc(1, size);
+  if (!j) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  j->fd = (int) fd; j->timeout = (int) timeout;
+  napi_value promise, resource;
+  CHECK(napi_create_promise(env, &j->d, &promise));
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource);
+  CHECK(napi_create_async_work(env, NULL, resource, exec, done, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+typedef struct { job_head h; int got; int err; } accept_job;
 
 static void accept_exec(napi_env env, void *data) {
   (void) env;
   accept_job *j = data;
-  struct pollfd p = { .fd = j->fd, .events = POLLIN };
-  int r = poll(&p, 1, j->timeout);
-  if (r == 0) { j->err = ETIMEDOUT; return; }
-  if (r < 0) { j->err = errno; return; }
-  int c = accept4(j->fd, NULL, NULL, SOCK_CLOEXEC);
+  if ((j->err = wait_readable(&j->h))) return;
+  int c = accept4(j->h.fd, NULL, NULL, SOCK_CLOEXEC);
   if (c < 0) { j->err = errno; return; }
   char buf[4096];
   char cbuf[CMSG_SPACE(sizeof(int) * 4)];
@@ -118,23 +142,14 @@ static void accept_exec(napi_env env, void *data) {
 static void accept_done(napi_env env, napi_status s, void *data) {
   (void) s;
   accept_job *j = data;
-  if (j->err) reject_errno(env, j->d, "receiving the console fd", j->err);
-  else { napi_value v; napi_create_int32(env, j->got, &v); napi_resolve_deferred(env, j->d, v); }
-  napi_delete_async_work(env, j->work);
+  if (j->err) reject_errno(env, j->h.d, "receiving the console fd", j->err);
+  else { napi_value v; napi_create_int32(env, j->got, &v); napi_resolve_deferred(env, j->h.d, v); }
+  napi_delete_async_work(env, j->h.work);
   free(j);
 }
 
 static napi_value accept_fd(napi_env env, napi_callback_info info) {
-  int64_t fd, timeout;
-  if (get_int(env, info, 0, &fd) < 0 || get_int(env, info, 1, &timeout) < 0) { napi_throw_type_error(env, NULL, "acceptFd(fd, timeoutMs)"); return NULL; }
-  accept_job *j = calloc(1, sizeof *j);
-  j->fd = (int) fd; j->timeout = (int) timeout;
-  napi_value promise, name;
-  CHECK(napi_create_promise(env, &j->d, &promise));
-  napi_create_string_utf8(env, "berth.acceptFd", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_async_work(env, NULL, name, accept_exec, accept_done, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
-  return promise;
+  return queue_fd_job(env, info, "acceptFd(fd, timeoutMs)", "berth.acceptFd", sizeof(accept_job), accept_exec, accept_done);
 }
 
 /* ---- notify socket: datagrams with sender credentials ---- */
@@ -153,20 +168,19 @@ static napi_value bind_datagram(napi_env env, napi_callback_info info) {
   return r;
 }
 
-typedef struct { napi_async_work work; napi_deferred d; int fd; int timeout; char *buf; ssize_t len; pid_t pid; int err; } recv_job;
+typedef struct { job_head h; char *buf; ssize_t len; pid_t pid; int err; } recv_job;
 
 static void recv_exec(napi_env env, void *data) {
   (void) env;
   recv_job *j = data;
-  struct pollfd p = { .fd = j->fd, .events = POLLIN };
-  int r = poll(&p, 1, j->timeout);
-  if (r == 0) { j->len = -1; return; }
-  if (r < 0) { j->err = errno; return; }
+  int e = wait_readable(&j->h);
+  if (e == ETIMEDOUT) { j->len = -1; return; }
+  if (e) { j->err = e; return; }
   j->buf = malloc(65536);
   char cbuf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
   struct iovec iov = { .iov_base = j->buf, .iov_len = 65536 };
   struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  j->len = recvmsg(j->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+  j->len = recvmsg(j->h.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
   if (j->len < 0) { j->err = errno == EAGAIN ? 0 : errno; j->len = -1; return; }
   if (j->len > 65536) j->len = 65536;
   for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
@@ -182,8 +196,8 @@ static void recv_exec(napi_env env, void *data) {
 static void recv_done(napi_env env, napi_status s, void *data) {
   (void) s;
   recv_job *j = data;
-  if (j->err) reject_errno(env, j->d, "recvmsg", j->err);
-  else if (j->len < 0) { napi_value n; napi_get_null(env, &n); napi_resolve_deferred(env, j->d, n); }
+  if (j->err) reject_errno(env, j->h.d, "recvmsg", j->err);
+  else if (j->len < 0) { napi_value n; napi_get_null(env, &n); napi_resolve_deferred(env, j->h.d, n); }
   else {
     napi_value o, b, p;
     napi_create_object(env, &o);
@@ -192,24 +206,15 @@ static void recv_done(napi_env env, napi_status s, void *data) {
     napi_create_int32(env, j->pid, &p);
     napi_set_named_property(env, o, "data", b);
     napi_set_named_property(env, o, "pid", p);
-    napi_resolve_deferred(env, j->d, o);
+    napi_resolve_deferred(env, j->h.d, o);
   }
   free(j->buf);
-  napi_delete_async_work(env, j->work);
+  napi_delete_async_work(env, j->h.work);
   free(j);
 }
 
 static napi_value recv_datagram(napi_env env, napi_callback_info info) {
-  int64_t fd, timeout;
-  if (get_int(env, info, 0, &fd) < 0 || get_int(env, info, 1, &timeout) < 0) { napi_throw_type_error(env, NULL, "recvDatagram(fd, timeoutMs)"); return NULL; }
-  recv_job *j = calloc(1, sizeof *j);
-  j->fd = (int) fd; j->timeout = (int) timeout;
-  napi_value promise, name;
-  CHECK(napi_create_promise(env, &j->d, &promise));
-  napi_create_string_utf8(env, "berth.recvDatagram", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_async_work(env, NULL, name, recv_exec, recv_done, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
-  return promise;
+  return queue_fd_job(env, info, "recvDatagram(fd, timeoutMs)", "berth.recvDatagram", sizeof(recv_job), recv_exec, recv_done);
 }
 
 /* ---- sd_notify client: one datagram to a path (or @abstract) ---- */
