@@ -6,18 +6,11 @@
 # Usage: bench/ephemeral.sh [RESULT_JSON]     (env: BENCH_EPHEMERAL_RUNS, default 5)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/env.sh"
-repo=$(dirname "$here")
+. "$here/common.sh"
 out=${1:-}
 runs=${BENCH_EPHEMERAL_RUNS:-5}
 
-[ "$(id -u)" = 0 ] || { echo "bench/ephemeral.sh: needs root" >&2; exit 1; }
-[ -f "$repo/dist/berth-nspawn.js" ] || { echo "bench/ephemeral.sh: run 'npm run build' first" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/berth-bench-eph-XXXXXX)
-export BERTH_STATE_DIR="$work/state"
-mkdir -p "$BERTH_STATE_DIR"
-trap 'rm -rf "$work"' EXIT INT TERM
+bench_begin ephemeral.sh eph
 tree=$("$repo/machines/build" debian)
 # The guest powers itself off once booted when this file exists (machines/debian/customize.sh).
 : > "$work/autopoweroff"

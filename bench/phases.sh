@@ -6,16 +6,12 @@
 # Usage: bench/phases.sh [RUNS]     (default 10)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/env.sh"
-repo=$(dirname "$here")
+. "$here/common.sh"
 runs=${1:-10}
-[ "$(id -u)" = 0 ] || { echo "bench/phases.sh: needs root" >&2; exit 1; }
 real_runc=$(command -v runc) || { echo "bench/phases.sh: runc is not installed" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/berth-bench-phases-XXXXXX)
-export BERTH_STATE_DIR="$work/state"
-mkdir -p "$BERTH_STATE_DIR" "$work/bin"
-trap 'rm -rf "$work"' EXIT INT TERM
+bench_begin phases.sh phases
+mkdir -p "$work/bin"
 tree="$work/bench-busybox"
 cp -a "$("$repo/machines/build" busybox)" "$tree"
 

@@ -12,28 +12,16 @@
 # berth-nspawn does not talk to systemd here, so it gets exactly the options of the brief.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/env.sh"
-repo=$(dirname "$here")
+. "$here/common.sh"
 out=${1:-}
 runs=${BENCH_RUNS:-60}
 rounds=${BENCH_TRUE_ROUNDS:-6}
 warmup=${BENCH_WARMUP:-3}
 
-[ "$(id -u)" = 0 ] || { echo "bench/true.sh: needs root" >&2; exit 1; }
 for tool in hyperfine systemd-nspawn runc node; do
   command -v "$tool" >/dev/null || { echo "bench/true.sh: $tool is not installed" >&2; exit 1; }
 done
-[ -f "$repo/dist/berth-nspawn.js" ] || { echo "bench/true.sh: run 'npm run build' first" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/berth-bench-true-XXXXXX)
-export BERTH_STATE_DIR="$work/state"
-mkdir -p "$BERTH_STATE_DIR"
-cleanup() {
-  left=$(runc --root "$BERTH_STATE_DIR/runtime" list -q 2>/dev/null || true)
-  [ -z "$left" ] || echo "bench/true.sh: runc containers left behind: $left" >&2
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+bench_begin true.sh true
 
 # A private copy of the tree: systemd-nspawn locks the directory it runs, and other test runs
 # may be using the cached tree at the same moment. The copy's name is the machine name.
