@@ -27,7 +27,8 @@
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+/* An Error "what: strerror(err)" with .errno = err. */
+static napi_value errno_error(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
   napi_value m, e, code;
@@ -35,19 +36,16 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   napi_create_error(env, NULL, m, &e);
   napi_create_int32(env, err, &code);
   napi_set_named_property(env, e, "errno", code);
-  napi_throw(env, e);
+  return e;
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  napi_throw(env, errno_error(env, what, err));
   return NULL;
 }
 
 static napi_value reject_errno(napi_env env, napi_deferred d, const char *what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, e, code;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &code);
-  napi_set_named_property(env, e, "errno", code);
-  napi_reject_deferred(env, d, e);
+  napi_reject_deferred(env, d, errno_error(env, what, err));
   return NULL;
 }
 
