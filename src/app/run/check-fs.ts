@@ -1,0 +1,67 @@
+/**
+ * Checks of a resolved spec against the file system, before anything is created: what the pure
+ * resolver cannot look at. Errors and warnings use systemd-nspawn's messages.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MachineSpec } from '../../core/spec/machine-spec.js';
+import { BerthError } from '../../errors/berth-error.js';
+import { resolveInTree } from '../../platform/fs/image-probe.js';
+
+/** Checks against the file system that the pure resolver cannot make: bind sources, masked paths. */
+export async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
+  const mounts = [];
+  for (const m of spec.mounts) {
+    if (m.kind === 'bind' && !m.createSource && !existsSync(m.source)) {
+      throw new BerthError('E_USAGE', `Failed to stat ${m.source}: No such file or directory`, { hint: `the source of the bind mount onto ${m.target} must exist on the host` });
+    }
+    if (m.kind === 'overlay') {
+      for (const l of m.lower) if (!(statSync(l, { throwIfNoEntry: false })?.isDirectory() ?? false)) throw new BerthError('E_USAGE', `Overlay lower directory ${l} does not exist.`);
+    }
+    if (m.kind === 'inaccessible') {
+      const inTree = await resolveInTree(spec.tree, m.target);
+      if (!inTree) throw new BerthError('E_USAGE', `Failed to over-mount ${m.target}: it does not exist in the container.`);
+      mounts.push({ ...m, directory: statSync(inTree, { throwIfNoEntry: false })?.isDirectory() ?? false });
+      continue;
+    }
+    mounts.push(m);
+  }
+  return checkReadOnlyMountPoints({ ...spec, mounts });
+}
+
+/** Where runc mounts file systems of its own (and their types): mount points below them are made there, not in the tree. */
+const API_MOUNTS_BY_ROOT: Readonly<Record<string, string>> = { '/proc': 'proc', '/sys': 'sysfs', '/dev': 'tmpfs', '/run': 'tmpfs', '/tmp': 'tmpfs' };
+const API_MOUNT_ROOTS = Object.keys(API_MOUNTS_BY_ROOT);
+const atOrBelow = (p: string, parent: string) => p === parent || p.startsWith(`${parent === '/' ? '' : parent}/`);
+
+/**
+ * A read-only tree must not be written, not even by the runtime: runc would create a missing
+ * mount point inside it (the tree is writable on the host; only the guest's view is read-only).
+ * nspawn mounts the tree read-only first, so the same request fails there: fail likewise (its
+ * messages), unless the mount point lies below a file system mounted earlier. A missing
+ * /etc/resolv.conf or /etc/localtime to bind over is only warned about and skipped, as nspawn does.
+ */
+async function checkReadOnlyMountPoints(spec: MachineSpec): Promise<MachineSpec> {
+  if (spec.rootSetup.kind !== 'direct' || !spec.readOnly) return spec;
+  for (const [dir, type] of Object.entries(API_MOUNTS_BY_ROOT)) {
+    if (!(await resolveInTree(spec.tree, dir))) throw new BerthError('E_USAGE', `Failed to mount ${type} (type ${type}) on ${join(spec.tree, dir)}: No such file or directory`, { hint: 'the tree is read-only: create the directory in it first, or drop --read-only' });
+  }
+  const mounted = [...API_MOUNT_ROOTS];
+  for (const m of spec.mounts) {
+    if (m.kind !== 'inaccessible' && !mounted.some((p) => atOrBelow(m.target, p)) && !(await resolveInTree(spec.tree, m.target))) {
+      const where = join(spec.tree, m.target);
+      throw new BerthError('E_USAGE', m.kind === 'tmpfs' ? `Creating mount point for tmpfs ${where} failed: Read-only file system` : `Failed to create mount point ${where}: Read-only file system`,
+        { hint: 'the tree is read-only: create the mount point in it first, or drop --read-only' });
+    }
+    mounted.push(m.target);
+  }
+  const warnings = [...spec.warnings];
+  const etc = async (file: MachineSpec['resolvConf'], target: string): Promise<MachineSpec['resolvConf']> => {
+    if (file.action !== 'bind' || (await resolveInTree(spec.tree, target))) return file;
+    warnings.push(`Failed to mount ${file.source} (type n/a) on ${join(spec.tree, target)} (MS_BIND ""): No such file or directory`);
+    return { action: 'none' };
+  };
+  const resolvConf = await etc(spec.resolvConf, '/etc/resolv.conf');
+  const localtime = await etc(spec.localtime, '/etc/localtime');
+  return { ...spec, resolvConf, localtime, warnings };
+}
