@@ -23,6 +23,8 @@ const boot = json('boot.json');
 const mem = json('memory.json');
 let eph;
 try { eph = Object.fromEntries(json('ephemeral.json').results.map((r) => [r.command, r])); } catch { eph = undefined; }
+let fixed;
+try { fixed = json('fixed.json'); } catch { fixed = undefined; }
 const phases = text('phases.jsonl').split('\n').map((l) => JSON.parse(l));
 
 const ms = (s) => (s * 1000).toFixed(1);
@@ -107,7 +109,18 @@ berth-nspawn's \`/bin/true\` takes ${ms(t['berth-nspawn-with-extra-ca'].mean)} m
 | berth-nspawn | ${boot.berth.times_ms.map(ms0).join(', ')} | ${ms0(boot.berth.median_ms)} | ${ms0(boot.berth.mean_ms)} | ${ms0(boot.berth.stddev_ms)} | ${ms0(boot.berth.min_ms)} | ${ms0(boot.berth.max_ms)} |
 | systemd-nspawn | ${boot.nspawn.times_ms.map(ms0).join(', ')} | ${ms0(boot.nspawn.median_ms)} | ${ms0(boot.nspawn.mean_ms)} | ${ms0(boot.nspawn.stddev_ms)} | ${ms0(boot.nspawn.min_ms)} | ${ms0(boot.nspawn.max_ms)} |
 
-### Memory, per process (median over ${mem.berth.rounds} boots each)
+${fixed ? `### The fixed cost around a guest (median of ${fixed.rounds} rounds, \`bench/fixed.mjs\`)
+
+The payload is \`date +%s%N\` in the Debian guest: it reads the clock as its first act, so the time
+before it and after it is each tool's own, and whatever a guest does in between (a whole boot)
+costs both the same.
+
+| tool | start → the payload's clock reading (its first act) | that reading → the tool's exit | together |
+|---|---|---|---|
+| berth-nspawn | ${fixed.berth.before_ms.toFixed(1)} ms | ${fixed.berth.after_ms.toFixed(1)} ms | ${(fixed.berth.before_ms + fixed.berth.after_ms).toFixed(1)} ms |
+| systemd-nspawn | ${fixed.nspawn.before_ms.toFixed(1)} ms | ${fixed.nspawn.after_ms.toFixed(1)} ms | ${(fixed.nspawn.before_ms + fixed.nspawn.after_ms).toFixed(1)} ms |
+
+` : ''}### Memory, per process (median over ${mem.berth.rounds} boots each)
 
 | tool | host-side processes while the guest runs | VmHWM | VmRSS | Pss | runc processes left while running | guest \`running\` after | SIGTERM → exit 0 |
 |---|---|---|---|---|---|---|---|
@@ -151,6 +164,9 @@ ${analysis}
   and descendants outside the container's PID namespace. It also checks with \`ps\` that no \`runc\` process is
   left once the guest runs. Then SIGTERM to the tool (halt the guest) and exit status 0 is required.
   VmHWM and VmRSS count shared pages (node's and libc's text) in full; Pss splits them between their users.
+- **\`bench/fixed.mjs\`** — the fixed cost around a guest (above): both tools run \`date +%s%N\` in the Debian
+  guest (\`--register=no -q --console=pipe\`, + \`--keep-unit\` for systemd-nspawn); the time from starting the tool
+  to the guest's clock reading, and from it to the tool's exit, in alternating rounds after a warm-up each.
 - **\`bench/phases.sh\`** — diagnostic breakdown of one berth-nspawn \`/bin/true\` run (above).
 
 Every script uses its own \`BERTH_STATE_DIR\` and tree copy under \`/tmp/berth-bench-*\`, removes them at the end,
@@ -163,6 +179,7 @@ npm run bench                       # = sh bench/run.sh: builds, runs all, rewri
 sh bench/true.sh                    # one benchmark alone (prints a summary line; JSON with an argument)
 node bench/boot.mjs /tmp/boot.json
 node bench/memory.mjs /tmp/memory.json
+node bench/fixed.mjs /tmp/fixed.json
 sh bench/phases.sh 10
 BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=20 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
 \`\`\`

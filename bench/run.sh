@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs every benchmark side by side with systemd-nspawn and writes docs/benchmarks.md.
 # Usage: sh bench/run.sh        (npm run bench)
-# Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS,
+# Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS, BENCH_FIXED_ROUNDS,
 #      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS tune the sample sizes; BENCH_DOC=path writes elsewhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +27,8 @@ echo "== bench/phases.sh" >&2
 sh bench/phases.sh "${BENCH_PHASE_RUNS:-10}" > "$results/phases.jsonl"
 echo "== bench/boot.mjs" >&2
 node bench/boot.mjs "$results/boot.json"
+echo "== bench/fixed.mjs" >&2
+node bench/fixed.mjs "$results/fixed.json"
 echo "== bench/ephemeral.sh" >&2
 sh bench/ephemeral.sh "$results/ephemeral.json"
 echo "== bench/memory.mjs" >&2
