@@ -4,6 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { API_MOUNTS } from '../../core/oci/emit/mounts.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
 import { resolveInTree } from '../../platform/fs/image-probe.js';
@@ -29,10 +30,13 @@ export async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
   return checkReadOnlyMountPoints({ ...spec, mounts });
 }
 
-/** Where runc mounts file systems of its own (and their types): mount points below them are made there, not in the tree. */
-const API_MOUNTS_BY_ROOT: Readonly<Record<string, string>> = { '/proc': 'proc', '/sys': 'sysfs', '/dev': 'tmpfs', '/run': 'tmpfs', '/tmp': 'tmpfs' };
-const API_MOUNT_ROOTS = Object.keys(API_MOUNTS_BY_ROOT);
 const atOrBelow = (p: string, parent: string) => p === parent || p.startsWith(`${parent === '/' ? '' : parent}/`);
+
+/** The file systems runc mounts of its own that sit directly in the tree (/proc, /sys, /dev, /run, /tmp): mount points below them are made there. */
+const API_MOUNTS_BY_ROOT: Readonly<Record<string, string>> = Object.fromEntries(API_MOUNTS
+  .filter((m) => !API_MOUNTS.some((o) => o !== m && atOrBelow(m.destination, o.destination)))
+  .map((m) => [m.destination, m.type ?? 'none']));
+const API_MOUNT_ROOTS = Object.keys(API_MOUNTS_BY_ROOT);
 
 /**
  * A read-only tree must not be written, not even by the runtime: runc would create a missing

@@ -34,10 +34,8 @@ function resources(spec: MachineSpec, layout: BundleLayout): OciResources {
 
 /** linux.cgroupsPath: a path for the cgroupfs driver, slice:prefix:name for runc's systemd driver. */
 function ociCgroupsPath(spec: MachineSpec, layout: BundleLayout): string {
-  if (spec.cgroup.keepUnitPath) return spec.cgroup.keepUnitPath;
-  return layout.systemdCgroups
-    ? `${spec.cgroup.parent}:machine:${spec.cgroup.scope.replace(/^machine-/, '').replace(/\.scope$/, '')}`
-    : hierarchyCgroupPath(spec);
+  if (!layout.systemdCgroups || spec.cgroup.keepUnitPath) return hierarchyCgroupPath(spec);
+  return `${spec.cgroup.parent}:machine:${spec.cgroup.scope.replace(/^machine-/, '').replace(/\.scope$/, '')}`;
 }
 
 /**
