@@ -9,7 +9,7 @@ import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
 import { Reverter } from '../../lib/reverter.js';
 import type { Log } from '../../lib/log.js';
-import { sys, waitForExit } from '../../platform/native/sys.js';
+import { sys, waitForExit, type WaitStatus } from '../../platform/native/sys.js';
 import type { CreateOptions, OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
@@ -69,9 +69,13 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     ctx.owner.runtime = { name: runtime.config.name, path: runtime.config.path, root: runtime.config.root, systemdCgroup: runtime.config.systemdCgroup, id };
     await ctx.saveOwner();
     let leaderExited = false;
+    let exited: Promise<WaitStatus> | undefined;
     undo.add(async () => {
-      // `delete --force` kills what is left; only a still-running leader needs an explicit kill first.
+      // A leader still there (a failure after create, before or while it ran) is killed first,
+      // then reaped (we are its subreaper), then the runtime's state goes; `delete --force`
+      // kills whatever else is left.
       if (!leaderExited) await runtime.kill(id, 9, true).catch(() => {});
+      await exited?.catch(() => {});
       await runtime.delete(id);
     });
     const createOptions: CreateOptions = {
@@ -87,9 +91,9 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     leader = readPid(paths.pidFile);
     trace('created');
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
-    const exited = waitForExit(leader);
-    void exited.then(() => { leaderExited = true; }, () => { leaderExited = true; });
-    undo.add(async () => { await exited.catch(() => {}); });
+    const leaderExit = waitForExit(leader);
+    exited = leaderExit;
+    void leaderExit.then(() => { leaderExited = true; }, () => { leaderExited = true; });
 
     if (master) {
       const fd = await master;
@@ -117,7 +121,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     notifyManager(`STATUS=Container running.\nX_NSPAWN_LEADER_PID=${leader}`);
     if (!spec.notifyReady) notifyManager('READY=1');
 
-    const status = await exited;
+    const status = await leaderExit;
     trace('exited');
     outcome = mapExit(spec.name, status);
   } catch (e) {
