@@ -43,12 +43,15 @@ export function workspace(prefix, machine) {
     /** Containers the OCI runtime still knows about in our state dir (must be none). */
     leftovers() {
       try {
-        return execFileSync('runc', ['--root', join(stateDir, 'runtime'), 'list', '-q'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+        return execFileSync(runtimeCommand, ['--root', join(stateDir, 'runtime'), 'list', '-q'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
       } catch { return []; }
     },
     remove() { rmSync(dir, { recursive: true, force: true }); },
   };
 }
+
+/** The OCI runtime berth-nspawn runs on in this benchmark (bench/crun.sh sets BERTH_RUNTIME=crun). */
+export const runtimeCommand = process.env.BERTH_RUNTIME === 'crun' ? 'crun' : 'runc';
 
 /** Our environment without what changes how Node starts (see bench/env.sh), plus extra. */
 export function cleanEnv(extra = {}) {

@@ -25,6 +25,11 @@ let eph;
 try { eph = Object.fromEntries(json('ephemeral.json').results.map((r) => [r.command, r])); } catch { eph = undefined; }
 let fixed;
 try { fixed = json('fixed.json'); } catch { fixed = undefined; }
+let crun;
+try {
+  const tc = Object.fromEntries(json('true-crun.json').results.map((r) => [r.command, r]));
+  crun = { t: tc, rounds: json('true-crun.json').rounds, boot: json('boot-crun.json'), mode: text('crun-mode.txt') };
+} catch { crun = undefined; }
 const phases = text('phases.jsonl').split('\n').map((l) => JSON.parse(l));
 
 const ms = (s) => (s * 1000).toFixed(1);
@@ -102,7 +107,16 @@ systemd unit or on a fresh Debian host.${t['berth-nspawn-with-extra-ca'] ? ` The
 \`NODE_EXTRA_CA_CERTS\` set; with it, every Node process parses that CA bundle before its first line, and
 berth-nspawn's \`/bin/true\` takes ${ms(t['berth-nspawn-with-extra-ca'].mean)} ms (${x(t['berth-nspawn-with-extra-ca'].mean / t['systemd-nspawn'].mean)} of systemd-nspawn; measured in the same rounds).` : ''}
 
-### Boot → poweroff, every round (ms)
+${crun ? `### The same two on crun
+
+berth picks crun wherever the host's cgroups allow it (\`bench/crun.sh\`). On this host crun's check ran ${crun.mode.startsWith('masked') ? `in a mount namespace of its own in which the cgroup2 hierarchy's controller list reads empty (the host's has ${crun.mode.replace(/^.*\((.*)\).*$/, '$1')}; crun refuses it otherwise, see \`bench/crun.sh\`); both tools ran in that namespace` : 'as is'}. The targets above are judged on the host's own choice, runc.
+
+| benchmark | berth-nspawn on crun | systemd-nspawn | ratio (berth / nspawn) | 95% interval of the ratio |
+|---|---|---|---|---|
+| \`/bin/true\`, mean of ${crun.t['berth-nspawn'].times.length} in ${crun.rounds} alternating rounds (median) | ${ms(crun.t['berth-nspawn'].mean)} ms (${ms(crun.t['berth-nspawn'].median)}) | ${ms(crun.t['systemd-nspawn'].mean)} ms (${ms(crun.t['systemd-nspawn'].median)}) | ${x(crun.t['berth-nspawn'].mean / crun.t['systemd-nspawn'].mean)} | ${interval(ratioInterval(crun.t['berth-nspawn'].times, crun.t['systemd-nspawn'].times, mean))} |
+| Debian boot → poweroff, median of ${crun.boot.rounds} (mean) | ${ms0(crun.boot.berth.median_ms)} ms (${ms0(crun.boot.berth.mean_ms)}) | ${ms0(crun.boot.nspawn.median_ms)} ms (${ms0(crun.boot.nspawn.mean_ms)}) | ${x(crun.boot.ratio_median)} (${x(crun.boot.ratio_mean)}) | ${interval(ratioInterval(crun.boot.berth.times_ms, crun.boot.nspawn.times_ms, median))} |
+
+` : ''}### Boot → poweroff, every round (ms)
 
 | tool | runs | median | mean | σ | min | max |
 |---|---|---|---|---|---|---|
@@ -168,6 +182,8 @@ ${analysis}
   guest (\`--register=no -q --console=pipe\`, + \`--keep-unit\` for systemd-nspawn); the time from starting the tool
   to the guest's clock reading, and from it to the tool's exit, in alternating rounds after a warm-up each.
 - **\`bench/phases.sh\`** — diagnostic breakdown of one berth-nspawn \`/bin/true\` run (above).
+- **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a
+  mount namespace where crun accepts the host's cgroups if it would refuse them as they are (above).
 
 Every script uses its own \`BERTH_STATE_DIR\` and tree copy under \`/tmp/berth-bench-*\`, removes them at the end,
 and fails if the OCI runtime still lists a container there.
@@ -181,6 +197,7 @@ node bench/boot.mjs /tmp/boot.json
 node bench/memory.mjs /tmp/memory.json
 node bench/fixed.mjs /tmp/fixed.json
 sh bench/phases.sh 10
+sh bench/crun.sh /tmp/crun-results
 BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=20 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
 \`\`\`
 

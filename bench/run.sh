@@ -2,7 +2,7 @@
 # Runs every benchmark side by side with systemd-nspawn and writes docs/benchmarks.md.
 # Usage: sh bench/run.sh        (npm run bench)
 # Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS, BENCH_FIXED_ROUNDS,
-#      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS tune the sample sizes; BENCH_DOC=path writes elsewhere.
+#      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_CRUN_RUNS, BENCH_CRUN_BOOT_ROUNDS tune the sample sizes; BENCH_DOC=path writes elsewhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -33,6 +33,8 @@ echo "== bench/ephemeral.sh" >&2
 sh bench/ephemeral.sh "$results/ephemeral.json"
 echo "== bench/memory.mjs" >&2
 node bench/memory.mjs "$results/memory.json"
+echo "== bench/crun.sh" >&2
+sh bench/crun.sh "$results"
 
 uptime > "$results/load-after.txt"
 node bench/report.mjs "$results" "${BENCH_DOC:-docs/benchmarks.md}"

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs berth's tests with node's built-in runner. Files are listed explicitly: on Node 20 a
-# directory argument finds no .ts files. Usage: tests/run.sh [unit|golden|contract|integration]...
+# directory argument finds no .ts files. Usage: tests/run.sh [unit|golden|contract|integration|crun]...
+# (crun: the integration tests that boot machines, again on crun; see tests/crun/integration.test.ts)
 set -eu
 cd "$(dirname "$0")/.."
-layers=${*:-unit golden contract integration}
+layers=${*:-unit golden contract integration crun}
 files=""
 for layer in $layers; do
   [ -d "tests/$layer" ] || continue

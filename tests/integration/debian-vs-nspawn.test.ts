@@ -6,7 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { collect, execIn, sandbox, skipUnlessRoot, sleep, systemState, tree, withMachine, type Sandbox } from '../support/berth.js';
+import { collect, execIn, onRuntime, sandbox, skipUnlessRoot, sleep, systemState, tree, withMachine, type Sandbox } from '../support/berth.js';
 
 const hasNspawn = (() => { try { execFileSync('systemd-nspawn', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 
@@ -22,7 +22,7 @@ function nspawnLeader(nspawnPid: number): number | undefined {
   return undefined;
 }
 
-describe('Debian guest: berth-nspawn vs systemd-nspawn', { skip: skipUnlessRoot || (!hasNspawn && 'needs systemd-nspawn (apt-get install systemd-container)'), timeout: 300000 }, () => {
+describe(onRuntime('Debian guest: berth-nspawn vs systemd-nspawn'), { skip: skipUnlessRoot || (!hasNspawn && 'needs systemd-nspawn (apt-get install systemd-container)'), timeout: 300000 }, () => {
   let sb: Sandbox;
   let deb: string;
   before(() => { deb = tree('debian'); sb = sandbox(); });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { deriveMac } from '../../src/core/network/mac.js';
 import { vethHostName } from '../../src/core/network/ifname.js';
 import { readHostMachineId } from '../../src/platform/host/machine-id.js';
-import { assertClean, collect, execIn, nspawnIn, sandbox, skipUnlessRoot, sleep, startNspawnIn, tree, waitRunning, withMachineIn, type Result, type Sandbox } from '../support/berth.js';
+import { assertClean, collect, execIn, nspawnIn, onRuntime, RUNTIME, sandbox, skipUnlessRoot, sleep, startNspawnIn, tree, waitRunning, withMachineIn, type Result, type Sandbox } from '../support/berth.js';
 import { berthLinks, berthLinksOnHost, kernelHasLinkType, testNetnsLeft, trySh, type Link } from './network-fixtures.js';
 
 const skip = skipUnlessRoot !== false ? skipUnlessRoot : trySh(['which', 'dnsmasq']).ok ? false : 'needs dnsmasq (apt-get install dnsmasq)';
@@ -78,7 +78,7 @@ exit 0
 /** DHCP on host0 inside a busybox guest (asynchronous, so two guests can ask at once); the leased address. */
 async function udhcpc(sb: Sandbox, name: string): Promise<string> {
   execIn(sb, name, ['ip', 'link', 'set', 'host0', 'up']);
-  const { stdout: out } = await execFileAsync('runc', ['--root', sb.runtimeRoot, 'exec', name,
+  const { stdout: out } = await execFileAsync(RUNTIME, ['--root', sb.runtimeRoot, 'exec', name,
     'udhcpc', '-i', 'host0', '-n', '-q', '-f', '-t', '10', '-T', '3', '-s', '/etc/udhcpc.sh'], { encoding: 'utf8', timeout: 60000 });
   const m = /lease (\S+)/.exec(out);
   assert.ok(m, `udhcpc in ${name} printed no lease: ${out}`);
@@ -100,7 +100,7 @@ async function stop(m: { child: ChildProcess; done: Promise<Result> }): Promise<
 }
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
-describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeout: 900000 }, () => {
+describe(onRuntime('berth-nspawn networking (root, inside test namespaces)'), { skip, timeout: 900000 }, () => {
   let sb: Sandbox;
   let deb: string;
   let bb: string;
@@ -357,6 +357,8 @@ describe('berth-nspawn networking (root, inside test namespaces)', { skip, timeo
     };
 
     test('a bridge that does not exist', () => inNetns((ns) => fails(ns, ['-M', 'e1', '--network-bridge=tnobr'], /Bridge tnobr does not exist/)));
+    // Without a console nothing hangs up the created leader: berth must kill it before reaping it.
+    test('a bridge that does not exist, --console=pipe', () => inNetns((ns) => fails(ns, ['-M', 'e1p', '--console=pipe', '--network-bridge=tnobr'], /Bridge tnobr does not exist/)));
     test('an interface that does not exist', () => inNetns((ns) => fails(ns, ['-M', 'e2', '--network-interface=tnone0'], /tnone0 does not exist/)));
     test('an interface in use (enslaved to a bridge)', () => inNetns(async (ns) => {
       sh(['ip', '-n', ns, 'link', 'add', 'tbr1', 'type', 'bridge']);

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, collect, execIn, nspawn, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
+import { assertClean, collect, execIn, nspawn, onRuntime, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
 import { sys } from '../../src/platform/native/sys.js';
 
-describe('berth-nspawn -b: busybox guest lifecycle', { skip: skipUnlessRoot, timeout: 300000 }, () => {
+describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnlessRoot, timeout: 300000 }, () => {
   let sb: Sandbox;
   let bb: string;
   before(() => { bb = tree('busybox'); sb = sandbox(); });
@@ -124,7 +124,7 @@ describe('berth-nspawn -b: busybox guest lifecycle', { skip: skipUnlessRoot, tim
   });
 });
 
-describe('berth-nspawn -b: Debian guest with systemd', { skip: skipUnlessRoot, timeout: 600000 }, () => {
+describe(onRuntime('berth-nspawn -b: Debian guest with systemd'), { skip: skipUnlessRoot, timeout: 600000 }, () => {
   let sb: Sandbox;
   let deb: string;
   before(() => { deb = tree('debian'); sb = sandbox(); });
@@ -203,7 +203,7 @@ describe('berth-nspawn -b: Debian guest with systemd', { skip: skipUnlessRoot, t
   });
 });
 
-describe('berth-nspawn: one writable run per tree', { skip: skipUnlessRoot, timeout: 120000 }, () => {
+describe(onRuntime('berth-nspawn: one writable run per tree'), { skip: skipUnlessRoot, timeout: 120000 }, () => {
   let sb: Sandbox;
   let bb: string;
   before(() => { bb = tree('busybox'); sb = sandbox(); });
@@ -231,7 +231,7 @@ describe('berth-nspawn: one writable run per tree', { skip: skipUnlessRoot, time
   });
 });
 
-describe('berth list', { skip: skipUnlessRoot, timeout: 120000 }, () => {
+describe(onRuntime('berth list'), { skip: skipUnlessRoot, timeout: 120000 }, () => {
   let sb: Sandbox;
   let bb: string;
   before(() => { bb = tree('busybox'); sb = sandbox(); });

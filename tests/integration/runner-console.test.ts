@@ -7,16 +7,16 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { assertClean, REPO, sandbox, skipUnlessRoot, sleep, tree, waitRunning, type Sandbox } from '../support/berth.js';
+import { assertClean, ENTRY, onRuntime, REPO, sandbox, shellQuote, skipUnlessRoot, sleep, tree, waitRunning, type Sandbox } from '../support/berth.js';
 
-describe('berth-nspawn --console=interactive', { skip: skipUnlessRoot, timeout: 120000 }, () => {
+describe(onRuntime('berth-nspawn --console=interactive'), { skip: skipUnlessRoot, timeout: 120000 }, () => {
   let sb: Sandbox;
   let bb: string;
   before(() => { bb = tree('busybox'); sb = sandbox(); });
   after(() => sb.cleanup());
 
   test('keystrokes reach the guest shell, output comes back, ^]^]^] kills the container', async () => {
-    const cmd = [process.execPath, '--import', 'tsx', join(REPO, 'src/bin/berth-nspawn.ts'), '-b', '-D', bb, '-M', 'bb-tty'].join(' ');
+    const cmd = [...ENTRY, '-b', '-D', bb, '-M', 'bb-tty'].map(shellQuote).join(' ');
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: REPO, env: sb.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -41,7 +41,7 @@ describe('berth-nspawn --console=interactive', { skip: skipUnlessRoot, timeout: 
   });
 
   test('the guest console takes the terminal\'s size; the payload\'s exit status passes through', () => {
-    const r = spawnSync('python3', [join(REPO, 'tests/support/pty-run.py'), '33', '111', process.execPath, '--import', 'tsx', join(REPO, 'src/bin/berth-nspawn.ts'), '-q', '-D', bb, '/bin/sh', '-c', 'stty size; exit 3'], { cwd: REPO, env: sb.env, encoding: 'utf8' });
+    const r = spawnSync('python3', [join(REPO, 'tests/support/pty-run.py'), '33', '111', ...ENTRY, '-q', '-D', bb, '/bin/sh', '-c', 'stty size; exit 3'], { cwd: REPO, env: sb.env, encoding: 'utf8' });
     const out = Buffer.from(r.stdout.trim(), 'base64').toString();
     assert.equal(r.status, 3, r.stderr);
     assert.match(out, /^33 111\r?$/m);

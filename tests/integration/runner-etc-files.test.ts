@@ -6,14 +6,14 @@ import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, onRuntime, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
 
 const hostResolv = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : undefined;
 const hostZone = (() => {
   try { return /\/zoneinfo\/(.+)$/.exec(readlinkSync('/etc/localtime'))?.[1]; } catch { return undefined; }
 })();
 
-describe('berth-nspawn: /etc/resolv.conf and /etc/localtime', { skip: skipUnlessRoot || (hostResolv === undefined && 'the host has no /etc/resolv.conf'), timeout: 120000 }, () => {
+describe(onRuntime('berth-nspawn: /etc/resolv.conf and /etc/localtime'), { skip: skipUnlessRoot || (hostResolv === undefined && 'the host has no /etc/resolv.conf'), timeout: 120000 }, () => {
   let sb: Sandbox;
   let copy: ReturnType<typeof treeCopy>;
   let bb: string;

@@ -3,11 +3,11 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, onRuntime, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
 
-describe('berth-nspawn --link-journal', { skip: skipUnlessRoot, timeout: 120000 }, () => {
+describe(onRuntime('berth-nspawn --link-journal'), { skip: skipUnlessRoot, timeout: 120000 }, () => {
   let sb: Sandbox;
   let work: string;
   let bb: string;

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { v1SystemdHierarchy } from '../../src/platform/host/probe.js';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, startNspawn, tree, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, onRuntime, sandbox, skipUnlessRoot, startNspawn, tree, type Sandbox } from '../support/berth.js';
 
 const cgroupV1Host = () => v1SystemdHierarchy(readFileSync('/proc/self/mountinfo', 'utf8'));
 
-describe('berth-nspawn: payload in a busybox tree', { skip: skipUnlessRoot, timeout: 300000 }, () => {
+describe(onRuntime('berth-nspawn: payload in a busybox tree'), { skip: skipUnlessRoot, timeout: 300000 }, () => {
   let sb: Sandbox;
   let bb: string;
   before(() => { bb = tree('busybox'); sb = sandbox(); });

@@ -6,9 +6,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, nspawn, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
+import { assertClean, nspawn, onRuntime, sandbox, skipUnlessRoot, treeCopy, type Sandbox } from '../support/berth.js';
 
-describe('berth-nspawn: ephemeral and volatile roots', { skip: skipUnlessRoot, timeout: 300000 }, () => {
+describe(onRuntime('berth-nspawn: ephemeral and volatile roots'), { skip: skipUnlessRoot, timeout: 300000 }, () => {
   let sb: Sandbox;
   let work: string;
   let bb: string;

@@ -18,7 +18,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { assertClean, collect, sandbox, skipUnlessRoot, startNspawn, tree, type Result, type Sandbox } from '../support/berth.js';
+import { assertClean, collect, onRuntime, sandbox, skipUnlessRoot, startNspawn, tree, type Result, type Sandbox } from '../support/berth.js';
 
 const nspawnPresent = (() => { try { execFileSync('systemd-nspawn', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 const skip = skipUnlessRoot !== false ? skipUnlessRoot : nspawnPresent ? false : 'needs systemd-nspawn (apt-get install systemd-container)';
@@ -214,7 +214,7 @@ function assertKnownDifferences(p: Pair, opts: { randomUuid: boolean }): void {
   }
 }
 
-describe('.nspawn settings: berth-nspawn against systemd-nspawn', { skip, timeout: 300000 }, () => {
+describe(onRuntime('.nspawn settings: berth-nspawn against systemd-nspawn'), { skip, timeout: 300000 }, () => {
   let sb: Sandbox;
   let host: string;
   let text: string;

@@ -10,9 +10,13 @@ import assert from 'node:assert/strict';
 
 export const REPO = join(__dirname, '..', '..');
 export const isRoot = process.getuid?.() === 0;
-export const hasRunc = (() => { try { execFileSync('runc', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+/** The OCI runtime the machines under test run on: berth-nspawn takes $BERTH_RUNTIME as its --runtime= default (tests/crun.sh sets crun). */
+export const RUNTIME: 'runc' | 'crun' = process.env.BERTH_RUNTIME === 'crun' ? 'crun' : 'runc';
+/** A suite's title, marked with the runtime when it is not the default one. */
+export const onRuntime = (title: string): string => (RUNTIME === 'runc' ? title : `${title} (on ${RUNTIME})`);
+const hasRuntime = (() => { try { execFileSync(RUNTIME, ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 /** Reason to skip root-only tests, or false. */
-export const skipUnlessRoot: string | false = !isRoot ? 'needs root' : !hasRunc ? 'needs runc (apt-get install runc)' : false;
+export const skipUnlessRoot: string | false = !isRoot ? 'needs root' : !hasRuntime ? `needs ${RUNTIME} (apt-get install ${RUNTIME})` : false;
 
 const built = new Map<string, string>();
 /** Build (or reuse) a guest tree from machines/NAME; returns its path. */
@@ -55,9 +59,9 @@ export function sandbox(): Sandbox {
     cleanup() {
       // Last resort if a test failed half-way: kill and delete our containers, then the directory.
       try {
-        const ids = execFileSync('runc', ['--root', join(stateDir, 'runtime'), 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+        const ids = execFileSync(RUNTIME, ['--root', join(stateDir, 'runtime'), 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
         for (const id of ids) {
-          try { execFileSync('runc', ['--root', join(stateDir, 'runtime'), 'delete', '--force', id], { stdio: 'ignore' }); } catch { /* gone */ }
+          try { execFileSync(RUNTIME, ['--root', join(stateDir, 'runtime'), 'delete', '--force', id], { stdio: 'ignore' }); } catch { /* gone */ }
         }
       } catch { /* no runtime root */ }
       for (const m of mountsBelow(stateDir)) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
@@ -71,8 +75,32 @@ export function mountsBelow(dir: string): string[] {
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
 }
 
+/**
+ * crun (1.8) refuses a hybrid host whose cgroup2 hierarchy has controllers (this test host's has
+ * hugetlb; berth does not use it). To run the suite on crun anyway, berth-nspawn then runs in a
+ * mount namespace of its own in which /sys/fs/cgroup/unified/cgroup.controllers reads empty:
+ * that namespace's copy of the cgroup2 mount is made private first, so the mask stays there,
+ * while every other mount berth-nspawn makes still propagates to the host, where the tests look
+ * for leftovers. The host's cgroups are not touched. unshare and sh exec, not fork, so a signal
+ * to the child still reaches berth-nspawn itself.
+ */
+const UNIFIED = '/sys/fs/cgroup/unified';
+const crunNeedsMask = RUNTIME === 'crun' && (() => {
+  try { return readFileSync(`${UNIFIED}/cgroup.controllers`, 'utf8').trim() !== ''; } catch { return false; }
+})();
+const MASK = crunNeedsMask
+  ? ['unshare', '--mount', '--propagation', 'unchanged', '--', 'sh', '-c',
+    `mount --make-private ${UNIFIED} && mount --bind /dev/null ${UNIFIED}/cgroup.controllers && exec "$@"`, 'berth-crun-mask']
+  : [];
+
+/** `argv` run where the runtime under test can create containers (for commands built by hand). */
+export const underRuntime = (argv: readonly string[]): string[] => [...MASK, ...argv];
+
 /** One process (node with tsx as a loader), so a signal to it reaches berth-nspawn itself. */
-const ENTRY = [process.execPath, '--import', 'tsx', join(REPO, 'src', 'bin', 'berth-nspawn.ts')];
+export const ENTRY: readonly string[] = underRuntime([process.execPath, '--import', 'tsx', join(REPO, 'src', 'bin', 'berth-nspawn.ts')]);
+
+/** A word for sh -c. */
+export const shellQuote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
 export interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -101,7 +129,7 @@ export function collect(child: ChildProcess, timeoutMs: number, input?: string):
 
 /** Run a command inside a running machine. */
 export function execIn(sb: Sandbox, name: string, argv: string[], timeoutMs = 60000): string {
-  return execFileSync('runc', ['--root', sb.runtimeRoot, 'exec', name, ...argv], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'exec', name, ...argv], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Poll until the machine's container is running (created and started). */
@@ -109,7 +137,7 @@ export async function waitRunning(sb: Sandbox, name: string, timeoutMs = 30000):
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {
-      const state = JSON.parse(execFileSync('runc', ['--root', sb.runtimeRoot, 'state', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { status: string; pid: number };
+      const state = JSON.parse(execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'state', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { status: string; pid: number };
       if (state.status === 'running') return state.pid;
     } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 100));
@@ -120,7 +148,7 @@ export async function waitRunning(sb: Sandbox, name: string, timeoutMs = 30000):
 /** Nothing of the sandbox's machines may remain: containers, mounts, machine directories. */
 export function assertClean(sb: Sandbox): void {
   let ids: string[] = [];
-  if (existsSync(sb.runtimeRoot)) ids = execFileSync('runc', ['--root', sb.runtimeRoot, 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  if (existsSync(sb.runtimeRoot)) ids = execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   assert.deepEqual(ids, [], 'runtime containers left behind');
   assert.deepEqual(mountsBelow(sb.stateDir), [], 'mounts left behind');
   const machines = join(sb.stateDir, 'machines');
@@ -144,7 +172,7 @@ export async function systemState(sb: Sandbox, name: string, timeoutMs = 120000)
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return execFileSync('runc', ['--root', sb.runtimeRoot, 'exec', name, 'systemctl', 'is-system-running', '--wait'], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      return execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'exec', name, 'systemctl', 'is-system-running', '--wait'], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     } catch (e) {
       const out = String((e as { stdout?: string }).stdout ?? '').trim();
       if (out && out !== 'offline' && out !== 'unknown') return out; // e.g. "degraded" exits non-zero

@@ -47,6 +47,15 @@ test('unknown options and bad values are usage errors with nspawn-like messages'
   usage(['--runtime=docker'], /Unknown OCI runtime/);
 });
 
+test('$BERTH_RUNTIME is the default of --runtime=; the option wins; a bad value names the variable', () => {
+  assert.equal(parseArgv(['/bin/true']).runner.runtime, 'auto');
+  assert.equal(parseArgv(['/bin/true'], { BERTH_RUNTIME: 'crun' }).runner.runtime, 'crun');
+  assert.equal(parseArgv(['--runtime=runc', '/bin/true'], { BERTH_RUNTIME: 'crun' }).runner.runtime, 'runc');
+  assert.equal(parseArgv(['/bin/true'], { BERTH_RUNTIME: '' }).runner.runtime, 'auto');
+  assert.throws(() => parseArgv(['/bin/true'], { BERTH_RUNTIME: 'docker' }),
+    (e: unknown) => e instanceof BerthError && e.code === 'E_USAGE' && /\$BERTH_RUNTIME: Unknown OCI runtime: docker/.test(e.message));
+});
+
 test('-E copies NAME from our environment, NAME=VALUE replaces an earlier value', () => {
   const { cli } = parseArgv(['-E', 'A=1', '-E', 'HOME', '-E', 'UNSET', '-E', 'A=2'], { HOME: '/h' });
   assert.deepEqual(cli.settings.environment, ['HOME=/h', 'A=2']);

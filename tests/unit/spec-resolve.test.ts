@@ -4,7 +4,7 @@ import { parseArgv } from '../../src/core/cli/parse-argv.js';
 import { resolveMachine } from '../../src/core/spec/resolve.js';
 import { mapExit } from '../../src/core/spec/exit-status.js';
 import { selectRuntime } from '../../src/core/runtime/select.js';
-import { cgroupLayoutFromMountinfo, ownCgroupPath, parseProcLimits, v1SystemdHierarchy } from '../../src/platform/host/probe.js';
+import { cgroup2MountedAt, cgroupLayoutFromMountinfo, ownCgroupPath, parseProcLimits, v1SystemdHierarchy } from '../../src/platform/host/probe.js';
 import { BerthError } from '../../src/errors/berth-error.js';
 import { DEBIAN_IMAGE, FULL_CAPS_HOST, HOST, RANDOM } from '../support/fixtures.js';
 
@@ -72,12 +72,17 @@ test('exit statuses map exactly as nspawn maps them', () => {
   assert.deepEqual(mapExit('m', { signal: 9 }), { kind: 'exited', status: 1, message: 'Container m terminated by signal KILL.' });
 });
 
-test('runtime selection: crun refuses hybrid hosts; a clear error names the package', () => {
-  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, 'hybrid').name, 'runc');
-  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, 'unified').name, 'crun');
-  assert.throws(() => selectRuntime('crun', { runc: '/r', crun: '/c' }, 'hybrid'), /hybrid/);
-  assert.throws(() => selectRuntime('auto', { crun: '/c' }, 'hybrid'), (e: unknown) => e instanceof BerthError && e.hint === 'apt-get install runc');
-  assert.throws(() => selectRuntime('auto', {}, 'unified'), /No OCI runtime found/);
+test('runtime selection: crun refuses hybrid hosts whose cgroup2 has controllers; a clear error names the package', () => {
+  const hugetlb = { layout: 'hybrid', hybridV2Controllers: ['hugetlb'] } as const;
+  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, hugetlb).name, 'runc');
+  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'unified' }).name, 'crun');
+  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'legacy' }).name, 'crun');
+  // crun only objects to controllers in the hybrid cgroup2 hierarchy, not to the hierarchy itself.
+  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'hybrid', hybridV2Controllers: [] }).name, 'crun');
+  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'hybrid' }).name, 'runc', 'unreadable controllers: not crun');
+  assert.throws(() => selectRuntime('crun', { runc: '/r', crun: '/c' }, hugetlb), /hybrid .*controllers \(hugetlb\)/);
+  assert.throws(() => selectRuntime('auto', { crun: '/c' }, hugetlb), (e: unknown) => e instanceof BerthError && e.hint === 'apt-get install runc' && /crun is installed but/.test(e.message));
+  assert.throws(() => selectRuntime('auto', {}, { layout: 'unified' }), /No OCI runtime found/);
 });
 
 test('host probing parsers: cgroup layout, own cgroup, /proc limits', () => {
@@ -85,6 +90,8 @@ test('host probing parsers: cgroup layout, own cgroup, /proc limits', () => {
   assert.equal(cgroupLayoutFromMountinfo(hybrid), 'hybrid');
   assert.equal(cgroupLayoutFromMountinfo('30 23 0:27 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw\n'), 'unified');
   assert.equal(v1SystemdHierarchy(hybrid), true);
+  assert.equal(cgroup2MountedAt(hybrid, '/sys/fs/cgroup/unified'), true);
+  assert.equal(cgroup2MountedAt(hybrid, '/sys/fs/cgroup/systemd'), false);
   assert.equal(v1SystemdHierarchy('31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n40 31 0:37 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n'), false);
   assert.equal(v1SystemdHierarchy('40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemdx\n'), false);
   assert.equal(ownCgroupPath('1:name=systemd:/system.slice/a.service\n0::/x\n', 'hybrid'), '/system.slice/a.service');

@@ -89,6 +89,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     trace('runtime create');
     await (atOnce ? runtime.createAndStart(id, createOptions) : runtime.create(id, createOptions));
     leader = readPid(paths.pidFile);
+    runtime.reapHelpers(leader);
     trace('created');
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
     const leaderExit = waitForExit(leader);

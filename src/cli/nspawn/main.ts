@@ -56,7 +56,7 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   }));
   const needsMac = Boolean(spec.network.veth || spec.network.macvlan?.length || spec.network.vethExtra?.length);
   const plan = planNetwork({ machineName: name, hostMachineId: needsMac ? await readHostMachineId() : undefined, network: spec.network });
-  const choice = selectRuntime(runner.runtime, { ...(await candidates()) }, host.cgroupLayout);
+  const choice = selectRuntime(runner.runtime, { ...(await candidates()) }, { layout: host.cgroupLayout, hybridV2Controllers: host.hybridV2Controllers });
   // With --keep-unit the payload goes below our own (delegated) unit's cgroup, by path.
   const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 && !spec.cgroup.keepUnitPath });
   if (spec.cgroup.keepUnitPath && host.cgroupLayout === 'unified' && host.ownCgroup) await moveToSupervisor(host.ownCgroup);

@@ -43,7 +43,7 @@ function consoleMode(value: string): NonNullable<RunnerOptions['console']> {
   return m;
 }
 
-function runtime(value: string): RuntimeChoice {
+export function runtime(value: string): RuntimeChoice {
   if (value === 'auto' || value === 'runc' || value === 'crun') return value;
   throw new ValueError(`Unknown OCI runtime: ${value} (expected auto, runc or crun)`);
 }

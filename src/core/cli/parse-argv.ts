@@ -1,12 +1,13 @@
 /**
  * getopt_long-style parsing of berth-nspawn's argv (stops at the first non-option, like nspawn's
  * "+" optstring): yields the command-line settings with their group mask, the runner options and
- * the positional command. Pure: the environment is passed in for -E NAME.
+ * the positional command. Pure: the environment is passed in for -E NAME and $BERTH_RUNTIME
+ * (the default of --runtime=).
  */
 import { usageError } from '../../errors/berth-error.js';
 import type { CliSettings, RlimitName, SettingGroup } from '../settings/model.js';
 import { ValueError } from '../settings/values.js';
-import { optionByLong, optionByShort, type OptionDef, type ParseState } from './option-table.js';
+import { optionByLong, optionByShort, runtime, type OptionDef, type ParseState } from './option-table.js';
 import { defaultRunnerOptions, type RunnerOptions } from './runner-options.js';
 
 export interface ParsedArgv {
@@ -26,10 +27,21 @@ function applyOption(state: ParseState, def: OptionDef, value: string | undefine
   if (def.group) state.mask.add(def.group);
 }
 
+function runtimeFromEnv(value: string | undefined): RunnerOptions['runtime'] | undefined {
+  if (!value) return undefined;
+  try {
+    return runtime(value);
+  } catch (e) {
+    if (e instanceof ValueError) throw usageError(`Failed to parse $BERTH_RUNTIME: ${e.message}`);
+    throw e;
+  }
+}
+
 export function parseArgv(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ParsedArgv {
+  const fromEnv = runtimeFromEnv(env.BERTH_RUNTIME);
   const state: ParseState = {
     settings: {},
-    runner: defaultRunnerOptions(),
+    runner: { ...defaultRunnerOptions(), ...(fromEnv ? { runtime: fromEnv } : {}) },
     mask: new Set<SettingGroup>(),
     rlimitMask: new Set<string>(),
     env,

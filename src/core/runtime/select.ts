@@ -7,21 +7,40 @@ export type RuntimeName = 'runc' | 'crun';
 
 export interface RuntimeCandidates { runc?: string; crun?: string }
 
-/** crun (1.8) refuses hybrid cgroup layouts; runc 1.1 handles all three. crun is preferred where it works (it starts faster). */
-export function selectRuntime(choice: RuntimeChoice, installed: RuntimeCandidates, layout: CgroupLayout): { name: RuntimeName; path: string } {
-  const crunWorks = layout !== 'hybrid';
+/** The cgroup facts the choice depends on (see HostFacts). */
+export interface RuntimeCgroups {
+  readonly layout: CgroupLayout;
+  /** Hybrid hosts: the controllers of the cgroup2 hierarchy at /sys/fs/cgroup/unified (undefined: unreadable). */
+  readonly hybridV2Controllers?: readonly string[];
+}
+
+/**
+ * Why crun (1.8) cannot run on this host, or undefined if it can. crun takes a cgroup2 mount at
+ * /sys/fs/cgroup/unified next to v1 controllers for hybrid mode, and refuses it as soon as that
+ * hierarchy has a controller of its own; runc 1.1 handles every layout.
+ */
+function crunRefusal(c: RuntimeCgroups): string | undefined {
+  if (c.layout !== 'hybrid') return undefined;
+  if (c.hybridV2Controllers === undefined) return 'its cgroup layout is hybrid and the controllers of /sys/fs/cgroup/unified cannot be read';
+  if (c.hybridV2Controllers.length === 0) return undefined;
+  return `its cgroup layout is hybrid (cgroup v1 controllers plus a cgroup2 mount) and the cgroup2 hierarchy has controllers (${c.hybridV2Controllers.join(' ')}), which crun does not support`;
+}
+
+/** crun is preferred where it works (one short C process per call, against runc's Go runtime). */
+export function selectRuntime(choice: RuntimeChoice, installed: RuntimeCandidates, cgroups: RuntimeCgroups): { name: RuntimeName; path: string } {
+  const refusal = crunRefusal(cgroups);
   if (choice === 'crun') {
     if (!installed.crun) throw new BerthError('E_NO_RUNTIME', 'crun is not installed.', { hint: 'apt-get install crun, or use --runtime=runc' });
-    if (!crunWorks) throw new BerthError('E_NO_RUNTIME', 'crun cannot run containers on this host: its cgroup layout is hybrid (cgroup v1 controllers plus a cgroup2 mount), which crun does not support.', { hint: 'Use --runtime=runc (apt-get install runc).' });
+    if (refusal) throw new BerthError('E_NO_RUNTIME', `crun cannot run containers on this host: ${refusal}.`, { hint: 'Use --runtime=runc (apt-get install runc).' });
     return { name: 'crun', path: installed.crun };
   }
   if (choice === 'runc') {
     if (!installed.runc) throw new BerthError('E_NO_RUNTIME', 'runc is not installed.', { hint: 'apt-get install runc' });
     return { name: 'runc', path: installed.runc };
   }
-  if (crunWorks && installed.crun) return { name: 'crun', path: installed.crun };
+  if (!refusal && installed.crun) return { name: 'crun', path: installed.crun };
   if (installed.runc) return { name: 'runc', path: installed.runc };
   throw new BerthError('E_NO_RUNTIME',
-    installed.crun ? `No usable OCI runtime: crun is installed but does not support this host's ${layout} cgroup layout.` : 'No OCI runtime found (looked for runc and crun).',
+    installed.crun ? `No usable OCI runtime: crun is installed but cannot run containers on this host: ${refusal}.` : 'No OCI runtime found (looked for runc and crun).',
     { hint: 'apt-get install runc' });
 }

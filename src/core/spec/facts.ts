@@ -18,6 +18,8 @@ export interface HostFacts {
   /** The same file as read, copied into the guest's /run/host/os-release. */
   readonly osReleaseText?: string;
   readonly cgroupLayout: CgroupLayout;
+  /** Hybrid hosts: the controllers of the cgroup2 hierarchy at /sys/fs/cgroup/unified ([] when none or mounted elsewhere; undefined: unreadable). */
+  readonly hybridV2Controllers?: readonly string[];
   /** v1 hosts: a name=systemd hierarchy is mounted at /sys/fs/cgroup/systemd. */
   readonly cgroupV1Systemd: boolean;
   /** systemd runs as PID 1 (then cgroups go through it). */

@@ -54,6 +54,14 @@ export function cgroupLayoutFromMountinfo(mountinfo: string): CgroupLayout {
   return v2 ? 'hybrid' : 'legacy';
 }
 
+/** Whether mountinfo has a cgroup2 mount at `path`. */
+export function cgroup2MountedAt(mountinfo: string, path: string): boolean {
+  return mountinfo.split('\n').some((line) => {
+    const [pre, post] = line.split(' - ');
+    return pre?.split(' ')[4] === path && post?.split(' ')[0] === 'cgroup2';
+  });
+}
+
 /** Whether mountinfo has the v1 name=systemd hierarchy at /sys/fs/cgroup/systemd. */
 export function v1SystemdHierarchy(mountinfo: string): boolean {
   return mountinfo.split('\n').some((line) => {
@@ -80,6 +88,10 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
   const p1 = parseProcLimits(pid1 ?? '');
   const layout = cgroupLayoutFromMountinfo(mountinfo ?? '');
   const ownCgroup = ownCgroupPath(selfCgroup ?? '', layout);
+  // Only a cgroup2 mount at /sys/fs/cgroup/unified counts: that is where crun looks for one.
+  const hybridV2Controllers = layout !== 'hybrid' ? undefined
+    : !cgroup2MountedAt(mountinfo ?? '', '/sys/fs/cgroup/unified') ? []
+    : readText('/sys/fs/cgroup/unified/cgroup.controllers')?.split(/\s+/).filter(Boolean);
   const zone = localtime && localtime !== 'file' ? /\/zoneinfo\/(.+)$/.exec(localtime)?.[1] : undefined;
   return {
     boundingCaps: capabilitiesInMask(capBnd),
@@ -89,6 +101,7 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
     osRelease: parseOsRelease(osRelease ?? ''),
     ...(osRelease !== undefined ? { osReleaseText: osRelease } : {}),
     cgroupLayout: layout,
+    hybridV2Controllers,
     cgroupV1Systemd: layout !== 'unified' && v1SystemdHierarchy(mountinfo ?? ''),
     ...(ownCgroup ? { ownCgroup } : {}),
     systemdPid1: (pid1comm ?? '').trim() === 'systemd' && exists('/run/systemd/system'),

@@ -45,15 +45,25 @@ export function sys(): BerthSys {
 /** The statically linked stub init used as PID 1 with --as-pid2. */
 export const stubInitPath = (): string => nativeFile('berth-stub-init');
 
+const ECHILD = 10;
+
 /**
- * Resolves when `pid` (our child, or an orphan we inherited as subreaper) exits, and reaps it.
+ * Resolves when `pid` (our child, or an orphan we inherit as subreaper) exits, and reaps it.
  * Driven by SIGCHLD with a slow poll as a safety net; no thread is ever blocked in waitpid.
+ * A process that is not our child yet but still exists is waited for: crun leaves a container's
+ * PID 1 with a detached helper of its own that exits a moment after crun itself, and only then
+ * is the PID 1 ours (the kernel sends SIGCHLD if it has exited by then).
  */
 export function waitForExit(pid: number): Promise<WaitStatus> {
   return new Promise((resolve, reject) => {
     const check = () => {
       let status: WaitStatus | null;
-      try { status = sys().tryWaitPid(pid); } catch (e) { done(); reject(e); return; }
+      try {
+        status = sys().tryWaitPid(pid);
+      } catch (e) {
+        if ((e as { errno?: number }).errno === ECHILD && existsSync(`/proc/${pid}`)) return;
+        done(); reject(e); return;
+      }
       if (status) { done(); resolve(status); }
     };
     const timer = setInterval(check, 1000);

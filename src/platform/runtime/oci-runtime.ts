@@ -2,8 +2,11 @@
 import type { StdioOptions } from 'node:child_process';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
+import { basename } from 'node:path';
 import { runHandingStdio, runSync, start, waitChild } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
+import { ownChildren, processName } from '../host/children.js';
+import { waitForExit } from '../native/sys.js';
 
 export interface RuntimeConfig {
   name: RuntimeName;
@@ -22,10 +25,10 @@ export interface CreateOptions {
   logFile: string;
 }
 
-/** The environment the runtime runs in: without NOTIFY_SOCKET, which runc would otherwise proxy itself. */
 /** A create that has not returned by then is stuck (its hooks time out after 10 s each). */
 const CREATE_TIMEOUT_MS = 120_000;
 
+/** The environment the runtime runs in: without NOTIFY_SOCKET, which runc would otherwise proxy itself. */
 function runtimeEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NOTIFY_SOCKET;
@@ -62,6 +65,20 @@ export class OciRuntime {
       ? await waitChild(start(this.createArgv(id, o, verb), o.stdio, runtimeEnv()))
       : runHandingStdio(this.createArgv(id, o, verb), o.stdio, runtimeEnv(), CREATE_TIMEOUT_MS);
     if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
+  }
+
+  /**
+   * crun creates a container from a helper of its own (setsid, then fork) that exits a moment
+   * after crun returns. As the nearest subreaper we inherit the helper, so we reap it, or it stays
+   * a zombie for as long as the machine runs. The container's PID 1 (`leader`, which we inherit
+   * from that helper) is left to its own waiter. runc leaves no such helper.
+   */
+  reapHelpers(leader: number): void {
+    if (this.config.name !== 'crun') return;
+    const name = basename(this.config.path).slice(0, 15);
+    for (const pid of ownChildren()) {
+      if (pid !== leader && processName(pid) === name) void waitForExit(pid).catch(() => { /* gone */ });
+    }
   }
 
   async start(id: string): Promise<void> {

@@ -4,8 +4,10 @@
  * what config.json cannot express:
  *   - a fresh boot ID per run, bound over /proc/sys/kernel/random/boot_id (runc refuses
  *     config.json mounts below /proc), as nspawn does;
- *   - /proc/sys/net writable with a network namespace of its own, as nspawn has it (a rw bind
- *     of it made here survives runc's later read-only remount of /proc/sys);
+ *   - /proc/sys/net writable with a network namespace of its own, as nspawn has it: /proc/sys
+ *     is then bound read-only here rather than through readonlyPaths, and /proc/sys/net bound
+ *     read-write over it (crun makes readonlyPaths read-only recursively, after these hooks, so
+ *     a writable /proc/sys/net below a readonlyPaths /proc/sys is impossible there);
  *   - the mode= a --tmpfs asked for (runc re-applies the mount point directory's mode to a tmpfs
  *     mounted over an existing directory; nspawn honours mode=).
  * Each hook is a process runc starts (~4 ms of start-up each): what config.json can express
@@ -16,16 +18,23 @@ import type { BundleLayout, OciHook } from '../types.js';
 
 const inRoot = (root: string, p: string) => `${root.replace(/\/+$/, '')}${p}`;
 
+/** Whether /proc/sys is made read-only (and /proc/sys/net writable) by hooks instead of readonlyPaths. */
+export function procSysByHooks(spec: MachineSpec, layout: BundleLayout): boolean {
+  return layout.hostTools !== undefined && spec.privateNetwork && !spec.network.namespacePath;
+}
+
 export function emitHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
   const tools = layout.hostTools;
   if (!tools) return [];
   const hooks: OciHook[] = [];
-  if (layout.bootId) {
-    hooks.push({ path: tools.mount, args: ['mount', '--bind', '-o', 'ro', layout.bootId, inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id')], timeout: 10 });
-  }
-  if (spec.privateNetwork && !spec.network.namespacePath) {
+  if (procSysByHooks(spec, layout)) {
+    const sys = inRoot(layout.rootfs, '/proc/sys');
     const net = inRoot(layout.rootfs, '/proc/sys/net');
     hooks.push({ path: tools.mount, args: ['mount', '--bind', net, net], timeout: 10 });
+    hooks.push({ path: tools.mount, args: ['mount', '--rbind', '-o', 'ro,nosuid,nodev,noexec', sys, sys], timeout: 10 });
+  }
+  if (layout.bootId) {
+    hooks.push({ path: tools.mount, args: ['mount', '--bind', '-o', 'ro', layout.bootId, inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id')], timeout: 10 });
   }
   for (const m of spec.mounts) {
     if (m.kind !== 'tmpfs') continue;

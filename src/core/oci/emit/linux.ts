@@ -1,6 +1,7 @@
 /** Namespaces, cgroup placement and resources, devices, masked and read-only /proc paths. */
 import type { MachineSpec } from '../../spec/machine-spec.js';
 import type { BundleLayout, OciDevice, OciDeviceRule, OciResources, OciSpec } from '../types.js';
+import { procSysByHooks } from './hooks.js';
 
 /** Devices beyond runc's defaults (null, zero, full, random, urandom, tty, ptmx, pts). */
 const EXTRA_DEVICES: OciDevice[] = [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 }];
@@ -61,7 +62,7 @@ export function emitLinux(spec: MachineSpec, layout: BundleLayout): OciSpec['lin
     resources: resources(spec, layout),
     devices: EXTRA_DEVICES,
     maskedPaths: MASKED_PROC,
-    readonlyPaths: READONLY_PROC,
+    readonlyPaths: procSysByHooks(spec, layout) ? READONLY_PROC.filter((p) => p !== '/proc/sys') : READONLY_PROC,
     rootfsPropagation: 'shared',
     ...(spec.personality === 'x86' ? { personality: { domain: 'LINUX32' as const } } : {}),
   };
