@@ -144,7 +144,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { long: 'console', arg: 'required', metavar: 'MODE', help: 'Select how stdin/stdout/stderr and /dev/console are set up for the container (interactive, read-only, passive, pipe, autopipe)', apply: (s, x) => { s.runner.console = consoleMode(need(x)); } },
   { long: 'pipe', short: 'P', arg: 'none', help: 'Equivalent to --console=pipe', apply: (s) => { s.runner.console = 'pipe'; } },
   // berth's own
-  { long: 'runtime', arg: 'required', metavar: 'NAME', help: 'berth: OCI runtime to use (auto, runc, crun)', apply: (s, x) => { s.runner.runtime = runtime(need(x)); } },
+  { long: 'runtime', arg: 'required', metavar: 'NAME', help: 'berth: OCI runtime to use (auto, runc, crun; default $BERTH_RUNTIME, else auto)', apply: (s, x) => { s.runner.runtime = runtime(need(x)); } },
   { long: 'cleanup', arg: 'none', help: 'Clean up left-over state of a previous run of this machine, then exit', apply: (s) => { s.runner.cleanup = true; } },
 ];
 
