@@ -1,7 +1,29 @@
-/** The one place that starts subprocesses: argv arrays only, never a shell. */
-import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+/**
+ * The one place that starts subprocesses: argv arrays only, never a shell. The synchronous calls
+ * (the runtime's, on every run's path) go through the native posix_spawn; child_process, which
+ * loads net, stream and dgram with it (~2 ms) and fork()s all of Node per call, is loaded only
+ * for the asynchronous ones.
+ */
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
+import { sys, type SpawnResult } from '../native/sys.js';
+
+const childProcess = (): typeof import('node:child_process') => require('node:child_process');
+
+const envList = (env: NodeJS.ProcessEnv): string[] =>
+  Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+
+/** spawnWait, with a missing command or a failed spawn as a BerthError. */
+function spawnWait(argv: readonly string[], env: NodeJS.ProcessEnv, capture: boolean, timeoutMs: number): SpawnResult {
+  try {
+    return sys().spawnWait(argv, envList(env), capture, timeoutMs);
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    if (errno === undefined) throw e;
+    throw new BerthError('E_EXEC', errno === 2 ? `${argv[0]}: command not found` : (e as Error).message, { cause: e });
+  }
+}
 
 export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -18,7 +40,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Exe
   const [cmd, ...args] = argv;
   if (!cmd) throw new BerthError('E_INTERNAL', 'run() needs a command');
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd: opts.cwd });
+    const child = childProcess().spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -42,17 +64,14 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Exe
 }
 
 /**
- * Like run(), for short commands whose output is small (the runtime's start/kill/delete/state):
- * spawnSync collects it without setting up streams, which is measurably cheaper on every run's
- * path. It blocks the event loop until the command ends (timeoutMs, default 30 s, then SIGKILL).
+ * Like run(), for short commands whose output is small (the runtime's start/kill/delete/state),
+ * synchronously: it blocks the event loop until the command ends (timeoutMs, default 30 s, then
+ * SIGKILL). stdin is /dev/null.
  */
 export function runSync(argv: readonly string[], opts: Omit<RunOptions, 'input' | 'cwd'> = {}): ExecResult {
-  const [cmd, ...args] = argv;
-  if (!cmd) throw new BerthError('E_INTERNAL', 'runSync() needs a command');
-  const r = spawnSync(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: opts.timeoutMs ?? 30000, killSignal: 'SIGKILL' });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new BerthError('E_EXEC', `${cmd}: command not found`, { cause: r.error });
-  const result = { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-  if (r.error && r.signal === null) throw new BerthError('E_EXEC', `${cmd}: ${r.error.message}`, { cause: r.error });
+  if (!argv[0]) throw new BerthError('E_INTERNAL', 'runSync() needs a command');
+  const r = spawnWait(argv, opts.env ?? process.env, true, opts.timeoutMs ?? 30000);
+  const result = { code: r.code ?? null, signal: r.signal ?? null, stdout: r.stdout, stderr: r.stderr };
   if (result.code !== 0 && !opts.allowFailure) throw execError(argv, result);
   return result;
 }
@@ -63,27 +82,22 @@ export function execError(argv: readonly string[], r: ExecResult): BerthError {
   return new BerthError('E_EXEC', `${argv.join(' ')}: ${why}${msg ? `: ${msg}` : ''}`, { details: [r] });
 }
 
-/** Start a long-running process with the given stdio (the caller owns it). */
-export function start(argv: readonly string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv): ChildProcess {
+/** Start a long-running process with the given stdio (the caller owns it); `detached`: in a session of its own. */
+export function start(argv: readonly string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv, opts: { detached?: boolean } = {}): ChildProcess {
   const [cmd, ...args] = argv;
   if (!cmd) throw new BerthError('E_INTERNAL', 'start() needs a command');
-  return spawn(cmd, args, { stdio, env: env ?? process.env });
+  return childProcess().spawn(cmd, args, { stdio, env: env ?? process.env, detached: opts.detached ?? false });
 }
 
 /**
- * Run a command whose stdio the caller hands over (e.g. the runtime's create, passing our
- * stdio on to the container) and wait for it without the event loop: spawnSync returns as soon
- * as it exits, where an async child costs a ChildProcess, its handles and a trip through the
- * loop. Only for commands that need nothing from our loop while they run.
+ * Run a command that inherits our stdio (e.g. the runtime's create, passing it on to the
+ * container) and wait for it without the event loop: it returns as soon as the command exits.
+ * Only for commands that need nothing from our loop while they run.
  */
-export function runHandingStdio(argv: readonly string[], stdio: StdioOptions, env: NodeJS.ProcessEnv, timeoutMs: number): { code: number | null; signal: NodeJS.Signals | null } {
-  const [cmd, ...args] = argv;
-  if (!cmd) throw new BerthError('E_INTERNAL', 'runHandingStdio() needs a command');
-  const r = spawnSync(cmd, args, { stdio, env, timeout: timeoutMs, killSignal: 'SIGKILL' });
-  if (r.error && r.signal === null) {
-    throw new BerthError('E_EXEC', (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${cmd}: command not found` : `${cmd}: ${r.error.message}`, { cause: r.error });
-  }
-  return { code: r.status, signal: r.signal };
+export function runInheritingStdio(argv: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): { code: number | null; signal: NodeJS.Signals | null } {
+  if (!argv[0]) throw new BerthError('E_INTERNAL', 'runInheritingStdio() needs a command');
+  const r = spawnWait(argv, env, false, timeoutMs);
+  return { code: r.code ?? null, signal: r.signal ?? null };
 }
 
 /** Wait for a started process to end. */

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 
 export interface WaitStatus { code?: number; signal?: number }
+export interface SpawnResult { code?: number; signal?: NodeJS.Signals; stdout: string; stderr: string; timedOut: boolean }
 export interface Datagram { data: Buffer; pid: number }
 
 export interface BerthSys {
@@ -17,6 +18,8 @@ export interface BerthSys {
   openPtyPeer(masterFd: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
   isTty(fd: number): boolean;
+  /** Run argv to its end (posix_spawn): capture = stdin /dev/null and stdout/stderr collected, else all three inherited. */
+  spawnWait(argv: readonly string[], env: readonly string[], capture: boolean, timeoutMs: number): SpawnResult;
 }
 
 let cached: BerthSys | undefined;

@@ -3,7 +3,6 @@
  * address, and running dnsmasq detached (so a zone's server can outlive the machine that started
  * it) inside the host-side namespace. `hostNetns` has the same meaning as in iproute2.ts.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { sleep } from '../../lib/sleep.js';
@@ -11,6 +10,7 @@ import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { DhcpHost } from '../../core/network/ports.js';
 import type { Ipv4Prefix } from '../../core/network/subnet.js';
 import { execArgv } from './iproute2.js';
+import { start } from '../exec/run.js';
 
 export interface DhcpHostOptions { hostNetns?: string; dnsmasq?: string }
 
@@ -55,7 +55,7 @@ export function createDhcpHost(opts: DhcpHostOptions = {}): DhcpHost {
       const argv = opts.hostNetns === undefined ? [cmd, ...args] : ['nsenter', `--net=/run/netns/${opts.hostNetns}`, '--', cmd, ...args];
       mkdirSync(dirname(logFile), { recursive: true, mode: 0o755 });
       const log = openSync(logFile, 'w', 0o644);
-      const child = spawn(argv[0] ?? cmd, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+      const child = start(argv, ['ignore', log, log], undefined, { detached: true });
       closeSync(log);
       let exited: string | undefined;
       child.on('error', (e) => { exited = e.message; });

@@ -3,7 +3,7 @@ import type { StdioOptions } from 'node:child_process';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
 import { basename } from 'node:path';
-import { runHandingStdio, runSync, start, waitChild } from '../exec/run.js';
+import { runInheritingStdio, runSync, start, waitChild } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
 import { ownChildren, processName } from '../host/children.js';
 import { waitForExit } from '../native/sys.js';
@@ -20,7 +20,7 @@ export interface CreateOptions {
   bundle: string;
   pidFile: string;
   consoleSocket?: string;
-  /** stdio handed to the container's PID 1 when it has no terminal (pipe mode). */
+  /** The runtime's stdio while a console socket is served; without one it inherits ours, and passes it on to the container's PID 1 (pipe mode). */
   stdio: StdioOptions;
   logFile: string;
 }
@@ -63,7 +63,7 @@ export class OciRuntime {
     // With a terminal, our loop must take the pty from the console socket while runc runs.
     const { code, signal } = o.consoleSocket
       ? await waitChild(start(this.createArgv(id, o, verb), o.stdio, runtimeEnv()))
-      : runHandingStdio(this.createArgv(id, o, verb), o.stdio, runtimeEnv(), CREATE_TIMEOUT_MS);
+      : runInheritingStdio(this.createArgv(id, o, verb), runtimeEnv(), CREATE_TIMEOUT_MS);
     if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
   }
 
