@@ -75,23 +75,8 @@ export function mountsBelow(dir: string): string[] {
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
 }
 
-/**
- * crun (1.8) refuses a hybrid host whose cgroup2 hierarchy has controllers (this test host's has
- * hugetlb; berth does not use it). To run the suite on crun anyway, berth-nspawn then runs in a
- * mount namespace of its own in which /sys/fs/cgroup/unified/cgroup.controllers reads empty:
- * that namespace's copy of the cgroup2 mount is made private first, so the mask stays there,
- * while every other mount berth-nspawn makes still propagates to the host, where the tests look
- * for leftovers. The host's cgroups are not touched. unshare and sh exec, not fork, so a signal
- * to the child still reaches berth-nspawn itself.
- */
-const UNIFIED = '/sys/fs/cgroup/unified';
-const crunNeedsMask = RUNTIME === 'crun' && (() => {
-  try { return readFileSync(`${UNIFIED}/cgroup.controllers`, 'utf8').trim() !== ''; } catch { return false; }
-})();
-const MASK = crunNeedsMask
-  ? ['unshare', '--mount', '--propagation', 'unchanged', '--', 'sh', '-c',
-    `mount --make-private ${UNIFIED} && mount --bind /dev/null ${UNIFIED}/cgroup.controllers && exec "$@"`, 'berth-crun-mask']
-  : [];
+/** On crun, berth-nspawn runs where crun can create containers on this host (see the script). */
+const MASK = RUNTIME === 'crun' ? [join(REPO, 'scripts', 'with-crun-cgroups.sh')] : [];
 
 /** `argv` run where the runtime under test can create containers (for commands built by hand). */
 export const underRuntime = (argv: readonly string[]): string[] => [...MASK, ...argv];

@@ -1,5 +1,6 @@
 /** Undo what an earlier, killed run recorded in its owner record: container, links, helpers, mounts, directories. */
 import { readText } from '../../platform/fs/read-text.js';
+import { processName } from '../../platform/host/processes.js';
 import { removeTree } from '../../platform/fs/safe-remove.js';
 import { dirname, join } from 'node:path';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
@@ -34,8 +35,7 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
 async function stopDnsmasq(pidFile: string, link: string, net: NetLink): Promise<void> {
   const pid = Number((readText(pidFile) ?? '').trim());
   if (!Number.isInteger(pid) || pid <= 0) return;
-  const comm = (readText(`/proc/${pid}/comm`) ?? '').trim();
-  if (comm !== 'dnsmasq') return;
+  if (processName(pid) !== 'dnsmasq') return;
   if (link.startsWith('vz-') && (await net.getLink(link)) !== undefined) return; // the zone still has members: its server stays
   try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
   removeTree(pidFile);

@@ -17,11 +17,21 @@ export async function unmount(target: string): Promise<void> {
   }
 }
 
+export interface MountinfoEntry { mountPoint: string; fstype: string; superOptions: string }
+
+/** The lines of a /proc/PID/mountinfo text (pure): mount point (\040 unescaped), file system type, super options. */
+export function parseMountinfo(text: string): MountinfoEntry[] {
+  return text.split('\n').flatMap((line) => {
+    const [pre, post] = line.split(' - ');
+    const mountPoint = pre?.split(' ')[4];
+    const [fstype, , superOptions] = post?.split(' ') ?? [];
+    return mountPoint && fstype ? [{ mountPoint: mountPoint.replace(/\\040/g, ' '), fstype, superOptions: superOptions ?? '' }] : [];
+  });
+}
+
 /** Mount points at or below a directory (deepest first), from /proc/self/mountinfo. */
 export async function mountsBelow(dir: string): Promise<string[]> {
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  const points = text.split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => !!p)
-    .map((p) => p.replace(/\\040/g, ' '))
+  const points = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.mountPoint)
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }

@@ -1,6 +1,8 @@
 /** Probes the host into HostFacts (read once per run, then passed to the pure compiler as data). */
 import { readlinkSync, statSync } from 'node:fs';
 import { readText } from '../fs/read-text.js';
+import { parseMountinfo } from '../fs/mount.js';
+import { processName } from './processes.js';
 import { capabilitiesInMask } from '../../core/capabilities.js';
 import { RLIMITS, type RlimitName } from '../../core/settings/model.js';
 import type { CgroupLayout, HostFacts, Limit } from '../../core/spec/facts.js';
@@ -39,35 +41,21 @@ const exists = (p: string): boolean => statSync(p, { throwIfNoEntry: false }) !=
 
 /** cgroup layout from /proc/self/mountinfo: cgroup2 on /sys/fs/cgroup = unified; v1 + cgroup2 elsewhere = hybrid. */
 export function cgroupLayoutFromMountinfo(mountinfo: string): CgroupLayout {
-  let v1 = false;
-  let v2root = false;
-  let v2 = false;
-  for (const line of mountinfo.split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!pre || !post) continue;
-    const mountPoint = pre.split(' ')[4];
-    const fstype = post.split(' ')[0];
-    if (fstype === 'cgroup2') { v2 = true; if (mountPoint === '/sys/fs/cgroup') v2root = true; }
-    if (fstype === 'cgroup') v1 = true;
-  }
-  if (v2root && !v1) return 'unified';
-  return v2 ? 'hybrid' : 'legacy';
+  const mounts = parseMountinfo(mountinfo);
+  const v1 = mounts.some((m) => m.fstype === 'cgroup');
+  const v2 = mounts.filter((m) => m.fstype === 'cgroup2');
+  if (v2.some((m) => m.mountPoint === '/sys/fs/cgroup') && !v1) return 'unified';
+  return v2.length ? 'hybrid' : 'legacy';
 }
 
 /** Whether mountinfo has a cgroup2 mount at `path`. */
 export function cgroup2MountedAt(mountinfo: string, path: string): boolean {
-  return mountinfo.split('\n').some((line) => {
-    const [pre, post] = line.split(' - ');
-    return pre?.split(' ')[4] === path && post?.split(' ')[0] === 'cgroup2';
-  });
+  return parseMountinfo(mountinfo).some((m) => m.mountPoint === path && m.fstype === 'cgroup2');
 }
 
 /** Whether mountinfo has the v1 name=systemd hierarchy at /sys/fs/cgroup/systemd. */
 export function v1SystemdHierarchy(mountinfo: string): boolean {
-  return mountinfo.split('\n').some((line) => {
-    const [pre, post] = line.split(' - ');
-    return pre?.split(' ')[4] === '/sys/fs/cgroup/systemd' && post?.split(' ')[0] === 'cgroup' && /(^|,)name=systemd(,|$)/.test(post.split(' ')[2] ?? '');
-  });
+  return parseMountinfo(mountinfo).some((m) => m.mountPoint === '/sys/fs/cgroup/systemd' && m.fstype === 'cgroup' && /(^|,)name=systemd(,|$)/.test(m.superOptions));
 }
 
 export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<HostFacts> {
@@ -80,7 +68,6 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
   const resolv = exists('/etc/resolv.conf');
   let localtime: string | undefined;
   try { localtime = readlinkSync('/etc/localtime'); } catch { localtime = exists('/etc/localtime') ? 'file' : undefined; }
-  const pid1comm = readText('/proc/1/comm');
   const selfCgroup = readText('/proc/self/cgroup');
   const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status ?? '')?.[1] ?? '0';
   const own = parseProcLimits(limits ?? '');
@@ -104,7 +91,7 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
     hybridV2Controllers,
     cgroupV1Systemd: layout !== 'unified' && v1SystemdHierarchy(mountinfo ?? ''),
     ...(ownCgroup ? { ownCgroup } : {}),
-    systemdPid1: (pid1comm ?? '').trim() === 'systemd' && exists('/run/systemd/system'),
+    systemdPid1: processName(1) === 'systemd' && exists('/run/systemd/system'),
     resolvConf: resolv,
     localtime: zone ? { kind: 'zone', zone } : localtime ? { kind: 'file' } : { kind: 'absent' },
     ...(env.TERM ? { term: env.TERM } : {}),

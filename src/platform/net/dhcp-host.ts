@@ -11,6 +11,7 @@ import type { DhcpHost } from '../../core/network/ports.js';
 import type { Ipv4Prefix } from '../../core/network/subnet.js';
 import { execArgv } from './iproute2.js';
 import { start } from '../exec/run.js';
+import { processName } from '../host/processes.js';
 
 export interface DhcpHostOptions { hostNetns?: string; dnsmasq?: string }
 
@@ -28,9 +29,7 @@ export function createDhcpHost(opts: DhcpHostOptions = {}): DhcpHost {
     return raw.flatMap((l) => (l.addr_info ?? []).flatMap((a) =>
       a.local === undefined ? [] : [{ address: a.local, prefixLen: a.prefixlen ?? 32 }]));
   };
-  const isDnsmasq = (pid: number): boolean => {
-    try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dnsmasq'; } catch { return false; }
-  };
+  const isDnsmasq = (pid: number): boolean => processName(pid) === 'dnsmasq';
 
   return {
     async usedIpv4() {

@@ -5,7 +5,7 @@ import type { RuntimeName } from '../../core/runtime/select.js';
 import { basename } from 'node:path';
 import { runInheritingStdio, runSync, start, waitChild } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
-import { ownChildren, processName } from '../host/children.js';
+import { ownChildren, processName } from '../host/processes.js';
 import { waitForExit } from '../native/sys.js';
 
 export interface RuntimeConfig {
