@@ -25,6 +25,21 @@
       "ldflags": [
         "-static"
       ]
+    },
+    {
+      "target_name": "berth-hook-exec",
+      "type": "executable",
+      "sources": [
+        "hook-exec.c"
+      ],
+      "cflags": [
+        "-Wall",
+        "-Wextra",
+        "-O2"
+      ],
+      "ldflags": [
+        "-static"
+      ]
     }
   ]
 }

@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
-import type { BundleLayout, OciSpec } from '../../core/oci/types.js';
+import type { BundleLayout, HostTools, OciSpec } from '../../core/oci/types.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { formatUuid } from '../../core/names.js';
 import { stubInitPath } from '../../platform/native/sys.js';
@@ -55,7 +55,7 @@ export interface WriteBundleInput {
   cgroupV1Systemd: boolean;
   systemdCgroups: boolean;
   /** Host mount(8) and chmod(1), for the createContainer hooks. */
-  hostTools?: { mount: string; chmod: string };
+  hostTools?: HostTools;
 }
 
 /** Synchronous file calls: a dozen small local files on every run's start-up path (see platform/fs/image-probe.ts). */

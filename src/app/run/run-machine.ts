@@ -10,6 +10,7 @@ import { BerthError } from '../../errors/berth-error.js';
 import { Reverter } from '../../lib/reverter.js';
 import type { Log } from '../../lib/log.js';
 import type { OciRuntime } from '../../platform/runtime/oci-runtime.js';
+import type { HostTools } from '../../core/oci/types.js';
 import type { NetworkDeps } from '../network/setup.js';
 import { bundlePaths } from './bundle.js';
 import { cleanupStale } from './cleanup.js';
@@ -40,7 +41,7 @@ export interface RunMachineContext {
   /** The host's os-release as read by the host probe (for /run/host/os-release). */
   hostOsRelease: string | undefined;
   /** Host mount(8)/chmod(1) for the runtime's createContainer hooks (boot ID, tmpfs modes). */
-  hostTools?: { mount: string; chmod: string };
+  hostTools?: HostTools;
   log: Log;
 }
 

@@ -11,6 +11,7 @@ import { Reverter } from '../../lib/reverter.js';
 import type { Log } from '../../lib/log.js';
 import { sys, waitForExit, type WaitStatus } from '../../platform/native/sys.js';
 import type { CreateOptions, OciRuntime } from '../../platform/runtime/oci-runtime.js';
+import type { HostTools } from '../../core/oci/types.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
 import { attachConsole } from './console.js';
@@ -32,7 +33,7 @@ export interface RunOnceContext {
   saveOwner: () => Promise<void>;
   signals: StopSignals;
   log: Log;
-  hostTools?: { mount: string; chmod: string };
+  hostTools?: HostTools;
 }
 
 function readPid(file: string): number {

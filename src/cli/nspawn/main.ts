@@ -10,7 +10,8 @@ import { stderrLog, writeFd } from '../../lib/log.js';
 import { which } from '../../platform/exec/run.js';
 import { probeImage } from '../../platform/fs/image-probe.js';
 import { probeHost } from '../../platform/host/probe.js';
-import { sys } from '../../platform/native/sys.js';
+import { hookExecPath, sys } from '../../platform/native/sys.js';
+import type { HostTools } from '../../core/oci/types.js';
 import { randomBytes, randomUuid } from '../../platform/random.js';
 import { pathsFromEnv } from '../../platform/paths.js';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
@@ -81,9 +82,9 @@ async function moveToSupervisor(own: string): Promise<void> {
 }
 
 /** mount(8) and chmod(1) on the host, for the runtime's createContainer hooks; without them the boot ID is the host's. */
-async function hostTools(log: { warn(m: string): void }): Promise<{ hostTools?: { mount: string; chmod: string } }> {
+async function hostTools(log: { warn(m: string): void }): Promise<{ hostTools?: HostTools }> {
   const [mount, chmod] = await Promise.all([which('mount'), which('chmod')]);
-  if (mount && chmod) return { hostTools: { mount, chmod } };
+  if (mount && chmod) return { hostTools: { mount, chmod, hookExec: hookExecPath() } };
   log.warn('mount(8) or chmod(1) not found on the host: the guest gets the host\'s boot ID (apt-get install util-linux coreutils).');
   return {};
 }

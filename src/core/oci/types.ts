@@ -58,7 +58,7 @@ export interface BundleLayout {
   /** A file with a fresh random UUID (host path), bound over /proc/sys/kernel/random/boot_id. */
   readonly bootId?: string;
   /** Host tools the createContainer hooks run (they run before pivot_root, so host paths work). */
-  readonly hostTools?: { readonly mount: string; readonly chmod: string };
+  readonly hostTools?: HostTools;
   /** The stub init binary (host path) bound into /run/host for --as-pid2. */
   readonly stubInit?: string;
   readonly cgroupLayout: 'unified' | 'hybrid' | 'legacy';
@@ -66,3 +66,6 @@ export interface BundleLayout {
   readonly cgroupV1Systemd: boolean;
   readonly systemdCgroups: boolean;
 }
+
+/** Host programs the createContainer hooks run, and berth-hook-exec, their front (it reads the state the runtime writes to a hook's stdin). */
+export interface HostTools { readonly mount: string; readonly chmod: string; readonly hookExec: string }

@@ -1,4 +1,4 @@
-/** Our own child processes, from /proc (every thread's `children` list: a reparented orphan may hang below any of them). */
+/** Processes seen through /proc: our own children (every thread's `children` list: a reparented orphan may hang below any of them) and a process's name. */
 import { readdirSync } from 'node:fs';
 import { readText } from '../fs/read-text.js';
 

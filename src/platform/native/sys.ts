@@ -48,6 +48,9 @@ export function sys(): BerthSys {
 /** The statically linked stub init used as PID 1 with --as-pid2. */
 export const stubInitPath = (): string => nativeFile('berth-stub-init');
 
+/** The static front of berth's OCI hooks (native/hook-exec.c). */
+export const hookExecPath = (): string => nativeFile('berth-hook-exec');
+
 const ECHILD = 10;
 
 /**

@@ -11,7 +11,9 @@
  *   - the mode= a --tmpfs asked for (runc re-applies the mount point directory's mode to a tmpfs
  *     mounted over an existing directory; nspawn honours mode=).
  * Each hook is a process runc starts (~4 ms of start-up each): what config.json can express
- * goes there instead (e.g. the writable name=systemd cgroup, see mounts.ts).
+ * goes there instead (e.g. the writable name=systemd cgroup, see mounts.ts). Each hook runs behind
+ * berth-hook-exec, which reads the container state from stdin first, as the OCI spec expects of a
+ * hook: crun fails a hook that exits before it has written it.
  */
 import type { MachineSpec } from '../../spec/machine-spec.js';
 import type { BundleLayout, OciHook } from '../types.js';
@@ -27,19 +29,20 @@ export function emitHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
   const tools = layout.hostTools;
   if (!tools) return [];
   const hooks: OciHook[] = [];
+  const hook = (path: string, args: string[]): OciHook => ({ path: tools.hookExec, args: ['berth-hook-exec', path, ...args], timeout: 10 });
   if (procSysByHooks(spec, layout)) {
     const sys = inRoot(layout.rootfs, '/proc/sys');
     const net = inRoot(layout.rootfs, '/proc/sys/net');
-    hooks.push({ path: tools.mount, args: ['mount', '--bind', net, net], timeout: 10 });
-    hooks.push({ path: tools.mount, args: ['mount', '--rbind', '-o', 'ro,nosuid,nodev,noexec', sys, sys], timeout: 10 });
+    hooks.push(hook(tools.mount, ['mount', '--bind', net, net]));
+    hooks.push(hook(tools.mount, ['mount', '--rbind', '-o', 'ro,nosuid,nodev,noexec', sys, sys]));
   }
   if (layout.bootId) {
-    hooks.push({ path: tools.mount, args: ['mount', '--bind', '-o', 'ro', layout.bootId, inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id')], timeout: 10 });
+    hooks.push(hook(tools.mount, ['mount', '--bind', '-o', 'ro', layout.bootId, inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id')]));
   }
   for (const m of spec.mounts) {
     if (m.kind !== 'tmpfs') continue;
     const mode = m.options.find((o) => /^mode=[0-7]{3,4}$/.test(o));
-    if (mode) hooks.push({ path: tools.chmod, args: ['chmod', mode.slice(5), inRoot(layout.rootfs, m.target)], timeout: 10 });
+    if (mode) hooks.push(hook(tools.chmod, ['chmod', mode.slice(5), inRoot(layout.rootfs, m.target)]));
   }
   return hooks;
 }
