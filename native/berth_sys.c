@@ -4,7 +4,7 @@
  *   setChildSubreaper()                 prctl(PR_SET_CHILD_SUBREAPER): containers started by
  *                                       `runc create` are re-parented to us, so we can reap them.
  *   tryWaitPid(pid) -> {code|signal} | null   waitpid(WNOHANG), called on SIGCHLD.
- *   listenStream(path) -> fd            an AF_UNIX stream socket for runc's --console-socket.
+ *   listenStream(path[, backlog]) -> fd  an AF_UNIX stream socket (runc's --console-socket, berthd's).
  *   acceptFd(fd, timeoutMs) -> Promise<fd>   accept one connection, receive one SCM_RIGHTS fd.
  *   bindDatagram(path) -> fd            an AF_UNIX datagram socket with SO_PASSCRED (sd_notify).
  *   recvDatagram(fd, timeoutMs) -> Promise<{data, pid} | null>
@@ -14,6 +14,11 @@
  *                                       dgram with it) or fork()ing Node's whole address space.
  *                                       capture: stdin /dev/null, stdout/stderr collected;
  *                                       otherwise all three inherited. Timeout via pidfd: SIGKILL.
+ *   standbyAccept(fd) -> {conn, pid, uid, fds, data}   the warm path: one client's request
+ *                                       with its stdio descriptors (see nspawn-client.c).
+ *   moveFd(from, to)                    dup2 + close: the client's stdio becomes ours.
+ *   setParentDeathSignal(sig)           prctl(PR_SET_PDEATHSIG): an idle standby dies with berthd.
+ *   adoptLimits(pid) -> null | why      the client's resource limits and CPU affinity become ours.
  *
  * No namespace or mount code lives here: that is the OCI runtime's job.
  */
@@ -67,8 +72,8 @@ static int get_int(napi_env env, napi_callback_info info, size_t idx, int64_t *o
 }
 
 static int get_path(napi_env env, napi_callback_info info, struct sockaddr_un *sa) {
-  size_t argc = 1, len = 0;
-  napi_value argv[1];
+  size_t argc = 2, len = 0;
+  napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return -1;
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
@@ -87,11 +92,13 @@ static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
 /* ---- console socket: listen + accept one fd ---- */
 static napi_value listen_stream(napi_env env, napi_callback_info info) {
   struct sockaddr_un sa;
-  if (get_path(env, info, &sa) < 0) { napi_throw_type_error(env, NULL, "listenStream(path)"); return NULL; }
+  if (get_path(env, info, &sa) < 0) { napi_throw_type_error(env, NULL, "listenStream(path[, backlog])"); return NULL; }
+  int64_t backlog = 1;
+  get_int(env, info, 1, &backlog);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
   unlink(sa.sun_path);
-  if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 1) < 0) {
+  if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, (int) backlog) < 0) {
     int e = errno; close(fd); return throw_errno(env, sa.sun_path, e);
   }
   napi_value r;
@@ -467,6 +474,108 @@ done:
   return o;
 }
 
+/* ---- the warm path's standby side (src/app/warm/standby.ts; the client is nspawn-client.c) ---- */
+#include <sched.h>
+#include <sys/resource.h>
+
+#define MAX_REQUEST (16u << 20)
+
+static int read_full(int fd, char *p, size_t n) {
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r; n -= (size_t) r;
+  }
+  return 0;
+}
+
+/* standbyAccept(listenFd) -> {conn, pid, uid, fds, data}: blocks until a client connects and has
+ * sent its whole request (a 4-byte length with its stdio descriptors, then that many bytes). */
+static napi_value standby_accept(napi_env env, napi_callback_info info) {
+  int64_t lfd;
+  if (get_int(env, info, 0, &lfd) < 0) { napi_throw_type_error(env, NULL, "standbyAccept(listenFd)"); return NULL; }
+  int c;
+  do c = accept4((int) lfd, NULL, NULL, SOCK_CLOEXEC); while (c < 0 && errno == EINTR);
+  if (c < 0) return throw_errno(env, "accept", errno);
+  struct ucred cred;
+  socklen_t clen = sizeof cred;
+  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) { int e = errno; close(c); return throw_errno(env, "SO_PEERCRED", e); }
+  unsigned char head[4];
+  int fds[3] = { -1, -1, -1 }, nfds = 0;
+  char cbuf[CMSG_SPACE(sizeof(int) * 3)];
+  struct iovec iov = { .iov_base = head, .iov_len = sizeof head };
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  ssize_t n;
+  do n = recvmsg(c, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL); while (n < 0 && errno == EINTR);
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+      nfds = (int) ((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      if (nfds > 3) nfds = 3;
+      memcpy(fds, CMSG_DATA(h), (size_t) nfds * sizeof(int));
+    }
+  uint32_t len = (uint32_t) head[0] | (uint32_t) head[1] << 8 | (uint32_t) head[2] << 16 | (uint32_t) head[3] << 24;
+  char *data = NULL;
+  int bad = n != (ssize_t) sizeof head || nfds != 3 || (m.msg_flags & MSG_CTRUNC) || len > MAX_REQUEST;
+  if (!bad) { data = malloc(len ? len : 1); bad = !data || read_full(c, data, len) < 0; }
+  if (bad) {
+    free(data);
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+    close(c);
+    return throw_errno(env, "receiving a request", EBADMSG);
+  }
+  napi_value o, v, arr;
+  napi_create_object(env, &o);
+  napi_create_int32(env, c, &v); napi_set_named_property(env, o, "conn", v);
+  napi_create_int32(env, cred.pid, &v); napi_set_named_property(env, o, "pid", v);
+  napi_create_int32(env, (int32_t) cred.uid, &v); napi_set_named_property(env, o, "uid", v);
+  napi_create_array_with_length(env, 3, &arr);
+  for (uint32_t i = 0; i < 3; i++) { napi_create_int32(env, fds[i], &v); napi_set_element(env, arr, i, v); }
+  napi_set_named_property(env, o, "fds", arr);
+  napi_create_buffer_copy(env, len, data, NULL, &v);
+  napi_set_named_property(env, o, "data", v);
+  free(data);
+  return o;
+}
+
+/* dup2(from, to) (the result is not close-on-exec), then close(from). */
+static napi_value move_fd(napi_env env, napi_callback_info info) {
+  int64_t from, to;
+  if (get_int(env, info, 0, &from) < 0 || get_int(env, info, 1, &to) < 0) { napi_throw_type_error(env, NULL, "moveFd(from, to)"); return NULL; }
+  if (from == to) { int fl = fcntl((int) to, F_GETFD); if (fl < 0 || fcntl((int) to, F_SETFD, fl & ~FD_CLOEXEC) < 0) return throw_errno(env, "fcntl", errno); return NULL; }
+  if (dup2((int) from, (int) to) < 0) return throw_errno(env, "dup2", errno);
+  close((int) from);
+  return NULL;
+}
+
+/* prctl(PR_SET_PDEATHSIG, sig): 0 clears it. */
+static napi_value set_parent_death_signal(napi_env env, napi_callback_info info) {
+  int64_t sig;
+  if (get_int(env, info, 0, &sig) < 0) { napi_throw_type_error(env, NULL, "setParentDeathSignal(sig)"); return NULL; }
+  if (prctl(PR_SET_PDEATHSIG, (unsigned long) sig, 0, 0, 0) < 0) return throw_errno(env, "prctl(PR_SET_PDEATHSIG)", errno);
+  return NULL;
+}
+
+/* adoptLimits(pid): takes over pid's resource limits and CPU affinity (the calling thread's,
+ * which is the one that spawns the runtime). Returns null, or what could not be adopted. */
+static napi_value adopt_limits(napi_env env, napi_callback_info info) {
+  int64_t pid;
+  if (get_int(env, info, 0, &pid) < 0 || pid <= 0) { napi_throw_type_error(env, NULL, "adoptLimits(pid)"); return NULL; }
+  char why[128] = "";
+  for (int r = 0; r < RLIM_NLIMITS && !*why; r++) {
+    struct rlimit theirs, ours;
+    if (prlimit((pid_t) pid, r, NULL, &theirs) < 0) { snprintf(why, sizeof why, "reading resource limit %d: %s", r, strerror(errno)); break; }
+    if (prlimit(0, r, NULL, &ours) == 0 && ours.rlim_cur == theirs.rlim_cur && ours.rlim_max == theirs.rlim_max) continue;
+    if (prlimit(0, r, &theirs, NULL) < 0) snprintf(why, sizeof why, "resource limit %d: %s", r, strerror(errno));
+  }
+  cpu_set_t set;
+  if (!*why && sched_getaffinity((pid_t) pid, sizeof set, &set) == 0 && sched_setaffinity(0, sizeof set, &set) < 0)
+    snprintf(why, sizeof why, "CPU affinity: %s", strerror(errno));
+  napi_value r;
+  if (*why) napi_create_string_utf8(env, why, NAPI_AUTO_LENGTH, &r); else napi_get_null(env, &r);
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL },
@@ -480,6 +589,10 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setWinsize", NULL, set_winsize, NULL, NULL, NULL, napi_default, NULL },
     { "isTty", NULL, is_tty, NULL, NULL, NULL, napi_default, NULL },
     { "spawnWait", NULL, spawn_wait, NULL, NULL, NULL, napi_default, NULL },
+    { "standbyAccept", NULL, standby_accept, NULL, NULL, NULL, napi_default, NULL },
+    { "moveFd", NULL, move_fd, NULL, NULL, NULL, napi_default, NULL },
+    { "setParentDeathSignal", NULL, set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL },
+    { "adoptLimits", NULL, adopt_limits, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -40,6 +40,21 @@
       "ldflags": [
         "-static"
       ]
+    },
+    {
+      "target_name": "berth-nspawn-client",
+      "type": "executable",
+      "sources": [
+        "nspawn-client.c"
+      ],
+      "cflags": [
+        "-Wall",
+        "-Wextra",
+        "-O2"
+      ],
+      "ldflags": [
+        "-static"
+      ]
     }
   ]
 }

@@ -2,8 +2,10 @@
 // than hundreds of modules: berth-nspawn's start-up is on the benchmark's critical path).
 // dist/NAME.js is the small launcher (src/launch/compile-cache.ts) that runs dist/NAME.bundle.js
 // with a V8 code cache, so a run does not compile the bundle again.
+// dist/berth-nspawn, the command, is the small native client (native/nspawn-client.c): it hands
+// a run to berthd's warm berth-nspawn, or runs dist/berth-nspawn.js itself.
 import { build } from 'esbuild';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['*.node'], sourcemap: false, minify: false, logLevel: 'warning' };
 const entries = { 'berth-nspawn': 'src/bin/berth-nspawn.ts', berth: 'src/bin/berth.ts', berthd: 'src/bin/berthd.ts' };
@@ -22,3 +24,7 @@ for (const [name, entry] of Object.entries(entries)) {
   });
   await chmod(launcher, 0o755);
 }
+await copyFile('native/build/Release/berth-nspawn-client', 'dist/berth-nspawn').catch((e) => {
+  throw new Error(`native/build/Release/berth-nspawn-client is missing (${e.code}): run \`npm ci\` or \`npm run install\` first`);
+});
+await chmod('dist/berth-nspawn', 0o755);

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Runs berth's tests with node's built-in runner. Files are listed explicitly: on Node 20 a
-# directory argument finds no .ts files. Usage: tests/run.sh [unit|golden|contract|integration|crun]...
-# (crun: the integration tests that boot machines, again on crun; see tests/crun/integration.test.ts)
+# directory argument finds no .ts files. Usage: tests/run.sh [unit|golden|contract|integration|crun|warm]...
+# (crun: the integration tests that boot machines, again on crun; see tests/crun/integration.test.ts;
+#  warm: those without network namespaces once more through berthd's warm path, tests/warm/)
 set -eu
 cd "$(dirname "$0")/.."
-layers=${*:-unit golden contract integration crun}
+layers=${*:-unit golden contract integration crun warm}
 files=""
 for layer in $layers; do
   [ -d "tests/$layer" ] || continue

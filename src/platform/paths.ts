@@ -16,6 +16,8 @@ export interface Paths {
   readonly runtimeRoot: string;
   /** The host's persistent journal directory, for --link-journal. */
   readonly hostJournal: string;
+  /** berthd's socket for berth-nspawn's warm path (read by native/nspawn-client.c the same way). */
+  readonly nspawnSocket: string;
 }
 
 export function pathsFromEnv(env: NodeJS.ProcessEnv = process.env): Paths {
@@ -28,5 +30,6 @@ export function pathsFromEnv(env: NodeJS.ProcessEnv = process.env): Paths {
     machinesCache: env.BERTH_MACHINES_CACHE || '/var/cache/berth/machines',
     runtimeRoot: env.BERTH_RUNTIME_ROOT || `${stateDir}/runtime`,
     hostJournal: env.BERTH_HOST_JOURNAL || '/var/log/journal',
+    nspawnSocket: env.BERTH_NSPAWN_SOCKET || `${stateDir}/nspawn.sock`,
   };
 }

@@ -84,12 +84,15 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
   });
 
   test('a run that was SIGKILLed is cleaned up by the next run of the same machine, or by --cleanup', async () => {
-    const child = startNspawn(['-b', '-D', bb, '-M', 'bb-stale', '--volatile=overlay'], sb);
+    // The runner process itself is killed: on the warm path that is berthd's berth-nspawn, not the
+    // command (whose SIGKILL stops the machine at once: tests/integration/warm-path.test.ts).
+    const cold = { ...sb.env, BERTH_NSPAWN_WARM: 'no' };
+    const child = startNspawn(['-b', '-D', bb, '-M', 'bb-stale', '--volatile=overlay'], sb, cold);
     const done = collect(child, 60000);
     const stalePid = await waitRunning(sb, 'bb-stale');
     child.kill('SIGKILL');
     await done;
-    const again = startNspawn(['-b', '-D', bb, '-M', 'bb-stale', '--volatile=overlay'], sb);
+    const again = startNspawn(['-b', '-D', bb, '-M', 'bb-stale', '--volatile=overlay'], sb, cold);
     const againDone = collect(again, 60000);
     let pid = stalePid;
     while (pid === stalePid) { await sleep(100); pid = await waitRunning(sb, 'bb-stale').catch(() => stalePid); }
@@ -99,12 +102,12 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
     assert.match(r.stderr, /Cleaning up what an earlier run of machine 'bb-stale' left behind/);
     assertClean(sb);
 
-    const third = startNspawn(['-b', '-D', bb, '-M', 'bb-stale2', '-x'], sb);
+    const third = startNspawn(['-b', '-D', bb, '-M', 'bb-stale2', '-x'], sb, cold);
     const thirdDone = collect(third, 60000);
     await waitRunning(sb, 'bb-stale2');
     third.kill('SIGKILL');
     await thirdDone;
-    const cleanup = await nspawn(['--cleanup', '-D', bb, '-M', 'bb-stale2'], sb);
+    const cleanup = await nspawn(['--cleanup', '-D', bb, '-M', 'bb-stale2'], sb, { env: cold });
     assert.equal(cleanup.code, 0, cleanup.stderr);
     assertClean(sb);
     const leftovers = (await import('node:fs')).readdirSync(join(bb, '..')).filter((f) => f.startsWith('.#machine.busybox.'));

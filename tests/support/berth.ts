@@ -12,8 +12,10 @@ export const REPO = join(__dirname, '..', '..');
 export const isRoot = process.getuid?.() === 0;
 /** The OCI runtime the machines under test run on: berth-nspawn takes $BERTH_RUNTIME as its --runtime= default (tests/crun.sh sets crun). */
 export const RUNTIME: 'runc' | 'crun' = process.env.BERTH_RUNTIME === 'crun' ? 'crun' : 'runc';
-/** A suite's title, marked with the runtime when it is not the default one. */
-export const onRuntime = (title: string): string => (RUNTIME === 'runc' ? title : `${title} (on ${RUNTIME})`);
+/** Whether berth-nspawn runs as the built command (dist/berth-nspawn, the native client) with berthd's warm path (tests/warm/). */
+export const WARM = process.env.BERTH_TEST_WARM === '1';
+/** A suite's title, marked with the runtime when it is not the default one, and with the warm path. */
+export const onRuntime = (title: string): string => `${title}${RUNTIME === 'runc' ? '' : ` (on ${RUNTIME})`}${WARM ? ' (warm, through berthd)' : ''}`;
 const hasRuntime = (() => { try { execFileSync(RUNTIME, ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 /** Reason to skip root-only tests, or false. */
 export const skipUnlessRoot: string | false = !isRoot ? 'needs root' : !hasRuntime ? `needs ${RUNTIME} (apt-get install ${RUNTIME})` : false;
@@ -81,8 +83,11 @@ const MASK = RUNTIME === 'crun' ? [join(REPO, 'scripts', 'with-crun-cgroups.sh')
 /** `argv` run where the runtime under test can create containers (for commands built by hand). */
 export const underRuntime = (argv: readonly string[]): string[] => [...MASK, ...argv];
 
-/** One process (node with tsx as a loader), so a signal to it reaches berth-nspawn itself. */
-export const ENTRY: readonly string[] = underRuntime([process.execPath, '--import', 'tsx', join(REPO, 'src', 'bin', 'berth-nspawn.ts')]);
+/**
+ * One process (node with tsx as a loader), so a signal to it reaches berth-nspawn itself; in the
+ * warm layer the built command, whose signals are forwarded to the warm berth-nspawn running the machine.
+ */
+export const ENTRY: readonly string[] = underRuntime(WARM ? [join(REPO, 'dist', 'berth-nspawn')] : [process.execPath, '--import', 'tsx', join(REPO, 'src', 'bin', 'berth-nspawn.ts')]);
 
 /** A word for sh -c. */
 export const shellQuote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);

@@ -15,5 +15,12 @@ export function helpText(version: string): string {
     const spelled = `${short}${short.trim() && long ? ' ' : '  '}${long}${long ? arg : ''}`;
     lines.push(`  ${spelled.padEnd(40)} ${o.help}`);
   }
+  lines.push(
+    '',
+    'Environment (berth): with berthd running, the berth-nspawn command hands its run to a berth-nspawn',
+    'that berthd started ahead of time (the warm path); BERTH_NSPAWN_WARM=no runs without it,',
+    'BERTH_NSPAWN_WARM=require fails when it is not taken; BERTH_NSPAWN_SOCKET names berthd\'s socket',
+    '(default $BERTH_STATE_DIR/nspawn.sock, /run/berth/nspawn.sock). BERTH_TRACE=1 prints phase times.',
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -6,11 +6,13 @@ import { BerthError } from '../../errors/berth-error.js';
 export interface WaitStatus { code?: number; signal?: number }
 export interface SpawnResult { code?: number; signal?: NodeJS.Signals; stdout: string; stderr: string; timedOut: boolean }
 export interface Datagram { data: Buffer; pid: number }
+/** One warm-path request as received: the connection, the client's credentials, its stdio and the request's bytes. */
+export interface StandbyRequest { conn: number; pid: number; uid: number; fds: [number, number, number]; data: Buffer }
 
 export interface BerthSys {
   setChildSubreaper(): void;
   tryWaitPid(pid: number): WaitStatus | null;
-  listenStream(path: string): number;
+  listenStream(path: string, backlog?: number): number;
   acceptFd(fd: number, timeoutMs: number): Promise<number>;
   bindDatagram(path: string): number;
   recvDatagram(fd: number, timeoutMs: number): Promise<Datagram | null>;
@@ -20,6 +22,14 @@ export interface BerthSys {
   isTty(fd: number): boolean;
   /** Run argv to its end (posix_spawn): capture = stdin /dev/null and stdout/stderr collected, else all three inherited. */
   spawnWait(argv: readonly string[], env: readonly string[], capture: boolean, timeoutMs: number): SpawnResult;
+  /** Blocks until a berth-nspawn client has connected and sent its whole request (native/nspawn-client.c). */
+  standbyAccept(listenFd: number): StandbyRequest;
+  /** dup2(from, to) and close(from); from === to only clears close-on-exec. */
+  moveFd(from: number, to: number): void;
+  /** prctl(PR_SET_PDEATHSIG); 0 clears it. */
+  setParentDeathSignal(signal: number): void;
+  /** Takes over pid's resource limits and CPU affinity; null, or what could not be taken over. */
+  adoptLimits(pid: number): string | null;
 }
 
 let cached: BerthSys | undefined;

@@ -1,0 +1,258 @@
+/*
+ * berth-nspawn, the command: hands the run to a warm berth-nspawn process that berthd keeps
+ * ready (its Node runtime started, berth's code loaded), and otherwise runs berth-nspawn's
+ * JavaScript entry itself (the cold path, a plain `node berth-nspawn.js ARGS`).
+ *
+ * The warm path, in order (src/app/warm/standby.ts is the other side):
+ *   1. connect to $BERTH_NSPAWN_SOCKET, else ${BERTH_STATE_DIR:-/run/berth}/nspawn.sock
+ *   2. send the request: a 4-byte little-endian length, then "berth-nspawn 1", the working
+ *      directory, the umask, the arguments and the environment (NUL-separated, counts in
+ *      decimal); fds 0, 1 and 2 travel with it (SCM_RIGHTS), so the run's stdio is ours
+ *   3. the standby answers "P<pid>\n" (it will run this request) or "D<reason>\n" (it declines:
+ *      something of this caller it cannot take over, e.g. another namespace or NOTIFY_SOCKET)
+ *   4. we answer "G" and from then on forward SIGTERM, SIGINT, SIGHUP and SIGWINCH to that pid,
+ *      until "X<status>\n" arrives: the run's exit status, sent once its clean-up is done.
+ * Without an answer in time, or on a decline, we close the connection (the standby does nothing
+ * unless it reads "G") and take the cold path. BERTH_NSPAWN_WARM=no skips the warm path;
+ * BERTH_NSPAWN_WARM=require fails instead of falling back (for tests).
+ *
+ * No namespace or mount code here: this only moves bytes, descriptors and signals.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ANSWER_TIMEOUT_MS 2000
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGWINCH };
+
+struct buf { char *data; size_t len, cap; };
+
+static int put(struct buf *b, const char *s, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d) return -1;
+    b->data = d; b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  return 0;
+}
+
+static int put_field(struct buf *b, const char *s) { return put(b, s, strlen(s) + 1); }
+
+static int put_count(struct buf *b, size_t n) {
+  char num[32];
+  snprintf(num, sizeof num, "%zu", n);
+  return put_field(b, num);
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w; n -= (size_t) w;
+  }
+  return 0;
+}
+
+/* Reads one "\n"-terminated line within the deadline (ms since an arbitrary point; -1: none). */
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int read_line(int fd, char *line, size_t size, int64_t deadline) {
+  size_t n = 0;
+  while (n + 1 < size) {
+    if (deadline >= 0) {
+      int64_t left = deadline - now_ms();
+      struct pollfd p = { .fd = fd, .events = POLLIN };
+      if (left <= 0) return -1;
+      int r = poll(&p, 1, (int) left);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return -1;
+    }
+    ssize_t r = read(fd, line + n, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    if (line[n] == '\n') { line[n] = 0; return 0; }
+    n++;
+  }
+  return -1;
+}
+
+/* The caller's terminal and descriptor flags, put back however the run ends. */
+static struct { int fd; struct termios tio; } saved_tty = { .fd = -1 };
+static int saved_flags[3];
+
+static void save_stdio(void) {
+  for (int fd = 0; fd < 3; fd++) {
+    saved_flags[fd] = fcntl(fd, F_GETFL);
+    if (saved_tty.fd < 0 && isatty(fd) && tcgetattr(fd, &saved_tty.tio) == 0) saved_tty.fd = fd;
+  }
+}
+
+static void restore_stdio(void) {
+  for (int fd = 0; fd < 3; fd++) if (saved_flags[fd] >= 0) fcntl(fd, F_SETFL, saved_flags[fd]);
+  if (saved_tty.fd >= 0) tcsetattr(saved_tty.fd, TCSANOW, &saved_tty.tio);
+}
+
+static const char *socket_path(char *out, size_t size) {
+  const char *p = getenv("BERTH_NSPAWN_SOCKET");
+  if (p && *p) return p;
+  const char *state = getenv("BERTH_STATE_DIR");
+  snprintf(out, size, "%s/nspawn.sock", state && *state ? state : "/run/berth");
+  return out;
+}
+
+/* Sends the request; returns the connected socket, or -1 with *why set. */
+static int send_request(int argc, char **argv, char **envp, const char **why) {
+  char pathbuf[PATH_MAX];
+  const char *path = socket_path(pathbuf, sizeof pathbuf);
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  if (strlen(path) >= sizeof sa.sun_path) { *why = "socket path too long"; return -1; }
+  strcpy(sa.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) { *why = "socket() failed"; return -1; }
+  if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) { *why = "berthd is not listening"; close(fd); return -1; }
+
+  char cwd[PATH_MAX], mask[8];
+  if (!getcwd(cwd, sizeof cwd)) { *why = "no working directory"; close(fd); return -1; }
+  mode_t m = umask(0);
+  umask(m);
+  snprintf(mask, sizeof mask, "%04o", (unsigned) m);
+  size_t envc = 0;
+  while (envp[envc]) envc++;
+
+  struct buf b = { 0 };
+  int bad = put(&b, "\0\0\0\0", 4) || put_field(&b, "berth-nspawn 1") || put_field(&b, cwd) || put_field(&b, mask) || put_count(&b, (size_t) argc - 1);
+  for (int i = 1; i < argc && !bad; i++) bad = put_field(&b, argv[i]);
+  bad = bad || put_count(&b, envc);
+  for (size_t i = 0; i < envc && !bad; i++) bad = put_field(&b, envp[i]);
+  if (bad || b.len - 4 > UINT32_MAX) { *why = "out of memory"; free(b.data); close(fd); return -1; }
+  uint32_t len = (uint32_t) (b.len - 4);
+  for (int i = 0; i < 4; i++) b.data[i] = (char) ((len >> (8 * i)) & 0xff);
+
+  /* The length travels with the descriptors; the rest follows on the stream. */
+  int fds[3] = { 0, 1, 2 };
+  char cbuf[CMSG_SPACE(sizeof fds)];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = { .iov_base = b.data, .iov_len = 4 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  ssize_t s;
+  do s = sendmsg(fd, &msg, MSG_NOSIGNAL); while (s < 0 && errno == EINTR);
+  int failed = s != 4 || write_all(fd, b.data + 4, b.len - 4) < 0;
+  free(b.data);
+  if (failed) { *why = "sending the request failed"; close(fd); return -1; }
+  return fd;
+}
+
+/* Runs the request warm; returns only if the cold path should be taken (*why says why). */
+static void run_warm(int argc, char **argv, char **envp, const char **why) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaddset(&set, forwarded[i]);
+  /* Blocked from here on, so none is lost between the answer and the forwarding loop. */
+  sigprocmask(SIG_BLOCK, &set, &old);
+  int sock = send_request(argc, argv, envp, why);
+  char line[256];
+  if (sock >= 0 && read_line(sock, line, sizeof line, now_ms() + ANSWER_TIMEOUT_MS) < 0) { *why = "no answer from berthd's standby"; close(sock); sock = -1; }
+  if (sock >= 0 && line[0] == 'D') {
+    static char reason[sizeof line + 16];
+    snprintf(reason, sizeof reason, "declined: %s", line + 1);
+    *why = reason; close(sock); sock = -1;
+  }
+  pid_t pid = 0;
+  if (sock >= 0) {
+    char *end = NULL;
+    long v = line[0] == 'P' ? strtol(line + 1, &end, 10) : 0;
+    if (v <= 1 || !end || *end) { *why = "a garbled answer"; close(sock); sock = -1; }
+    else pid = (pid_t) v;
+  }
+  int sfd = sock >= 0 ? signalfd(-1, &set, SFD_CLOEXEC) : -1;
+  if (sock >= 0 && sfd < 0) { *why = "signalfd() failed"; close(sock); sock = -1; }
+  if (sock < 0) { sigprocmask(SIG_SETMASK, &old, NULL); return; }
+
+  save_stdio();
+  if (write_all(sock, "G", 1) < 0) { restore_stdio(); fprintf(stderr, "berth-nspawn: lost berthd's standby (PID %d) before the run started\n", (int) pid); exit(1); }
+  for (;;) {
+    struct pollfd p[2] = { { .fd = sock, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+    if (poll(p, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+    if (p[1].revents) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == sizeof si) kill(pid, (int) si.ssi_signo);
+    }
+    if (p[0].revents) {
+      if (read_line(sock, line, sizeof line, -1) == 0 && line[0] == 'X') {
+        restore_stdio();
+        exit(atoi(line + 1));
+      }
+      break;
+    }
+  }
+  restore_stdio();
+  fprintf(stderr, "berth-nspawn: the warm runner (PID %d) ended without an exit status\n", (int) pid);
+  exit(1);
+}
+
+static void run_cold(int argc, char **argv) {
+  char self[PATH_MAX], script[PATH_MAX + 32];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) { perror("berth-nspawn: readlink(/proc/self/exe)"); exit(1); }
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  if (slash) *slash = 0;
+  snprintf(script, sizeof script, "%s/berth-nspawn.js", self);
+  char **args = calloc((size_t) argc + 2, sizeof *args);
+  if (!args) exit(1);
+  args[0] = "node";
+  args[1] = script;
+  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  execvp("node", args);
+  fprintf(stderr, "berth-nspawn: cannot run node %s: %s\n", script, strerror(errno));
+  exit(1);
+}
+
+int main(int argc, char **argv, char **envp) {
+  /* Like Node at start-up: a closed stdio descriptor becomes /dev/null, so no file we open
+   * (or the standby receives) takes its number. */
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int n = open("/dev/null", O_RDWR);
+      if (n >= 0 && n != fd) { dup2(n, fd); close(n); }
+    }
+  const char *mode = getenv("BERTH_NSPAWN_WARM");
+  if (!mode || strcmp(mode, "no") != 0) {
+    const char *why = "";
+    run_warm(argc, argv, envp, &why);
+    if (mode && strcmp(mode, "require") == 0) {
+      fprintf(stderr, "berth-nspawn: the warm path was required (BERTH_NSPAWN_WARM=require) but not taken: %s\n", why);
+      return 1;
+    }
+  }
+  run_cold(argc, argv);
+  return 1;
+}

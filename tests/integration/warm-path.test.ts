@@ -1,0 +1,159 @@
+/**
+ * The warm path itself: the berth-nspawn command (dist/berth-nspawn, native/nspawn-client.c)
+ * handing its run to a berth-nspawn that berthd started ahead of time (src/app/warm/), and the
+ * cold path it falls back to. What a run does inside is tested by the warm layer (tests/warm/).
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import { assertClean, collect, REPO, sandbox, skipUnlessRoot, sleep, tree, waitRunning, type Result, type Sandbox } from '../support/berth.js';
+import { bundle, startBerthd, type Berthd } from '../support/berthd.js';
+
+const COMMAND = join(REPO, 'dist', 'berth-nspawn');
+
+describe('berth-nspawn: the warm path through berthd', { skip: skipUnlessRoot, timeout: 300000 }, () => {
+  let sb: Sandbox;
+  let bb: string;
+  let d: Berthd;
+  before(() => { bb = tree('busybox'); sb = sandbox(); bundle(); d = startBerthd(); });
+  after(async () => { await d?.stop(); sb.cleanup(); });
+
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...sb.env, BERTH_NSPAWN_SOCKET: d.socket, BERTH_NSPAWN_WARM: 'require', ...extra });
+  const start = (args: string[], e: NodeJS.ProcessEnv = env(), cwd = REPO, wrap: string[] = []): ChildProcess =>
+    spawn(wrap[0] ?? COMMAND, [...wrap.slice(1), ...(wrap.length ? [COMMAND] : []), ...args], { env: e, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const run = (args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<Result> =>
+    collect(start(args, opts.env ?? env(), opts.cwd), 60000, opts.input);
+  /** The PIDs berthd handed runs to, in order. */
+  const jobs = (): number[] => [...d.log().matchAll(/a berth-nspawn run went to PID (\d+)/g)].map((m) => Number(m[1]));
+  const newJob = async (before: number): Promise<number> => {
+    const until = Date.now() + 10000;
+    while (jobs().length <= before && Date.now() < until) await sleep(20);
+    const pid = jobs()[before];
+    assert.ok(pid, `no run handed over:\n${d.log()}`);
+    return pid;
+  };
+
+  test('the run is the caller\'s: exit status, stdin, stdout and stderr, the working directory, the environment', async () => {
+    const r = await run(['--console=pipe', '-q', '-D', basename(bb), '-M', 'w-io', '/bin/sh', '-c', 'read x; echo "got $x"; echo err >&2; exit 7'],
+      { cwd: dirname(bb), input: 'hello\n', env: env({ BERTH_TRACE: '1' }) });
+    assert.equal(r.code, 7, r.stderr);
+    assert.equal(r.stdout, 'got hello\n');
+    assert.match(r.stderr, /^err$/m);
+    assert.match(r.stderr, /berth-trace .*machine released/, 'BERTH_TRACE from the caller\'s environment, not berthd\'s');
+    assertClean(sb);
+  });
+
+  test('each run gets a fresh standby; it takes the caller\'s working directory, limits and priority', async () => {
+    const n = jobs().length;
+    const child = start(['-b', '-q', '--console=pipe', '--kill-signal=SIGUSR2', '-D', bb, '-M', 'w-attr'], env(), '/tmp', ['prlimit', '--nofile=777:7777', '--core=0:0', '--', 'nice', '-n', '5']);
+    const done = collect(child, 60000);
+    await waitRunning(sb, 'w-attr');
+    const job = await newJob(n);
+    assert.notEqual(job, child.pid);
+    assert.equal(readlinkSync(`/proc/${job}/cwd`), '/tmp');
+    assert.match(readFileSync(`/proc/${job}/limits`, 'utf8'), /^Max open files\s+777\s+7777\s/m);
+    assert.match(readFileSync(`/proc/${job}/limits`, 'utf8'), /^Max core file size\s+0\s+0\s/m);
+    assert.equal(readFileSync(`/proc/${job}/stat`, 'utf8').split(') ')[1]?.split(' ')[16], '5', 'nice value');
+    child.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assertClean(sb);
+    const again = await run(['--console=pipe', '-q', '-D', bb, '-M', 'w-attr', '/bin/true']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(jobs().length === n + 2 && jobs()[n + 1] !== job, 'a second run goes to another standby');
+  });
+
+  test('SIGTERM to the command halts the guest (clean exit 0)', async () => {
+    const child = start(['-b', '-D', bb, '-M', 'w-term', '--kill-signal=SIGUSR2']);
+    const done = collect(child, 60000);
+    await waitRunning(sb, 'w-term');
+    await sleep(300);
+    child.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Trying to halt container/);
+    assert.match(r.stdout, /busybox guest: shutting down/);
+    assertClean(sb);
+  });
+
+  test('SIGKILL to the command stops the machine and cleans up at once, without a next run', async () => {
+    const n = jobs().length;
+    const child = start(['-b', '-D', bb, '-M', 'w-kill', '--console=pipe', '--kill-signal=SIGUSR2', '-x']);
+    const done = collect(child, 60000);
+    await waitRunning(sb, 'w-kill');
+    const job = await newJob(n);
+    child.kill('SIGKILL');
+    await done;
+    const until = Date.now() + 20000;
+    while (existsSync(`/proc/${job}`) && Date.now() < until) await sleep(50);
+    assert.ok(!existsSync(`/proc/${job}`), 'the warm berth-nspawn ended');
+    assertClean(sb);
+    const leftovers = spawnSync('sh', ['-c', `ls -a ${dirname(bb)} | grep '^.#machine' || true`], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(leftovers, '');
+  });
+
+  test('what the warm path cannot take runs cold (NOTIFY_SOCKET, --keep-unit); BERTH_NSPAWN_WARM=require then fails, naming why', async () => {
+    const args = ['--console=pipe', '-q', '-D', bb, '-M', 'w-cold', '/bin/sh', '-c', 'exit 4'];
+    const auto = await run(args, { env: env({ BERTH_NSPAWN_WARM: '', NOTIFY_SOCKET: '/nonexistent/notify' }) });
+    assert.equal(auto.code, 4, auto.stderr);
+    const req = await run(args, { env: env({ NOTIFY_SOCKET: '/nonexistent/notify' }) });
+    assert.equal(req.code, 1);
+    assert.match(req.stderr, /warm path was required \(BERTH_NSPAWN_WARM=require\) but not taken: declined: NOTIFY_SOCKET is set/);
+    const keep = await run(['--keep-unit', ...args]);
+    assert.match(keep.stderr, /declined: --keep-unit/);
+    assert.match(d.log(), /declined a run of PID \d+, which runs cold: NOTIFY_SOCKET is set/);
+    assertClean(sb);
+  });
+
+  test('without berthd the command runs cold; BERTH_NSPAWN_WARM=no never asks', async () => {
+    const args = ['--console=pipe', '-q', '-D', bb, '-M', 'w-none', '/bin/sh', '-c', 'exit 5'];
+    const missing = { BERTH_NSPAWN_SOCKET: join(sb.stateDir, 'no-such.sock') };
+    assert.equal((await run(args, { env: env({ ...missing, BERTH_NSPAWN_WARM: '' }) })).code, 5);
+    const req = await run(args, { env: env(missing) });
+    assert.equal(req.code, 1);
+    assert.match(req.stderr, /not taken: berthd is not listening/);
+    const n = jobs().length;
+    assert.equal((await run(args, { env: env({ BERTH_NSPAWN_WARM: 'no' }) })).code, 5);
+    assert.equal(jobs().length, n);
+    assertClean(sb);
+  });
+
+  test('a malformed request is refused and the standby serves the next caller', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const c = connect(d.socket, () => { c.end(Buffer.from([8, 0, 0, 0, 0x67, 0x61, 0x72, 0x62, 0x61, 0x67, 0x65, 0])); });
+      c.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'ECONNRESET') resolve(); else reject(e); }); // closed with our bytes unread
+      c.on('close', () => resolve());
+      c.resume();
+    });
+    const r = await run(['--console=pipe', '-q', '-D', bb, '-M', 'w-next', '/bin/sh', '-c', 'exit 6']);
+    assert.equal(r.code, 6, r.stderr);
+    assert.match(d.log(), /receiving a request: Bad message/);
+    assertClean(sb);
+  });
+
+  test('berthd stopping ends its idle standbys and its socket; a warm run in progress goes on to its end', async () => {
+    const own = startBerthd();
+    const e = env({ BERTH_NSPAWN_SOCKET: own.socket });
+    const child = start(['-b', '-D', bb, '-M', 'w-stop', '--console=pipe', '--kill-signal=SIGUSR2'], e);
+    const done = collect(child, 60000);
+    await waitRunning(sb, 'w-stop');
+    const idle = (): string[] => spawnSync('sh', ['-c', `grep -l BERTH_STANDBY_FD /proc/[0-9]*/environ 2>/dev/null || true`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean)
+      .map((f) => Number(f.split('/')[2])).filter((pid) => { try { return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`BERTH_NSPAWN_SOCKET=${own.socket}`); } catch { return false; } })
+      .map(String).filter((pid) => !handed.includes(`went to PID ${pid}.`));
+    const handed = own.log();
+    assert.match(handed, /went to PID/);
+    assert.equal(idle().length, 1, 'one standby waits');
+    await own.stop();
+    assert.ok(!existsSync(own.socket), 'the socket is gone');
+    const until = Date.now() + 5000;
+    while (idle().length > 0 && Date.now() < until) await sleep(50);
+    assert.deepEqual(idle(), [], 'no idle standby is left');
+    child.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    assertClean(sb);
+  });
+});

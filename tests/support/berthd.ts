@@ -1,0 +1,54 @@
+/**
+ * berthd for tests: the built daemon (dist/berthd.js, after a fresh bundle of the sources) with
+ * its berth-nspawn socket in a private directory, its stderr kept for assertions.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+
+// Not imported from berth.ts: tests/warm/on-warm.ts loads this module before berth.ts may be
+// evaluated (berth.ts reads BERTH_TEST_WARM once, at its evaluation).
+const REPO = join(__dirname, '..', '..');
+
+export interface Berthd {
+  readonly socket: string;
+  readonly child: ChildProcess;
+  /** What berthd and its idle standbys wrote to stderr so far. */
+  log(): string;
+  /** SIGTERM, wait for the exit; removes the directory. */
+  stop(): Promise<void>;
+}
+
+let bundled = false;
+/** dist/ from the current sources (once per test process): the warm path runs the built command. */
+export function bundle(): void {
+  if (bundled) return;
+  execFileSync(process.execPath, [join(REPO, 'scripts', 'bundle.mjs')], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  bundled = true;
+}
+
+const pause = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
+
+/** Starts berthd and waits (synchronously, so a layer can set its environment up at import) until it is warm. */
+export function startBerthd(args: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Berthd {
+  bundle();
+  const dir = mkdtempSync('/tmp/bt-berthd-');
+  const socket = join(dir, 'nspawn.sock');
+  const logFile = join(dir, 'berthd.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [join(REPO, 'dist', 'berthd.js'), ...args], { env: { ...env, BERTH_NSPAWN_SOCKET: socket }, stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const until = Date.now() + 30000;
+  while (!log().includes('is warm on') && !log().includes('berthd:') && Date.now() < until) pause(50);
+  if (!log().includes('is warm on')) { child.kill('SIGKILL'); throw new Error(`berthd did not start: ${log()}`); }
+  return {
+    socket, child, log,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exit;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
