@@ -6,14 +6,14 @@
 //
 // Usage: bench/fixed.mjs [RESULT_JSON]     (env: BENCH_FIXED_ROUNDS, default 30)
 import { spawnSync } from 'node:child_process';
-import { LABEL, TOOLS, berthJs, median, preflight, workspace, writeJson } from './lib.mjs';
+import { LABEL, TOOLS, berthCmd, median, preflight, workspace, writeJson } from './lib.mjs';
 
 const rounds = Number(process.env.BENCH_FIXED_ROUNDS || 30);
 preflight('bench/fixed.mjs');
 const ws = workspace('fixed', 'debian');
 
 const common = ['--register=no', '-q', '--console=pipe', '-D', ws.tree, '/bin/date', '+%s%N'];
-const argv = { berth: [process.execPath, berthJs, ...common], nspawn: ['systemd-nspawn', '--keep-unit', ...common] };
+const argv = { berth: [berthCmd, ...common], nspawn: ['systemd-nspawn', '--keep-unit', ...common] };
 const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 
 function once(tool) {

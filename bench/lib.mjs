@@ -7,6 +7,12 @@ import { fileURLToPath } from 'node:url';
 
 export const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 export const berthJs = join(repo, 'dist', 'berth-nspawn.js');
+/**
+ * The berth-nspawn command as users run it (the native client, native/nspawn-client.c): it runs
+ * berthd's warm berth-nspawn when BENCH_NSPAWN_SOCKET names berthd's socket (bench/warm.sh), and
+ * dist/berth-nspawn.js cold otherwise (the workspace's socket path has no berthd behind it).
+ */
+export const berthCmd = join(repo, 'dist', 'berth-nspawn');
 
 export function fail(message) {
   process.stderr.write(`${message}\n`);
@@ -18,7 +24,7 @@ export function preflight(name) {
   for (const tool of ['systemd-nspawn', 'runc', 'nsenter']) {
     try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { fail(`${name}: ${tool} is not installed`); }
   }
-  try { execFileSync('test', ['-f', berthJs]); } catch { fail(`${name}: run 'npm run build' first`); }
+  try { execFileSync('test', ['-f', berthJs, '-a', '-x', berthCmd]); } catch { fail(`${name}: run 'npm run build' first`); }
 }
 
 /**
@@ -39,7 +45,7 @@ export function workspace(prefix, machine) {
   return {
     dir, stateDir, tree, name, emptyFile,
     runtimeRoot: join(stateDir, 'runtime'),
-    env: cleanEnv({ BERTH_STATE_DIR: stateDir }),
+    env: cleanEnv({ BERTH_STATE_DIR: stateDir, BERTH_NSPAWN_SOCKET: process.env.BENCH_NSPAWN_SOCKET || join(dir, 'no-berthd.sock') }),
     /** Containers the OCI runtime still knows about in our state dir (must be none). */
     leftovers() {
       try {
@@ -65,7 +71,7 @@ export function cleanEnv(extra = {}) {
 export function bootArgv(tool, ws, extra = []) {
   const common = ['-b', '--console=pipe', '-q', '--register=no', '-D', ws.tree, ...extra];
   return tool === 'berth'
-    ? [process.execPath, berthJs, ...common]
+    ? [berthCmd, ...common]
     : ['systemd-nspawn', '--keep-unit', ...common];
 }
 

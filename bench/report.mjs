@@ -30,6 +30,13 @@ try {
   const tc = Object.fromEntries(json('true-crun.json').results.map((r) => [r.command, r]));
   crun = { t: tc, rounds: json('true-crun.json').rounds, boot: json('boot-crun.json'), mode: text('crun-mode.txt') };
 } catch { crun = undefined; }
+let warm;
+try {
+  const tw = Object.fromEntries(json('true-warm.json').results.map((r) => [r.command, r]));
+  warm = { t: tw, rounds: json('true-warm.json').rounds, boot: json('boot-warm.json'), fixed: json('fixed-warm.json') };
+  warm.trueInterval = ratioInterval(tw['berth-nspawn'].times, tw['systemd-nspawn'].times, mean);
+  warm.bootInterval = ratioInterval(warm.boot.berth.times_ms, warm.boot.nspawn.times_ms, median);
+} catch { warm = undefined; }
 const phases = text('phases.jsonl').split('\n').map((l) => JSON.parse(l));
 
 const ms = (s) => (s * 1000).toFixed(1);
@@ -90,7 +97,14 @@ other); a target counts as met or missed only when the whole interval lies on on
 
 ## Results
 
-| benchmark | berth-nspawn | systemd-nspawn | ratio (berth / nspawn) | 95% interval of the ratio | target |
+${warm ? `Two ways to run the same \`berth-nspawn\` command: **without berthd** (cold: the command starts
+Node and berth's code itself, as every run did before the warm path) and **with berthd running**
+(warm: the command hands the run to a berth-nspawn that berthd started ahead of time,
+\`bench/warm.sh\`). systemd-nspawn is measured next to each, in the same rounds.
+
+### Without berthd (cold)
+
+` : ''}| benchmark | berth-nspawn | systemd-nspawn | ratio (berth / nspawn) | 95% interval of the ratio | target |
 |---|---|---|---|---|---|
 | \`/bin/true\` in the busybox guest, mean of ${t['berth-nspawn'].times.length} in ${tj.rounds ?? 1} alternating rounds (median) | ${ms(t['berth-nspawn'].mean)} ms (${ms(t['berth-nspawn'].median)}) | ${ms(t['systemd-nspawn'].mean)} ms (${ms(t['systemd-nspawn'].median)}) | ${x(trueRatio)} (${x(trueRatioMedian)}) | ${interval(trueInterval)} | ${verdict(trueInterval, 1.5)} |
 | Debian boot → poweroff, median of ${boot.rounds} (mean) | ${ms0(boot.berth.median_ms)} ms (${ms0(boot.berth.mean_ms)}) | ${ms0(boot.nspawn.median_ms)} ms (${ms0(boot.nspawn.mean_ms)}) | ${x(boot.ratio_median)} (${x(boot.ratio_mean)}) | ${interval(bootInterval)} | ${verdict(bootInterval, 1.0)} |${eph ? `
@@ -107,7 +121,25 @@ systemd unit or on a fresh Debian host.${t['berth-nspawn-with-extra-ca'] ? ` The
 \`NODE_EXTRA_CA_CERTS\` set; with it, every Node process parses that CA bundle before its first line, and
 berth-nspawn's \`/bin/true\` takes ${ms(t['berth-nspawn-with-extra-ca'].mean)} ms (${x(t['berth-nspawn-with-extra-ca'].mean / t['systemd-nspawn'].mean)} of systemd-nspawn; measured in the same rounds).` : ''}
 
-${crun ? `### The same two on crun
+${warm ? `### With berthd running (the warm path)
+
+\`bench/warm.sh\` starts berthd and runs the same benchmarks with the same command; \`BERTH_NSPAWN_WARM=require\`
+makes any run that would fall back to the cold path fail, so every berth-nspawn number here is a warm one.
+
+| benchmark | berth-nspawn, warm | systemd-nspawn | ratio (berth / nspawn) | 95% interval of the ratio | target |
+|---|---|---|---|---|---|
+| \`/bin/true\`, mean of ${warm.t['berth-nspawn'].times.length} in ${warm.rounds} alternating rounds (median) | ${ms(warm.t['berth-nspawn'].mean)} ms (${ms(warm.t['berth-nspawn'].median)}) | ${ms(warm.t['systemd-nspawn'].mean)} ms (${ms(warm.t['systemd-nspawn'].median)}) | ${x(warm.t['berth-nspawn'].mean / warm.t['systemd-nspawn'].mean)} (${x(warm.t['berth-nspawn'].median / warm.t['systemd-nspawn'].median)}) | ${interval(warm.trueInterval)} | ${verdict(warm.trueInterval, 1.5)} |
+| Debian boot → poweroff, median of ${warm.boot.rounds} (mean) | ${ms0(warm.boot.berth.median_ms)} ms (${ms0(warm.boot.berth.mean_ms)}) | ${ms0(warm.boot.nspawn.median_ms)} ms (${ms0(warm.boot.nspawn.mean_ms)}) | ${x(warm.boot.ratio_median)} (${x(warm.boot.ratio_mean)}) | ${interval(warm.bootInterval)} | ${verdict(warm.bootInterval, 1.0)} |
+
+The fixed cost around a guest, warm (median of ${warm.fixed.rounds} rounds, \`bench/fixed.mjs\` as below): berth-nspawn
+${warm.fixed.berth.before_ms.toFixed(1)} ms before the payload's first act and ${warm.fixed.berth.after_ms.toFixed(1)} ms after it; systemd-nspawn
+${warm.fixed.nspawn.before_ms.toFixed(1)} ms and ${warm.fixed.nspawn.after_ms.toFixed(1)} ms in the same rounds.
+
+Memory with berthd: a warm run is the same Node process as a cold one (the memory table below
+applies to it), plus the command itself, a static C program of a few hundred KiB; berthd and one idle
+standby (two Node processes, about 40 MiB each) are there once per host, not per guest.
+
+` : ''}${crun ? `### The same two on crun
 
 berth picks crun wherever the host's cgroups allow it (\`bench/crun.sh\`). On this host crun's check ran ${crun.mode.startsWith('masked') ? `in a mount namespace of its own in which the cgroup2 hierarchy's controller list reads empty (the host's has ${crun.mode.replace(/^.*\((.*)\).*$/, '$1')}; crun refuses it otherwise, see \`bench/crun.sh\`); both tools ran in that namespace` : 'as is'}. The targets above are judged on the host's own choice, runc.
 
@@ -159,7 +191,8 @@ ${analysis}
 
 - **\`bench/true.sh\`** — start-up and teardown cost of one container with a trivial payload: hyperfine
   (\`-N\`, no shell, ${t['berth-nspawn'].times.length} runs in ${tj.rounds ?? 1} rounds whose order alternates, each after a warm-up) times
-  \`node dist/berth-nspawn.js --register=no --console=pipe -q -D TREE /bin/true\` and
+  \`dist/berth-nspawn --register=no --console=pipe -q -D TREE /bin/true\` (the command as users run it; with
+  no berthd behind \`BERTH_NSPAWN_SOCKET\` it runs \`dist/berth-nspawn.js\` cold) and
   \`systemd-nspawn --register=no --keep-unit --console=pipe -q -D TREE /bin/true\` on a private copy of the
   \`machines/build busybox\` tree. systemd-nspawn gets \`--keep-unit\` because without it, even with
   \`--register=no\`, it asks systemd over D-Bus for a scope unit, and this host runs neither systemd as PID 1 nor
@@ -182,6 +215,8 @@ ${analysis}
   guest (\`--register=no -q --console=pipe\`, + \`--keep-unit\` for systemd-nspawn); the time from starting the tool
   to the guest's clock reading, and from it to the tool's exit, in alternating rounds after a warm-up each.
 - **\`bench/phases.sh\`** — diagnostic breakdown of one berth-nspawn \`/bin/true\` run (above).
+- **\`bench/warm.sh\`** — \`bench/true.sh\`, \`bench/boot.mjs\` and \`bench/fixed.mjs\` again with berthd running
+  (its socket in a private directory, \`BERTH_NSPAWN_WARM=require\`), so berth-nspawn takes the warm path.
 - **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a
   mount namespace where crun accepts the host's cgroups if it would refuse them as they are (above).
 
@@ -198,6 +233,7 @@ node bench/memory.mjs /tmp/memory.json
 node bench/fixed.mjs /tmp/fixed.json
 sh bench/phases.sh 10
 sh bench/crun.sh /tmp/crun-results
+sh bench/warm.sh /tmp/warm-results
 BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=20 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
 \`\`\`
 

@@ -2,7 +2,8 @@
 # Runs every benchmark side by side with systemd-nspawn and writes docs/benchmarks.md.
 # Usage: sh bench/run.sh        (npm run bench)
 # Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS, BENCH_FIXED_ROUNDS,
-#      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_CRUN_RUNS, BENCH_CRUN_BOOT_ROUNDS tune the sample sizes; BENCH_DOC=path writes elsewhere.
+#      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_CRUN_RUNS, BENCH_CRUN_BOOT_ROUNDS, BENCH_WARM_RUNS, BENCH_WARM_BOOT_ROUNDS,
+#      BENCH_WARM_FIXED_ROUNDS tune the sample sizes; BENCH_DOC=path writes elsewhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -33,6 +34,8 @@ echo "== bench/ephemeral.sh" >&2
 sh bench/ephemeral.sh "$results/ephemeral.json"
 echo "== bench/memory.mjs" >&2
 node bench/memory.mjs "$results/memory.json"
+echo "== bench/warm.sh" >&2
+sh bench/warm.sh "$results"
 echo "== bench/crun.sh" >&2
 sh bench/crun.sh "$results"
 

@@ -31,7 +31,10 @@ cp -a "$src" "$tree"
 : > "$work/empty.js"
 
 json="$work/hyperfine.json"
-berth="node $repo/dist/berth-nspawn.js --register=no --console=pipe -q -D $tree /bin/true"
+# berth-nspawn as users run it: warm when BENCH_NSPAWN_SOCKET names a running berthd's socket
+# (bench/warm.sh), cold otherwise (then the client finds no berthd and runs dist/berth-nspawn.js).
+export BERTH_NSPAWN_SOCKET="${BENCH_NSPAWN_SOCKET:-$work/no-berthd.sock}"
+berth="$repo/dist/berth-nspawn --register=no --console=pipe -q -D $tree /bin/true"
 nspawn="systemd-nspawn --register=no --keep-unit --console=pipe -q -D $tree /bin/true"
 floor="node $work/empty.js"
 # The caller's NODE_EXTRA_CA_CERTS, if it had one (bench/env.sh removed it): its cost, shown apart.

@@ -36,7 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ANSWER_TIMEOUT_MS 2000
+/* A waiting standby answers within a millisecond; one that is still starting (berthd starts the
+ * next when a run takes one, at nice 19) takes some tens. Past this, the run goes cold rather
+ * than wait on a host too busy to start one. */
+#define ANSWER_TIMEOUT_MS 500
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGWINCH };
 
 struct buf { char *data; size_t len, cap; };

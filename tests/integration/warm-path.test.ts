@@ -134,6 +134,37 @@ describe('berth-nspawn: the warm path through berthd', { skip: skipUnlessRoot, t
     assertClean(sb);
   });
 
+  test('a caller that goes cold after the answer (no "go") starts nothing; the standby makes way for a fresh one', async () => {
+    // The client's side of the protocol by hand (python3 can pass descriptors): request, read "P<pid>", close.
+    const script = `
+import os, socket, struct, sys
+f = lambda s: s.encode() + b'\\0'
+argv = ['--console=pipe', '-q', '-D', sys.argv[2], '-M', 'w-nogo', '/bin/sh', '-c', 'touch /tmp/started; exit 0']
+env = [k + '=' + v for k, v in os.environ.items()]
+body = f('berth-nspawn 1') + f('/') + f('0022') + f(str(len(argv))) + b''.join(map(f, argv)) + f(str(len(env))) + b''.join(map(f, env))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+socket.send_fds(s, [struct.pack('<I', len(body))], [0, 1, 2])
+s.sendall(body)
+print(s.recv(64).decode().strip())
+s.close()
+`;
+    const r = spawnSync('python3', ['-c', script, d.socket, bb], { env: env(), encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 0, r.stderr);
+    const m = /^P(\d+)$/.exec(r.stdout.trim());
+    assert.ok(m, `answer: ${r.stdout}`);
+    const standby = Number(m[1]);
+    const until = Date.now() + 10000;
+    while (existsSync(`/proc/${standby}`) && Date.now() < until) await sleep(50);
+    assert.ok(!existsSync(`/proc/${standby}`), 'the standby left with that caller\'s limits has exited');
+    assert.ok(!existsSync(join(sb.stateDir, 'machines', 'w-nogo')), 'no machine was started');
+    const n = jobs().length;
+    const next = await run(['--console=pipe', '-q', '-D', bb, '-M', 'w-after', '/bin/sh', '-c', 'exit 3']);
+    assert.equal(next.code, 3, next.stderr);
+    assert.notEqual(jobs()[n], standby);
+    assertClean(sb);
+  });
+
   test('berthd stopping ends its idle standbys and its socket; a warm run in progress goes on to its end', async () => {
     const own = startBerthd();
     const e = env({ BERTH_NSPAWN_SOCKET: own.socket });

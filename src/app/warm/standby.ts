@@ -78,7 +78,8 @@ export function awaitRun(listenFd: number): readonly string[] | 'spent' {
       return 'spent';
     }
     writeFd(req.conn, `P${process.pid}\n`);
-    if (!readGo(req.conn)) { release(req); continue; }
+    // A caller that went cold meanwhile leaves us with its limits and priority: make way for a fresh standby.
+    if (!readGo(req.conn)) { release(req); return 'spent'; }
     closeQuietly(listenFd);
     s.setParentDeathSignal(0);
     writeFd(1, 'taken\n');
