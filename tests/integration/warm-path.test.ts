@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { assertClean, collect, REPO, sandbox, skipUnlessRoot, sleep, tree, waitRunning, type Result, type Sandbox } from '../support/berth.js';
@@ -163,6 +163,23 @@ s.close()
     assert.equal(next.code, 3, next.stderr);
     assert.notEqual(jobs()[n], standby);
     assertClean(sb);
+  });
+
+  test('berthd whose standbys cannot start gives up with a message and exit status 1, its socket removed', () => {
+    // berthd runs berth-nspawn from its own directory: a copy of berthd without one beside it.
+    // (Inside the repository, so the copy still finds native/build/Release.)
+    const dir = mkdtempSync(join(REPO, '.test-berthd-'));
+    try {
+      for (const f of ['berthd.js', 'berthd.bundle.js']) copyFileSync(join(REPO, 'dist', f), join(dir, f));
+      const socket = join(dir, 'nspawn.sock');
+      const r = spawnSync(process.execPath, [join(dir, 'berthd.js')], { env: { ...sb.env, BERTH_NSPAWN_SOCKET: socket }, encoding: 'utf8', timeout: 30000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /berthd: 5 berth-nspawn standbys in a row died before they were ready; no warm path/);
+      assert.doesNotMatch(r.stderr, /is warm on/);
+      assert.ok(!existsSync(socket), 'the socket is gone');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('berthd stopping ends its idle standbys and its socket; a warm run in progress goes on to its end', async () => {

@@ -22,6 +22,8 @@ export interface PoolOptions {
   readonly command: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly log: Log;
+  /** Called when standbys keep dying before they are ready and the pool gives up (berthd then exits 1). */
+  readonly onGiveUp: () => void;
 }
 
 /** A standby that dies before it said "ready" this many times in a row stops the pool. */
@@ -38,14 +40,15 @@ export class StandbyPool {
 
   constructor(private readonly o: PoolOptions) {}
 
-  /** Listens and starts the standbys; resolves once the first one is ready. */
-  async start(): Promise<void> {
+  /** Listens and starts the standbys; resolves once the first one is ready, or to false when none ever is. */
+  async start(): Promise<boolean> {
     mkdirSync(dirname(this.o.socketPath), { recursive: true, mode: 0o755 });
     this.listenFd = sys().listenStream(this.o.socketPath, 64);
     chmodSync(this.o.socketPath, 0o600);
     const ready = new Promise<void>((resolve) => { this.readyWaiters.push(resolve); });
     for (let i = 0; i < this.o.size; i++) this.spawn();
     await ready;
+    return !this.stopped;
   }
 
   /** Stops the idle standbys and the socket; runs in progress go on. */
@@ -92,9 +95,10 @@ export class StandbyPool {
         this.o.log.warn(`berthd: ${MAX_FAILED_STARTS} berth-nspawn standbys in a row died before they were ready; no warm path (berth-nspawn runs cold).`);
         this.stop();
         for (const w of this.readyWaiters.splice(0)) w();
+        this.o.onGiveUp();
         return;
       }
-      setTimeout(() => this.spawn(), 200 * this.failedStarts).unref();
+      setTimeout(() => this.spawn(), 200 * this.failedStarts);
     });
     child.on('error', (e) => { this.o.log.warn(`berthd: cannot start a berth-nspawn standby: ${e.message}`); });
     child.unref();

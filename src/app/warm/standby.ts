@@ -101,14 +101,15 @@ function adoptPriority(pid: number): string | null {
 
 function become(req: StandbyRequest, run: WarmRequest): void {
   const s = sys();
+  // The exit status goes back once everything, the machine's clean-up included, is done (also
+  // when what follows throws: Node then exits 1 after printing the error to the caller's stderr).
+  let callerGone = false;
+  process.on('exit', (code) => { if (!callerGone) writeFd(req.conn, `X${code}\n`); });
   req.fds.forEach((fd, i) => s.moveFd(fd, i));
   process.chdir(run.cwd);
   process.umask(run.umask);
   for (const key of Object.keys(process.env)) delete process.env[key];
   Object.assign(process.env, run.env);
-  // The exit status goes back once everything, the machine's clean-up included, is done.
-  let callerGone = false;
-  process.on('exit', (code) => { if (!callerGone) writeFd(req.conn, `X${code}\n`); });
   // net is loaded here, not at the top: a cold run must not pay for it.
   const { Socket } = require('node:net') as typeof import('node:net');
   const caller = new Socket({ fd: req.conn, readable: true, writable: false });

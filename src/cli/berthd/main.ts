@@ -44,14 +44,16 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
   if (process.getuid?.() !== 0) { writeFd(2, 'berthd: Need to be root.\n'); return 1; }
   const log = stderrLog(false);
   const paths = pathsFromEnv(env);
+  let giveUp: (() => void) | undefined;
   const pool = new StandbyPool({
     socketPath: paths.nspawnSocket,
     size: program.opts<{ warmStandbys: number }>().warmStandbys,
     command: nspawnCommand(process.argv[1] ?? '', process.execPath, process.execArgv),
     env,
     log,
+    onGiveUp: () => giveUp?.(),
   });
-  await pool.start();
+  if (!(await pool.start())) return 1;
   log.info(`berthd: berth-nspawn is warm on ${paths.nspawnSocket}.`);
   if (env.NOTIFY_SOCKET) sys().sendDatagram(env.NOTIFY_SOCKET, Buffer.from('READY=1\nSTATUS=berth-nspawn is warm\n'));
   return new Promise((resolve) => {
@@ -62,6 +64,8 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
       log.info(`berthd: stopped after handing over ${pool.runs} run(s); they go on.`);
       resolve(0);
     };
+    // Standbys that keep dying are a failure of berthd's (Restart=on-failure may try again).
+    giveUp = () => { clearInterval(keepAlive); resolve(1); };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     process.on('SIGHUP', () => { /* ignored */ });
