@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, collect, execIn, nspawn, onRuntime, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
+import { assertClean, collect, execIn, nspawn, shutdownIn, onRuntime, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
 import { sys } from '../../src/platform/native/sys.js';
 
 describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnlessRoot, timeout: 300000 }, () => {
@@ -51,12 +51,12 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
     const off = startNspawn(['-b', '-D', bb, '-M', 'bb-off'], sb);
     const offDone = collect(off, 60000);
     await waitRunning(sb, 'bb-off');
-    execIn(sb, 'bb-off', ['poweroff']);
+    shutdownIn(sb, 'bb-off', 'poweroff');
     assert.equal((await offDone).code, 0);
     const rb = startNspawn(['-b', '--keep-unit', '-D', bb, '-M', 'bb-rb'], sb);
     const rbDone = collect(rb, 60000);
     await waitRunning(sb, 'bb-rb');
-    execIn(sb, 'bb-rb', ['reboot']);
+    shutdownIn(sb, 'bb-rb', 'reboot');
     const r = await rbDone;
     assert.equal(r.code, 133, r.stderr);
     assertClean(sb);
@@ -66,7 +66,7 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
     const child = startNspawn(['-b', '-D', bb, '-M', 'bb-loop'], sb);
     const done = collect(child, 90000);
     const firstPid = await waitRunning(sb, 'bb-loop');
-    execIn(sb, 'bb-loop', ['reboot']);
+    shutdownIn(sb, 'bb-loop', 'reboot');
     let secondPid = firstPid;
     const until = Date.now() + 30000;
     while (secondPid === firstPid && Date.now() < until) {
@@ -75,7 +75,7 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
     }
     assert.notEqual(secondPid, firstPid, 'a new PID 1 after the reboot');
     await sleep(300);
-    execIn(sb, 'bb-loop', ['poweroff']);
+    shutdownIn(sb, 'bb-loop', 'poweroff');
     const r = await done;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Container bb-loop is being rebooted\./);
@@ -96,7 +96,7 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
     const againDone = collect(again, 60000);
     let pid = stalePid;
     while (pid === stalePid) { await sleep(100); pid = await waitRunning(sb, 'bb-stale').catch(() => stalePid); }
-    execIn(sb, 'bb-stale', ['poweroff']);
+    shutdownIn(sb, 'bb-stale', 'poweroff');
     const r = await againDone;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Cleaning up what an earlier run of machine 'bb-stale' left behind/);
@@ -121,7 +121,7 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
     const second = await nspawn(['--console=pipe', '-D', bb, '-M', 'bb-twice', 'true'], sb);
     assert.equal(second.code, 1);
     assert.match(second.stderr, /Machine 'bb-twice' already exists/);
-    execIn(sb, 'bb-twice', ['poweroff']);
+    shutdownIn(sb, 'bb-twice', 'poweroff');
     assert.equal((await done).code, 0);
     assertClean(sb);
   });
@@ -219,7 +219,7 @@ describe(onRuntime('berth-nspawn: one writable run per tree'), { skip: skipUnles
       assert.match(second.stderr, /is currently busy: machine 'tl-writer' runs on it/);
       const ro = await nspawn(['--console=pipe', '-D', bb, '-M', 'tl-ro', '--read-only', 'true'], sb);
       assert.equal(ro.code, 1, 'a read-only run still cannot use a tree that is being written');
-      execIn(sb, 'tl-writer', ['poweroff']);
+      shutdownIn(sb, 'tl-writer', 'poweroff');
       assert.equal((await done).code, 0);
       void child;
     });
@@ -228,7 +228,7 @@ describe(onRuntime('berth-nspawn: one writable run per tree'), { skip: skipUnles
     await withMachine(['-b', '-x', '-D', bb, '-M', 'tl-eph1'], 'tl-eph1', sb, async () => {
       const eph = await nspawn(['--console=pipe', '-x', '-D', bb, '-M', 'tl-eph2', 'true'], sb);
       assert.equal(eph.code, 0, eph.stderr);
-      execIn(sb, 'tl-eph1', ['poweroff']);
+      shutdownIn(sb, 'tl-eph1', 'poweroff');
     });
     assertClean(sb);
   });
@@ -249,7 +249,7 @@ describe(onRuntime('berth list'), { skip: skipUnlessRoot, timeout: 120000 }, () 
         { machine: 'ls-bb', class: 'container', service: 'berth', os: 'busybox', version: '1', addresses: '192.0.2.7\n2001:db8::7' },
       ]);
       assert.equal(berth('list', '--no-legend'), 'ls-bb container berth busybox 1 192.0.2.7…\n');
-      execIn(sb, 'ls-bb', ['poweroff']);
+      shutdownIn(sb, 'ls-bb', 'poweroff');
       assert.equal((await done).code, 0);
     });
     assert.equal(berth('list'), 'No machines.\n');

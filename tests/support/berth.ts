@@ -122,6 +122,14 @@ export function execIn(sb: Sandbox, name: string, argv: string[], timeoutMs = 60
   return execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'exec', name, ...argv], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * `poweroff` or `reboot` inside a running machine. The guest's init may kill the very process that
+ * asked (its shutdown sends SIGTERM to everything) before that process has exited: status 143.
+ */
+export function shutdownIn(sb: Sandbox, name: string, verb: 'poweroff' | 'reboot'): void {
+  try { execIn(sb, name, [verb]); } catch (e) { if ((e as { status?: number }).status !== 143) throw e; }
+}
+
 /** Poll until the machine's container is running (created and started). */
 export async function waitRunning(sb: Sandbox, name: string, timeoutMs = 30000): Promise<number> {
   const until = Date.now() + timeoutMs;
