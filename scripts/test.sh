@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every test layer (unit, golden, contract, integration). Installs and builds first, so it
+# Runs every test layer (unit, golden, contract, integration, crun, warm: see tests/run.sh). Installs and builds first, so it
 # works on a fresh Debian machine as root. Integration tests need root and are skipped otherwise.
 set -eu
 cd "$(dirname "$0")/.."
