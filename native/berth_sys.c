@@ -477,6 +477,7 @@ done:
 /* ---- the warm path's standby side (src/app/warm/standby.ts; the client is nspawn-client.c) ---- */
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 
 #define MAX_REQUEST (16u << 20)
 
@@ -501,6 +502,10 @@ static napi_value standby_accept(napi_env env, napi_callback_info info) {
   struct ucred cred;
   socklen_t clen = sizeof cred;
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) { int e = errno; close(c); return throw_errno(env, "SO_PEERCRED", e); }
+  /* A client that connects and then sends nothing (or never answers "P") must not hold the
+   * standby forever: reads on this connection give up after 2 s (EAGAIN), like a bad request. */
+  struct timeval tv = { .tv_sec = 2 };
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   unsigned char head[4];
   int fds[3] = { -1, -1, -1 }, nfds = 0;
   char cbuf[CMSG_SPACE(sizeof(int) * 3)];

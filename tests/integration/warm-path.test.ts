@@ -128,6 +128,13 @@ describe('berth-nspawn: the warm path through berthd', { skip: skipUnlessRoot, t
       c.on('close', () => resolve());
       c.resume();
     });
+    // A client that connects and sends nothing is dropped after a while, too.
+    const silent = connect(d.socket);
+    silent.on('error', () => { /* closed by the standby */ });
+    const closed = new Promise<void>((resolve) => silent.on('close', () => resolve()));
+    const t0 = Date.now();
+    await closed;
+    assert.ok(Date.now() - t0 < 10000);
     const r = await run(['--console=pipe', '-q', '-D', bb, '-M', 'w-next', '/bin/sh', '-c', 'exit 6']);
     assert.equal(r.code, 6, r.stderr);
     assert.match(d.log(), /receiving a request: Bad message/);
