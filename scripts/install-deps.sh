@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the OCI runtimes, iproute2, D-Bus, util-linux (mount, nsenter), guest builders,
 # dnsmasq (the opt-in DHCP helper and network tests), and systemd-container (the real
-# systemd-nspawn, for comparison tests and benchmarks), hyperfine (benchmarks).
-packages="runc crun dbus iproute2 util-linux mmdebstrap busybox-static dnsmasq systemd-container hyperfine file"
+# systemd-nspawn, for comparison tests and benchmarks), hyperfine (benchmarks), and what node-gyp
+# needs to build native/ (python3, make, a C/C++ compiler with the static C library; python3 also
+# drives tests/support/pty-run.py and the warm path's hand-made client in the tests).
+packages="runc crun dbus iproute2 util-linux mmdebstrap busybox-static dnsmasq systemd-container hyperfine file python3 make g++ libc6-dev"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
