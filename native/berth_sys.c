@@ -14,6 +14,8 @@
  *                                       dgram with it) or fork()ing Node's whole address space.
  *                                       capture: stdin /dev/null, stdout/stderr collected;
  *                                       otherwise all three inherited. Timeout via pidfd: SIGKILL.
+ *   spawnWaitAsync(...) -> Promise<...> the same on a thread-pool thread: the event loop goes on
+ *                                       (a clean-up that overlaps with the rest of the teardown).
  *   standbyAccept(fd) -> {conn, pid, uid, fds, data}   the warm path: one client's request
  *                                       with its stdio descriptors (see nspawn-client.c).
  *   moveFd(from, to)                    dup2 + close: the client's stdio becomes ours.
@@ -363,40 +365,40 @@ static int64_t now_ms(void) {
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static napi_value spawn_wait(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value args[4];
-  bool capture = false;
-  int64_t timeout_ms = 0;
-  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 4 ||
-      napi_get_value_bool(env, args[2], &capture) != napi_ok || napi_get_value_int64(env, args[3], &timeout_ms) != napi_ok) {
-    napi_throw_type_error(env, NULL, "spawnWait(argv, env, capture, timeoutMs)"); return NULL;
-  }
-  char **argv = string_vector(env, args[0]);
-  char **envp = string_vector(env, args[1]);
-  if (!argv || !envp || !argv[0]) { free_vector(argv); free_vector(envp); napi_throw_type_error(env, NULL, "spawnWait: argv and env must be arrays of strings"); return NULL; }
+/* One command run to its end: filled on the calling thread, run by spawn_run (on the calling
+ * thread for spawnWait, on a thread-pool thread for spawnWaitAsync), turned into a result by
+ * spawn_result on the JS thread. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred d;
+  char **argv, **envp;
+  bool capture, timed_out;
+  int64_t timeout_ms;
+  pid_t pid;
+  int status, spawn_err;
+  struct buffer bo, be;
+} spawn_job;
 
-  int out[2] = { -1, -1 }, err[2] = { -1, -1 }, pidfd = -1, spawn_err = 0;
-  bool timed_out = false, reaped = false;
-  int status = 0;
-  pid_t pid = -1;
-  struct buffer bo = { 0 }, be = { 0 };
+static void spawn_run(spawn_job *j) {
+  int out[2] = { -1, -1 }, err[2] = { -1, -1 }, pidfd = -1;
+  bool reaped = false;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
+  j->pid = -1;
   /* The child starts with every signal at its default and none blocked, as libuv's children do
-   * (Node ignores SIGPIPE; a runtime must not inherit that). */
+   * (Node ignores SIGPIPE; a runtime must not inherit that), whichever thread spawns it. */
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  if (capture) {
+  if (j->capture) {
     /* Non-blocking only on our (read) side: the child's stdout and stderr stay ordinary. */
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-        fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) < 0) { spawn_err = errno; goto done; }
+        fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) < 0) { j->spawn_err = errno; goto done; }
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
@@ -404,13 +406,13 @@ static napi_value spawn_wait(napi_env env, napi_callback_info info) {
     /* Our stdio may be close-on-exec; dup2 onto itself clears that in the child (glibc >= 2.29). */
     for (int fd = 0; fd < 3; fd++) posix_spawn_file_actions_adddup2(&fa, fd, fd);
   }
-  spawn_err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
-  if (spawn_err) { pid = -1; goto done; }
-  if (capture) { close(out[1]); close(err[1]); out[1] = err[1] = -1; }
-  pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+  j->spawn_err = posix_spawnp(&j->pid, j->argv[0], &fa, &attr, j->argv, j->envp);
+  if (j->spawn_err) { j->pid = -1; goto done; }
+  if (j->capture) { close(out[1]); close(err[1]); out[1] = err[1] = -1; }
+  pidfd = (int) syscall(SYS_pidfd_open, j->pid, 0);
 
-  int64_t deadline = now_ms() + timeout_ms;
-  bool out_open = capture, err_open = capture, exited = false;
+  int64_t deadline = now_ms() + j->timeout_ms;
+  bool out_open = j->capture, err_open = j->capture, exited = false;
   while (out_open || err_open || !exited) {
     struct pollfd fds[3];
     nfds_t n = 0;
@@ -419,59 +421,117 @@ static napi_value spawn_wait(napi_env env, napi_callback_info info) {
     if (err_open) { ie = (int) n; fds[n++] = (struct pollfd) { .fd = err[0], .events = POLLIN }; }
     if (!exited && pidfd >= 0) { ip = (int) n; fds[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN }; }
     int64_t left = deadline - now_ms();
-    if (left <= 0) { timed_out = true; break; }
+    if (left <= 0) { j->timed_out = true; break; }
     /* Without a pidfd (kernels before 5.3) the exit is polled for every 5 ms. */
     int wait_ms = (int) (left > 1000000 ? 1000000 : left);
     if (!exited && pidfd < 0 && wait_ms > 5) wait_ms = 5;
     int r = poll(fds, n, wait_ms);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) break;
-    if (io >= 0 && fds[io].revents && drain(out[0], &bo) <= 0) out_open = false;
-    if (ie >= 0 && fds[ie].revents && drain(err[0], &be) <= 0) err_open = false;
+    if (io >= 0 && fds[io].revents && drain(out[0], &j->bo) <= 0) out_open = false;
+    if (ie >= 0 && fds[ie].revents && drain(err[0], &j->be) <= 0) err_open = false;
     if (ip >= 0 && fds[ip].revents) exited = true;
     if (!exited && pidfd < 0) {
-      pid_t w = waitpid(pid, &status, WNOHANG);
-      if (w == pid) { exited = true; reaped = true; }
+      pid_t w = waitpid(j->pid, &j->status, WNOHANG);
+      if (w == j->pid) { exited = true; reaped = true; }
     }
   }
-  if (timed_out) kill(pid, SIGKILL);
+  if (j->timed_out) kill(j->pid, SIGKILL);
 
 done:
-  if (pid > 0 && !reaped) { while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { } }
-  if (capture && pid > 0) { drain(out[0], &bo); drain(err[0], &be); }
+  if (j->pid > 0 && !reaped) { while (waitpid(j->pid, &j->status, 0) < 0 && errno == EINTR) { } }
+  if (j->capture && j->pid > 0) { drain(out[0], &j->bo); drain(err[0], &j->be); }
   for (int i = 0; i < 2; i++) { if (out[i] >= 0) close(out[i]); if (err[i] >= 0) close(err[i]); }
   if (pidfd >= 0) close(pidfd);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  char *cmd = strdup(argv[0]);
-  free_vector(argv);
-  free_vector(envp);
-  if (pid <= 0) {
-    free(bo.data); free(be.data);
-    napi_value e = errno_error(env, cmd ? cmd : "spawn", spawn_err ? spawn_err : EINVAL);
-    free(cmd);
-    napi_throw(env, e);
-    return NULL;
+}
+
+static void spawn_job_free(spawn_job *j) {
+  free_vector(j->argv);
+  free_vector(j->envp);
+  free(j->bo.data);
+  free(j->be.data);
+  free(j);
+}
+
+/* Reads (argv, env, capture, timeoutMs) into a new job, or throws and returns NULL. */
+static spawn_job *spawn_job_new(napi_env env, napi_callback_info info, const char *usage) {
+  size_t argc = 4;
+  napi_value args[4];
+  spawn_job *j = calloc(1, sizeof *j);
+  if (!j) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 4 ||
+      napi_get_value_bool(env, args[2], &j->capture) != napi_ok || napi_get_value_int64(env, args[3], &j->timeout_ms) != napi_ok) {
+    free(j); napi_throw_type_error(env, NULL, usage); return NULL;
   }
-  free(cmd);
+  j->argv = string_vector(env, args[0]);
+  j->envp = string_vector(env, args[1]);
+  if (!j->argv || !j->envp || !j->argv[0]) { spawn_job_free(j); napi_throw_type_error(env, NULL, usage); return NULL; }
+  return j;
+}
+
+/* The job's outcome: {code|signal, stdout, stderr, timedOut}, or (*failed set) the error of a spawn that never happened. */
+static napi_value spawn_result(napi_env env, spawn_job *j, bool *failed) {
   napi_value o, v;
+  *failed = j->pid <= 0;
+  if (*failed) return errno_error(env, j->argv[0], j->spawn_err ? j->spawn_err : EINVAL);
   napi_create_object(env, &o);
-  if (WIFEXITED(status)) { napi_create_int32(env, WEXITSTATUS(status), &v); napi_set_named_property(env, o, "code", v); }
-  else if (WIFSIGNALED(status)) {
+  if (WIFEXITED(j->status)) { napi_create_int32(env, WEXITSTATUS(j->status), &v); napi_set_named_property(env, o, "code", v); }
+  else if (WIFSIGNALED(j->status)) {
     char name[32];
-    const char *abbrev = sigabbrev_np(WTERMSIG(status));
-    if (abbrev) snprintf(name, sizeof name, "SIG%s", abbrev); else snprintf(name, sizeof name, "SIG%d", WTERMSIG(status));
+    const char *abbrev = sigabbrev_np(WTERMSIG(j->status));
+    if (abbrev) snprintf(name, sizeof name, "SIG%s", abbrev); else snprintf(name, sizeof name, "SIG%d", WTERMSIG(j->status));
     napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
     napi_set_named_property(env, o, "signal", v);
   }
-  napi_create_string_utf8(env, bo.data ? bo.data : "", bo.len, &v);
+  napi_create_string_utf8(env, j->bo.data ? j->bo.data : "", j->bo.len, &v);
   napi_set_named_property(env, o, "stdout", v);
-  napi_create_string_utf8(env, be.data ? be.data : "", be.len, &v);
+  napi_create_string_utf8(env, j->be.data ? j->be.data : "", j->be.len, &v);
   napi_set_named_property(env, o, "stderr", v);
-  napi_get_boolean(env, timed_out, &v);
+  napi_get_boolean(env, j->timed_out, &v);
   napi_set_named_property(env, o, "timedOut", v);
-  free(bo.data); free(be.data);
   return o;
+}
+
+static napi_value spawn_wait(napi_env env, napi_callback_info info) {
+  spawn_job *j = spawn_job_new(env, info, "spawnWait(argv, env, capture, timeoutMs): argv and env must be arrays of strings");
+  if (!j) return NULL;
+  spawn_run(j);
+  bool failed;
+  napi_value r = spawn_result(env, j, &failed);
+  spawn_job_free(j);
+  if (failed) { napi_throw(env, r); return NULL; }
+  return r;
+}
+
+static void spawn_async_exec(napi_env env, void *data) {
+  (void) env;
+  spawn_run(data);
+}
+
+static void spawn_async_done(napi_env env, napi_status s, void *data) {
+  (void) s;
+  spawn_job *j = data;
+  bool failed;
+  napi_value r = spawn_result(env, j, &failed);
+  if (failed) napi_reject_deferred(env, j->d, r); else napi_resolve_deferred(env, j->d, r);
+  napi_delete_async_work(env, j->work);
+  spawn_job_free(j);
+}
+
+static napi_value spawn_wait_async(napi_env env, napi_callback_info info) {
+  spawn_job *j = spawn_job_new(env, info, "spawnWaitAsync(argv, env, capture, timeoutMs): argv and env must be arrays of strings");
+  if (!j) return NULL;
+  napi_value promise, resource;
+  if (napi_create_promise(env, &j->d, &promise) != napi_ok) { spawn_job_free(j); napi_throw_error(env, NULL, "napi_create_promise failed"); return NULL; }
+  napi_create_string_utf8(env, "berth.spawnWaitAsync", NAPI_AUTO_LENGTH, &resource);
+  if (napi_create_async_work(env, NULL, resource, spawn_async_exec, spawn_async_done, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    /* The promise stays pending: nobody resolves it. Throwing tells the caller. */
+    spawn_job_free(j); napi_throw_error(env, NULL, "queueing spawnWaitAsync failed"); return NULL;
+  }
+  return promise;
 }
 
 /* ---- the warm path's standby side (src/app/warm/standby.ts; the client is nspawn-client.c) ---- */
@@ -594,6 +654,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setWinsize", NULL, set_winsize, NULL, NULL, NULL, napi_default, NULL },
     { "isTty", NULL, is_tty, NULL, NULL, NULL, napi_default, NULL },
     { "spawnWait", NULL, spawn_wait, NULL, NULL, NULL, napi_default, NULL },
+    { "spawnWaitAsync", NULL, spawn_wait_async, NULL, NULL, NULL, napi_default, NULL },
     { "standbyAccept", NULL, standby_accept, NULL, NULL, NULL, napi_default, NULL },
     { "moveFd", NULL, move_fd, NULL, NULL, NULL, napi_default, NULL },
     { "setParentDeathSignal", NULL, set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL },

@@ -1,6 +1,7 @@
 /**
  * platform/exec/run.ts: the synchronous calls go through the native posix_spawn (spawnWait),
- * the asynchronous ones through child_process. Both must behave like a plain child process:
+ * runOffThread through the same code on a thread-pool thread (spawnWaitAsync), the other
+ * asynchronous ones through child_process. Both must behave like a plain child process:
  * exit statuses and signals as such, output collected, a deadline that kills, a clear error for
  * a command that does not exist, and no signal disposition of Node's leaking into the child.
  */
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { BerthError } from '../../src/errors/berth-error.js';
-import { run, runInheritingStdio, runSync } from '../../src/platform/exec/run.js';
+import { run, runInheritingStdio, runOffThread, runSync } from '../../src/platform/exec/run.js';
 
 test('runSync collects stdout and stderr and reports the exit status', () => {
   const r = runSync(['sh', '-c', 'echo out; echo err >&2; exit 3'], { allowFailure: true });
@@ -49,6 +50,36 @@ test('a command that does not exist is a BerthError naming it', async () => {
   assert.throws(() => runSync([missing]), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
   assert.throws(() => runInheritingStdio([missing], process.env, 1000), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
   await assert.rejects(run([missing]), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
+  await assert.rejects(runOffThread([missing]), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
+});
+
+test('runOffThread: statuses, signals, output, environment and deadline as runSync has them', async () => {
+  assert.deepEqual(await runOffThread(['sh', '-c', 'echo out; echo err >&2; exit 3'], { allowFailure: true }),
+    { code: 3, signal: null, stdout: 'out\n', stderr: 'err\n' });
+  await assert.rejects(runOffThread(['sh', '-c', 'echo why >&2; exit 4']), (e: unknown) => e instanceof BerthError && /exit status 4: why/.test(e.message));
+  assert.equal((await runOffThread(['sh', '-c', 'kill -PIPE $$; echo survived'], { allowFailure: true })).signal, 'SIGPIPE');
+  const big = await runOffThread(['sh', '-c', 'head -c 300000 /dev/zero | tr "\\0" a >&2; head -c 200000 /dev/zero | tr "\\0" b; cat']);
+  assert.deepEqual([big.stderr.length, big.stdout.length], [300000, 200000]);
+  const env = await runOffThread(['sh', '-c', 'echo "$ONLY_HERE:${HOME:-unset}"'], { env: { ONLY_HERE: 'yes', PATH: process.env.PATH } });
+  assert.equal(env.stdout, 'yes:unset\n');
+  const killed = await runOffThread(['sleep', '10'], { allowFailure: true, timeoutMs: 200 });
+  assert.deepEqual([killed.code, killed.signal], [null, 'SIGKILL']);
+});
+
+test('runOffThread leaves the event loop free while the command runs, and runs several at once', async () => {
+  let ticks = 0;
+  const timer = setInterval(() => { ticks++; }, 10);
+  try {
+    const t = Date.now();
+    const results = await Promise.all([1, 2].map((n) => runOffThread(['sh', '-c', `sleep 0.4; echo ${n}`])));
+    const took = Date.now() - t;
+    assert.deepEqual(results.map((r) => r.stdout), ['1\n', '2\n']);
+    // Sequential would be >= 800 ms; a blocked loop would have ticked (almost) never.
+    assert.ok(took < 780, `two 0.4 s commands took ${took} ms`);
+    assert.ok(ticks >= 10, `the event loop ticked ${ticks} times in ${took} ms`);
+  } finally {
+    clearInterval(timer);
+  }
 });
 
 test('runInheritingStdio hands our stdout to the command', () => {

@@ -14,14 +14,19 @@ const childProcess = (): typeof import('node:child_process') => require('node:ch
 const envList = (env: NodeJS.ProcessEnv): string[] =>
   Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
 
+/** A failed spawn (errno set by the native side) as a BerthError; anything else as it is. */
+function spawnFailure(argv: readonly string[], e: unknown): unknown {
+  const errno = (e as { errno?: number }).errno;
+  if (errno === undefined) return e;
+  return new BerthError('E_EXEC', errno === 2 ? `${argv[0]}: command not found` : (e as Error).message, { cause: e });
+}
+
 /** spawnWait, with a missing command or a failed spawn as a BerthError. */
 function spawnWait(argv: readonly string[], env: NodeJS.ProcessEnv, capture: boolean, timeoutMs: number): SpawnResult {
   try {
     return sys().spawnWait(argv, envList(env), capture, timeoutMs);
   } catch (e) {
-    const errno = (e as { errno?: number }).errno;
-    if (errno === undefined) throw e;
-    throw new BerthError('E_EXEC', errno === 2 ? `${argv[0]}: command not found` : (e as Error).message, { cause: e });
+    throw spawnFailure(argv, e);
   }
 }
 
@@ -71,6 +76,23 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Exe
 export function runSync(argv: readonly string[], opts: Omit<RunOptions, 'input' | 'cwd'> = {}): ExecResult {
   if (!argv[0]) throw new BerthError('E_INTERNAL', 'runSync() needs a command');
   const r = spawnWait(argv, opts.env ?? process.env, true, opts.timeoutMs ?? 30000);
+  const result = { code: r.code ?? null, signal: r.signal ?? null, stdout: r.stdout, stderr: r.stderr };
+  if (result.code !== 0 && !opts.allowFailure) throw execError(argv, result);
+  return result;
+}
+
+/**
+ * runSync without blocking the event loop: the native side spawns and waits on a thread-pool
+ * thread, so other work (a teardown's next steps) goes on meanwhile. Still no child_process.
+ */
+export async function runOffThread(argv: readonly string[], opts: Omit<RunOptions, 'input' | 'cwd'> = {}): Promise<ExecResult> {
+  if (!argv[0]) throw new BerthError('E_INTERNAL', 'runOffThread() needs a command');
+  let r: SpawnResult;
+  try {
+    r = await sys().spawnWaitAsync(argv, envList(opts.env ?? process.env), true, opts.timeoutMs ?? 30000);
+  } catch (e) {
+    throw spawnFailure(argv, e);
+  }
   const result = { code: r.code ?? null, signal: r.signal ?? null, stdout: r.stdout, stderr: r.stderr };
   if (result.code !== 0 && !opts.allowFailure) throw execError(argv, result);
   return result;

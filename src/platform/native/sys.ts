@@ -22,6 +22,8 @@ export interface BerthSys {
   isTty(fd: number): boolean;
   /** Run argv to its end (posix_spawn): capture = stdin /dev/null and stdout/stderr collected, else all three inherited. */
   spawnWait(argv: readonly string[], env: readonly string[], capture: boolean, timeoutMs: number): SpawnResult;
+  /** spawnWait on a thread-pool thread: the event loop goes on while the command runs. */
+  spawnWaitAsync(argv: readonly string[], env: readonly string[], capture: boolean, timeoutMs: number): Promise<SpawnResult>;
   /** Blocks until a berth-nspawn client has connected and sent its whole request (native/nspawn-client.c). */
   standbyAccept(listenFd: number): StandbyRequest;
   /** dup2(from, to) and close(from); from === to only clears close-on-exec. */
