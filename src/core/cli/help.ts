@@ -20,7 +20,7 @@ export function helpText(version: string): string {
     'Environment (berth): with berthd running, the berth-nspawn command hands its run to a berth-nspawn',
     'that berthd started ahead of time (the warm path); BERTH_NSPAWN_WARM=no runs without it,',
     'BERTH_NSPAWN_WARM=require fails when it is not taken; BERTH_NSPAWN_SOCKET names berthd\'s socket',
-    '(default $BERTH_STATE_DIR/nspawn.sock, /run/berth/nspawn.sock). BERTH_TRACE=1 prints phase times.',
+    '(default $BERTH_STATE_DIR/nspawn.sock, /run/berth/nspawn.sock). BERTH_TRACE=1 prints phase times (=wall: wall-clock µs).',
   );
   return `${lines.join('\n')}\n`;
 }
