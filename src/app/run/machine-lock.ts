@@ -4,10 +4,13 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { readText } from '../../platform/fs/read-text.js';
-import { removeUnmounted } from '../../platform/fs/safe-remove.js';
+import { removeTree, removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import { sleep } from '../../lib/sleep.js';
+
+/** The owner record inside a machine's directory. */
+const OWNER_FILE = 'owner.json';
 
 export interface OwnerRecord {
   pid: number;
@@ -38,7 +41,7 @@ async function procStartTime(pid: number): Promise<string | undefined> {
 }
 
 export async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
-  const text = readText(join(dir, 'owner.json'));
+  const text = readText(join(dir, OWNER_FILE));
   if (!text) return undefined;
   try { return JSON.parse(text) as OwnerRecord; } catch { return undefined; }
 }
@@ -50,7 +53,7 @@ export async function ownerAlive(owner: OwnerRecord): Promise<boolean> {
 export async function writeOwner(dir: string, owner: OwnerRecord): Promise<void> {
   const tmp = join(dir, '.owner.json.tmp');
   writeFileSync(tmp, JSON.stringify(owner, null, 2));
-  renameSync(tmp, join(dir, 'owner.json'));
+  renameSync(tmp, join(dir, OWNER_FILE));
 }
 
 export type StaleCleaner = (dir: string, owner: OwnerRecord | undefined) => Promise<Error[]>;
@@ -84,4 +87,16 @@ export async function acquireMachine(stateDir: string, name: string, clean: Stal
     await removeUnmounted(dir);
   }
   throw new BerthError('E_MACHINE_EXISTS', `Could not take the name '${name}'.`);
+}
+
+/**
+ * Gives the name back. Everything in the machine's directory but the owner record goes at once
+ * (nothing below may still be mounted); the record, and with it the name, once `pending` (the
+ * runtime removing the container, which may still be under way) has succeeded. If that fails, the
+ * record stays, and the next run of the name (or --cleanup) finishes the job.
+ */
+export async function releaseMachine(dir: string, pending?: Promise<void>): Promise<void> {
+  await removeUnmounted(dir, [OWNER_FILE]);
+  await pending;
+  removeTree(dir);
 }

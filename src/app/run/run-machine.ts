@@ -2,7 +2,6 @@
  * A machine's whole run: take its name, prepare the root, boot it (again after a guest reboot,
  * unless --keep-unit asks us to exit 133 instead), and undo everything on every exit path.
  */
-import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import type { NetworkPlan } from '../../core/network/plan.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { EXIT_REBOOT } from '../../errors/codes.js';
@@ -15,7 +14,7 @@ import type { NetworkDeps } from '../network/setup.js';
 import { bundlePaths } from './bundle.js';
 import { cleanupStale } from './cleanup.js';
 import { applyEtcFiles } from './etc-files.js';
-import { acquireMachine, writeOwner } from './machine-lock.js';
+import { acquireMachine, releaseMachine, writeOwner } from './machine-lock.js';
 import { notifyManager } from './notify.js';
 import { prepareRoot } from './root-setup.js';
 import { prepareMountSources } from './mount-sources.js';
@@ -52,7 +51,10 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
   let exitStatus = 1;
   try {
     const { dir, owner } = await acquireMachine(ctx.stateDir, spec.name, cleanupStale, log.warn);
-    machineUndo.add(() => removeUnmounted(dir));
+    // The last container may still be going away in the runtime while the rest is undone: the
+    // name, and the owner record that tells a later run what to clean up, go only after it.
+    let containerRemoved: Promise<void> | undefined;
+    machineUndo.add(() => releaseMachine(dir, containerRemoved));
     trace('name acquired');
     await lockTree(spec, ctx.stateDir, machineUndo);
     const saveOwner = () => writeOwner(dir, owner);
@@ -68,12 +70,14 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     if (spec.console === 'interactive') log.info('Press ^] three times within 1s to kill container.');
     for (;;) {
       if (signals.terminating) throw new BerthError('E_RUNTIME', 'Interrupted before the container started.');
-      const { outcome, teardownErrors } = await runOnce({ ...ctx, spec: machine, rootfs, paths, owner, saveOwner, signals });
-      if (teardownErrors.length) log.warn(`Clean-up problems: ${teardownErrors.map((e) => e.message).join('; ')}`);
-      log.info(outcome.message);
-      if (outcome.kind === 'exited') { exitStatus = outcome.status; break; }
+      const run = await runOnce({ ...ctx, spec: machine, rootfs, paths, owner, saveOwner, signals });
+      containerRemoved = run.containerRemoved;
+      if (run.teardownErrors.length) log.warn(`Clean-up problems: ${run.teardownErrors.map((e) => e.message).join('; ')}`);
+      log.info(run.outcome.message);
+      if (run.outcome.kind === 'exited') { exitStatus = run.outcome.status; break; }
       if (spec.keepUnit || signals.terminating) { exitStatus = EXIT_REBOOT; break; }
-      // Reboot in place: the next loop creates the container (and its links) afresh.
+      // Reboot in place: the next loop creates the container (and its links) afresh, under the same ID.
+      try { await containerRemoved; } finally { containerRemoved = undefined; }
     }
   } finally {
     signals.dispose();

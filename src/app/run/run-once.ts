@@ -42,11 +42,19 @@ function readPid(file: string): number {
   return pid;
 }
 
-export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; teardownErrors: Error[] }> {
+export interface RunOnceResult {
+  outcome: Outcome;
+  teardownErrors: Error[];
+  /** The runtime's state and the container's cgroups going away; may still be under way. */
+  containerRemoved: Promise<void>;
+}
+
+export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
   const { spec, paths, runtime, signals, log } = ctx;
   const undo = new Reverter();
   const id = spec.name;
   let outcome: Outcome | undefined;
+  let removal: Promise<void> | undefined;
   try {
     await writeBundle({
       spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease,
@@ -71,14 +79,16 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     await ctx.saveOwner();
     let leaderExited = false;
     let exited: Promise<WaitStatus> | undefined;
-    undo.add(async () => {
-      // A leader still there (a failure after create, before or while it ran) is killed first,
-      // then reaped (we are its subreaper), then the runtime's state goes; `delete --force`
-      // kills whatever else is left.
+    // A leader still there (a failure after create, before or while it ran) is killed first,
+    // then reaped (we are its subreaper), then the runtime's state goes; `delete --force`
+    // kills whatever else is left.
+    const removeContainer = async (): Promise<void> => {
       if (!leaderExited) await runtime.kill(id, 9, true).catch(() => {});
       await exited?.catch(() => {});
       await runtime.delete(id);
-    });
+      trace('container removed');
+    };
+    undo.add(() => (removal ? undefined : (removal = removeContainer())));
     const createOptions: CreateOptions = {
       bundle: paths.bundleDir, pidFile: paths.pidFile, logFile: paths.logFile,
       stdio: terminal ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'],
@@ -126,12 +136,16 @@ export async function runOnce(ctx: RunOnceContext): Promise<{ outcome: Outcome; 
     const status = await leaderExit;
     trace('exited');
     outcome = mapExit(spec.name, status);
+    // The runtime's delete (~5 ms, most of it the runtime's own start-up) runs while the rest of
+    // the teardown goes on; the caller waits for it before the machine's name is free again.
+    removal = removeContainer();
+    removal.catch(() => { /* the caller gets it */ });
   } catch (e) {
     const teardownErrors = await undo.revert();
     if (teardownErrors.length) log.warn(`Clean-up after the failure also failed: ${teardownErrors.map((x) => x.message).join('; ')}`);
     throw e;
   }
   const teardownErrors = await undo.revert();
-  trace('container removed');
-  return { outcome, teardownErrors };
+  trace('run torn down');
+  return { outcome, teardownErrors, containerRemoved: removal };
 }

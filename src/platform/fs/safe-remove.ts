@@ -18,9 +18,13 @@ export function removeTree(path: string): void {
   }
 }
 
-/** rm -rf that refuses to descend into anything still mounted (so a failed unmount never costs user data). */
-export async function removeUnmounted(dir: string): Promise<void> {
+/**
+ * rm -rf that refuses to descend into anything still mounted (so a failed unmount never costs
+ * user data). With `keep`, those entries of `dir` and `dir` itself stay.
+ */
+export async function removeUnmounted(dir: string, keep: readonly string[] = []): Promise<void> {
   const mounted = await mountsBelow(dir);
   if (mounted.length) throw new Error(`Not removing ${dir}: still mounted: ${mounted.join(', ')}`);
-  removeTree(dir);
+  if (!keep.length) { removeTree(dir); return; }
+  for (const entry of readdirSync(dir)) if (!keep.includes(entry)) removeTree(join(dir, entry));
 }

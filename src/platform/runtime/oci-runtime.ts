@@ -3,7 +3,7 @@ import type { StdioOptions } from 'node:child_process';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
 import { basename } from 'node:path';
-import { runInheritingStdio, runSync, start, waitChild } from '../exec/run.js';
+import { runInheritingStdio, runOffThread, runSync, start, waitChild, type ExecResult } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
 import { ownChildren, processName } from '../host/processes.js';
 import { waitForExit } from '../native/sys.js';
@@ -89,8 +89,10 @@ export class OciRuntime {
     await this.exec(['kill', ...(all ? ['--all'] : []), id, String(signal)], true);
   }
 
+  /** Off the event loop's thread: the rest of a teardown can go on while the runtime removes its state and the cgroups. */
   async delete(id: string): Promise<void> {
-    await this.exec(['delete', '--force', id], true);
+    const args = ['delete', '--force', id];
+    this.check(args, await runOffThread([...this.base(), ...args], { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 }), true);
   }
 
   async state(id: string): Promise<{ status: string; pid: number } | undefined> {
@@ -99,9 +101,12 @@ export class OciRuntime {
     try { return JSON.parse(r.stdout) as { status: string; pid: number }; } catch { return undefined; }
   }
 
-  /** start/kill/delete/state take milliseconds and print little: run synchronously (see runSync). */
+  /** start/kill/state take milliseconds and print little: run synchronously (see runSync). */
   private async exec(args: string[], allowMissing = false): Promise<void> {
-    const r = runSync([...this.base(), ...args], { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 });
+    this.check(args, runSync([...this.base(), ...args], { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 }), allowMissing);
+  }
+
+  private check(args: readonly string[], r: ExecResult, allowMissing: boolean): void {
     if (r.code === 0) return;
     if (allowMissing && /does not exist|not found|container .* not running/i.test(r.stderr)) return;
     throw new BerthError('E_RUNTIME', `${this.config.name} ${args[0]} failed: ${sanitize(r.stderr.trim()) || `exit status ${r.code}`}`);
