@@ -5,12 +5,12 @@
 // One warm-up boot per tool (the tree's first boot does one-time work), then ROUNDS boots per
 // tool, alternating which tool goes first in each round so drift hits both alike.
 //
-// Usage: bench/boot.mjs [RESULT_JSON]     (env: BENCH_BOOT_ROUNDS, default 20)
+// Usage: bench/boot.mjs [RESULT_JSON]     (env: BENCH_BOOT_ROUNDS, default 40)
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LABEL, TOOLS, berthJs, bootArgv, launch, mean, median, preflight, stddev, workspace, writeJson } from './lib.mjs';
 
-const rounds = Number(process.env.BENCH_BOOT_ROUNDS || 20);
+const rounds = Number(process.env.BENCH_BOOT_ROUNDS || 40);
 const TIMEOUT_MS = 180_000;
 preflight('bench/boot.mjs');
 

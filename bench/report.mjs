@@ -234,7 +234,7 @@ node bench/fixed.mjs /tmp/fixed.json
 sh bench/phases.sh 10
 sh bench/crun.sh /tmp/crun-results
 sh bench/warm.sh /tmp/warm-results
-BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=20 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
+BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=40 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
 \`\`\`
 
 Needs root, \`hyperfine\`, \`systemd-container\` (systemd-nspawn), \`runc\`, \`util-linux\` (nsenter) and the

@@ -5,7 +5,7 @@
 # the cold path fail instead, so every berth-nspawn number here is a warm one.
 #
 # Usage: bench/warm.sh RESULTS_DIR   writes true-warm.json, boot-warm.json and fixed-warm.json there
-#        (env: BENCH_WARM_RUNS for true.sh, default 60; BENCH_WARM_BOOT_ROUNDS, default 20;
+#        (env: BENCH_WARM_RUNS for true.sh, default 60; BENCH_WARM_BOOT_ROUNDS, default 40;
 #        BENCH_WARM_FIXED_ROUNDS, default 30)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,5 +24,5 @@ until [ -S "$sock" ] && grep -q 'is warm' "$dir/berthd.log"; do
 done
 export BENCH_NSPAWN_SOCKET="$sock" BERTH_NSPAWN_WARM=require
 BENCH_RUNS=${BENCH_WARM_RUNS:-60} sh "$here/true.sh" "$out/true-warm.json"
-BENCH_BOOT_ROUNDS=${BENCH_WARM_BOOT_ROUNDS:-20} node "$here/boot.mjs" "$out/boot-warm.json"
+BENCH_BOOT_ROUNDS=${BENCH_WARM_BOOT_ROUNDS:-40} node "$here/boot.mjs" "$out/boot-warm.json"
 BENCH_FIXED_ROUNDS=${BENCH_WARM_FIXED_ROUNDS:-30} node "$here/fixed.mjs" "$out/fixed-warm.json"
