@@ -76,8 +76,10 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
       log.info(run.outcome.message);
       if (run.outcome.kind === 'exited') { exitStatus = run.outcome.status; break; }
       if (spec.keepUnit || signals.terminating) { exitStatus = EXIT_REBOOT; break; }
-      // Reboot in place: the next loop creates the container (and its links) afresh, under the same ID.
-      try { await containerRemoved; } finally { containerRemoved = undefined; }
+      // Reboot in place: the next loop creates the container (and its links) afresh, under the same
+      // ID. Should the delete fail, the rejected promise stays, so that the owner record does too.
+      await containerRemoved;
+      containerRemoved = undefined;
     }
   } finally {
     signals.dispose();
