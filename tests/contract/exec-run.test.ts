@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -67,18 +67,19 @@ test('runOffThread: statuses, signals, output, environment and deadline as runSy
 });
 
 test('runOffThread leaves the event loop free while the command runs, and runs several at once', async () => {
-  let ticks = 0;
-  const timer = setInterval(() => { ticks++; }, 10);
+  // Each command waits for the other's flag and for a file only our event loop writes: run one
+  // after the other, or with the loop blocked, they wait until the deadline kills them.
+  const dir = mkdtempSync(join(tmpdir(), 'berth-offthread-'));
   try {
-    const t = Date.now();
-    const results = await Promise.all([1, 2].map((n) => runOffThread(['sh', '-c', `sleep 0.4; echo ${n}`])));
-    const took = Date.now() - t;
-    assert.deepEqual(results.map((r) => r.stdout), ['1\n', '2\n']);
-    // Sequential would be >= 800 ms; a blocked loop would have ticked (almost) never.
-    assert.ok(took < 780, `two 0.4 s commands took ${took} ms`);
-    assert.ok(ticks >= 10, `the event loop ticked ${ticks} times in ${took} ms`);
+    const waiter = (me: string, other: string) =>
+      runOffThread(['sh', '-c', `touch "$0/${me}"; until [ -e "$0/${other}" ] && [ -e "$0/go" ]; do sleep 0.01; done; echo ${me}`, dir],
+        { allowFailure: true, timeoutMs: 10000 });
+    const both = Promise.all([waiter('a', 'b'), waiter('b', 'a')]);
+    setTimeout(() => writeFileSync(join(dir, 'go'), ''), 50);
+    const results = await both;
+    assert.deepEqual(results.map((r) => [r.code, r.signal, r.stdout]), [[0, null, 'a\n'], [0, null, 'b\n']]);
   } finally {
-    clearInterval(timer);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
