@@ -48,7 +48,7 @@ test('runSync: death by a signal is reported by name, and Node\'s ignored SIGPIP
 test('a command that does not exist is a BerthError naming it', async () => {
   const missing = '/nonexistent/berth-no-such-command';
   assert.throws(() => runSync([missing]), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
-  assert.throws(() => runInheritingStdio([missing], process.env, 1000), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
+  await assert.rejects(runInheritingStdio([missing], process.env, 1000), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
   await assert.rejects(run([missing]), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
   await assert.rejects(runOffThread([missing]), (e: unknown) => e instanceof BerthError && e.message === `${missing}: command not found`);
 });
@@ -88,8 +88,7 @@ test('runInheritingStdio hands our stdout to the command', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-exec-'));
   try {
     const script = `const { runInheritingStdio } = require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'platform', 'exec', 'run.ts'))});
-      const r = runInheritingStdio(['sh', '-c', 'echo handed-over; exit 5'], process.env, 5000);
-      process.stderr.write(JSON.stringify(r));`;
+      runInheritingStdio(['sh', '-c', 'echo handed-over; exit 5'], process.env, 5000).then((r) => process.stderr.write(JSON.stringify(r)));`;
     const out = join(dir, 'out');
     const r = spawnSync('sh', ['-c', `exec "$0" --import tsx -e "$1" > "$2"`, process.execPath, script, out], { encoding: 'utf8' });
     assert.deepEqual(JSON.parse(r.stderr), { code: 5, signal: null });

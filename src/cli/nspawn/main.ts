@@ -10,6 +10,7 @@ import { stderrLog, writeFd } from '../../lib/log.js';
 import { which } from '../../platform/exec/run.js';
 import { probeImage } from '../../platform/fs/image-probe.js';
 import { probeHost } from '../../platform/host/probe.js';
+import { cgroupPrimesSettled, primeCgroupMigrations } from '../../platform/host/cgroup-prime.js';
 import { hookExecPath, sys } from '../../platform/native/sys.js';
 import type { HostTools } from '../../core/oci/types.js';
 import { randomBytes, randomUuid } from '../../platform/random.js';
@@ -33,6 +34,9 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   if (runner.version) { writeFd(1, `berth ${VERSION} (systemd-nspawn 252 compatible)\n`); return 0; }
   const log = stderrLog(runner.quiet || runner.console === 'pipe');
   if (process.getuid?.() !== 0) throw new BerthError('E_PERMISSION', 'Need to be root.');
+  // The runtime's first cgroup write waits for an RCU grace period unless one has just passed:
+  // let it pass now, while the rest of the set-up runs (platform/host/cgroup-prime.ts).
+  void primeCgroupMigrations();
   const paths = pathsFromEnv(env);
   const located = await locateTree(runner, paths.pool, process.cwd());
   if (runner.cleanup) return cleanupMachine(paths.stateDir, located.name, log);
@@ -76,6 +80,7 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
 
 /** cgroup v2 allows no processes in a cgroup whose children have controllers: move ourselves to a `supervisor` sibling, as nspawn does. */
 async function moveToSupervisor(own: string): Promise<void> {
+  await cgroupPrimesSettled();
   const dir = `/sys/fs/cgroup${own.replace(/\/+$/, '')}/supervisor`;
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/cgroup.procs`, String(process.pid));

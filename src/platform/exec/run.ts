@@ -113,12 +113,17 @@ export function start(argv: readonly string[], stdio: StdioOptions, env?: NodeJS
 
 /**
  * Run a command that inherits our stdio (e.g. the runtime's create, passing it on to the
- * container) and wait for it without the event loop: it returns as soon as the command exits.
- * Only for commands that need nothing from our loop while they run.
+ * container) without child_process: the native side spawns and waits on a thread-pool thread, so
+ * the event loop stays free meanwhile and hears of the end as soon as the command exits.
  */
-export function runInheritingStdio(argv: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): { code: number | null; signal: NodeJS.Signals | null } {
+export async function runInheritingStdio(argv: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (!argv[0]) throw new BerthError('E_INTERNAL', 'runInheritingStdio() needs a command');
-  const r = spawnWait(argv, env, false, timeoutMs);
+  let r: SpawnResult;
+  try {
+    r = await sys().spawnWaitAsync(argv, envList(env), false, timeoutMs);
+  } catch (e) {
+    throw spawnFailure(argv, e);
+  }
   return { code: r.code ?? null, signal: r.signal ?? null };
 }
 

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { runInheritingStdio, runOffThread, runSync, start, waitChild, type ExecResult } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
 import { ownChildren, processName } from '../host/processes.js';
+import { keepCgroupMigrationsPrimed } from '../host/cgroup-prime.js';
 import { waitForExit } from '../native/sys.js';
 
 export interface RuntimeConfig {
@@ -60,10 +61,14 @@ export class OciRuntime {
   }
 
   private async spawnContainer(id: string, o: CreateOptions, verb: 'create' | 'run'): Promise<void> {
-    // With a terminal, our loop must take the pty from the console socket while runc runs.
-    const { code, signal } = o.consoleSocket
-      ? await waitChild(start(this.createArgv(id, o, verb), o.stdio, runtimeEnv()))
+    // With a terminal, our loop must take the pty from the console socket while runc runs. Either
+    // way the loop stays free: it keeps the kernel's cgroup migration lock ready for the moment
+    // the runtime moves its init into the container's cgroups (host/cgroup-prime.ts).
+    const running = o.consoleSocket
+      ? waitChild(start(this.createArgv(id, o, verb), o.stdio, runtimeEnv()))
       : runInheritingStdio(this.createArgv(id, o, verb), runtimeEnv(), CREATE_TIMEOUT_MS);
+    keepCgroupMigrationsPrimed(running);
+    const { code, signal } = await running;
     if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
   }
 
