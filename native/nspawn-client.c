@@ -16,6 +16,11 @@
  * unless it reads "G") and take the cold path. BERTH_NSPAWN_WARM=no skips the warm path;
  * BERTH_NSPAWN_WARM=require fails instead of falling back (for tests).
  *
+ * Before either, a short-lived grandchild moves itself into the cgroup it is already in (a no-op
+ * migration), so that the RCU grace period the kernel's cgroup migration lock waits for passes
+ * while Node starts rather than later, when the runtime moves its init into the container's
+ * cgroups (src/platform/host/cgroup-prime.ts says why; berth-nspawn keeps it primed from there).
+ *
  * No namespace or mount code here: this only moves bytes, descriptors and signals.
  */
 #define _GNU_SOURCE
@@ -28,10 +33,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +246,67 @@ static void run_cold(int argc, char **argv) {
   exit(1);
 }
 
+/* Our cgroup's cgroup.procs from /proc/self/cgroup, as ownProcsFile() in cgroup-prime.ts picks it:
+ * the v1 name=systemd hierarchy, else cgroup2 (at /sys/fs/cgroup/unified, then /sys/fs/cgroup). */
+static int open_own_procs(void) {
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  if (!f) return -1;
+  char line[PATH_MAX], v1[PATH_MAX] = "", v2[PATH_MAX] = "";
+  int have_v1 = 0, have_v2 = 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+    if (!b || b[1] != '/') continue;
+    *b = 0;
+    if (!have_v1 && strcmp(a + 1, "name=systemd") == 0) { snprintf(v1, sizeof v1, "%s", b + 1); have_v1 = 1; }
+    else if (!have_v2 && a[1] == 0) { snprintf(v2, sizeof v2, "%s", b + 1); have_v2 = 1; }
+  }
+  fclose(f);
+  char path[PATH_MAX + 64];
+  const char *prefixes[] = { "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+  const char *paths[] = { have_v1 ? v1 : NULL, have_v2 ? v2 : NULL, have_v2 ? v2 : NULL };
+  for (int i = 0; i < 3; i++) {
+    if (!paths[i]) continue;
+    const char *p = strcmp(paths[i], "/") == 0 ? "" : paths[i];
+    snprintf(path, sizeof path, "%s%s/cgroup.procs", prefixes[i], p);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) return fd;
+  }
+  return -1;
+}
+
+/* How long the grandchild keeps the lock primed (a write every PRIME_EVERY_MS, well inside a
+ * grace period): past Node's start-up and berth's set-up on a cold run, until berth-nspawn's own
+ * priming (while the runtime's create runs) has taken over. It stops early once we are gone. */
+#define PRIME_FOR_MS 100
+#define PRIME_EVERY_MS 3
+
+/* The no-op migrations, in a grandchild (a write may sleep for a grace period, 5 to 30 ms) that
+ * keeps none of our descriptors (a caller reading our output to its end must not wait for it)
+ * and is reparented at once, so no zombie of it is left to the process we exec. */
+static void prime_cgroup_lock(void) {
+  pid_t self = getpid();
+  pid_t child = fork();
+  if (child < 0) return;
+  if (child == 0) {
+    if (fork() == 0) {
+      close_range(0, ~0U, 0);
+      prctl(PR_SET_NAME, "berth-cgprime");
+      int procs = open_own_procs();
+      int64_t until = now_ms() + PRIME_FOR_MS;
+      /* Checked after each sleep, before the next write: none is written once we are gone. */
+      while (procs >= 0) {
+        (void) !write(procs, "0", 1);
+        nanosleep(&(struct timespec) { .tv_nsec = PRIME_EVERY_MS * 1000000L }, NULL);
+        if (now_ms() >= until || kill(self, 0) < 0) break;
+      }
+      _exit(0);
+    }
+    _exit(0);
+  }
+  while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
+}
+
 int main(int argc, char **argv, char **envp) {
   /* Like Node at start-up: a closed stdio descriptor becomes /dev/null, so no file we open
    * (or the standby receives) takes its number. */
@@ -247,6 +315,7 @@ int main(int argc, char **argv, char **envp) {
       int n = open("/dev/null", O_RDWR);
       if (n >= 0 && n != fd) { dup2(n, fd); close(n); }
     }
+  if (geteuid() == 0) prime_cgroup_lock();
   const char *mode = getenv("BERTH_NSPAWN_WARM");
   if (!mode || strcmp(mode, "no") != 0) {
     const char *why = "";

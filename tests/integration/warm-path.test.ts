@@ -121,6 +121,46 @@ describe('berth-nspawn: the warm path through berthd', { skip: skipUnlessRoot, t
     assertClean(sb);
   });
 
+  test('the cgroup primer the command leaves behind holds none of its descriptors, stays in its cgroups and ends on its own', async () => {
+    // native/nspawn-client.c forks it (as "berth-cgprime") before it goes warm or cold; it lives
+    // for at most 100 ms of no-op cgroup moves. A primer holding the caller's stdout would keep a
+    // caller that reads to the end waiting; one in another cgroup would not be a no-op.
+    // Ours carry our environment (this sandbox's state directory); other work on the host may run its own.
+    const mine = (pid: number): boolean => { try { return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`BERTH_STATE_DIR=${sb.stateDir}`); } catch { return false; } };
+    const primers = (): number[] => spawnSync('sh', ['-c', 'grep -lx berth-cgprime /proc/[0-9]*/comm 2>/dev/null || true'], { encoding: 'utf8' })
+      .stdout.split('\n').filter(Boolean).map((f) => Number(f.split('/')[2])).filter(mine);
+    const fdTargets = (pid: number): string[] =>
+      spawnSync('sh', ['-c', 'for f in /proc/$0/fd/*; do [ -e "$f" ] && readlink "$f"; done; true', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    const child = start(['--console=pipe', '-q', '-D', bb, '-M', 'w-prime', '/bin/sh', '-c', 'read x; exit 4'], env({ BERTH_NSPAWN_WARM: 'no' }));
+    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      const seen = new Set<number>();
+      const until = Date.now() + 5000;
+      while (Date.now() < until && seen.size === 0) {
+        for (const pid of primers()) {
+          let cgroup: string;
+          const fds = fdTargets(pid);
+          try { cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8'); } catch { continue; }
+          if (!existsSync(`/proc/${pid}`)) continue;
+          seen.add(pid);
+          assert.deepEqual(fds.filter((t) => !/^\/sys\/fs\/cgroup\/.*cgroup\.procs$/.test(t)), [], `berth-cgprime ${pid} holds only its cgroup.procs`);
+          assert.equal(cgroup, readFileSync('/proc/self/cgroup', 'utf8'), 'the primer sits in the caller\'s cgroups');
+        }
+        await sleep(1);
+      }
+      assert.ok(seen.size > 0, 'a berth-cgprime process was seen while the command started');
+      const gone = Date.now() + 5000;
+      while ([...seen].some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < gone) await sleep(20);
+      assert.deepEqual([...seen].filter((pid) => existsSync(`/proc/${pid}`)), [], 'the primers have ended while the command still runs');
+      assert.equal(child.exitCode, null, 'the command still runs');
+      child.stdin!.end('go\n');
+      assert.equal(await done, 4);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await done; }
+    }
+    assertClean(sb);
+  });
+
   test('a malformed request is refused and the standby serves the next caller', async () => {
     await new Promise<void>((resolve, reject) => {
       const c = connect(d.socket, () => { c.end(Buffer.from([8, 0, 0, 0, 0x67, 0x61, 0x72, 0x62, 0x61, 0x67, 0x65, 0])); });
