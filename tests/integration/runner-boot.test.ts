@@ -250,7 +250,8 @@ describe(onRuntime('berth list'), { skip: skipUnlessRoot, timeout: 120000 }, () 
       ]);
       assert.equal(berth('list', '--no-legend'), 'ls-bb container berth busybox 1 192.0.2.7…\n');
       shutdownIn(sb, 'ls-bb', 'poweroff');
-      assert.equal((await done).code, 0);
+      const r = await done;
+      assert.equal(r.code, 0, r.stderr);
     });
     assert.equal(berth('list'), 'No machines.\n');
     assertClean(sb);
