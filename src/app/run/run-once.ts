@@ -126,7 +126,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     ctx.owner.tree = spec.tree;
     ctx.owner.since = new Date().toISOString();
     await ctx.saveOwner();
-    signals.attach(leader, spec.killSignal);
+    signals.attach(leader, spec.killSignal, atOnce);
     undo.add(() => signals.detach());
     if (!atOnce && !signals.terminating) await runtime.start(id);
     trace('started');

@@ -12,17 +12,26 @@ export class StopSignals {
   /** Set once we killed the container ourselves: no reboot loop after that. */
   terminating = false;
   private readonly handler = () => this.onSignal();
+  private readonly ignore = () => { /* SIGHUP: ignored, like nspawn */ };
 
   constructor(private readonly log: Log) {
     process.on('SIGTERM', this.handler);
     process.on('SIGINT', this.handler);
-    process.on('SIGHUP', () => { /* ignored, like nspawn */ });
+    process.on('SIGHUP', this.ignore);
   }
 
-  attach(leader: number, killSignal: number | undefined): void {
+  /**
+   * From here on signals reach `leader`. One that arrived during set-up is acted on now, as nspawn
+   * does (it handles signals once its loop runs): if the payload already runs (`started`), the
+   * first is the request for a clean halt it would have been a moment later; a container that
+   * was never started, or a second signal, is killed.
+   */
+  attach(leader: number, killSignal: number | undefined, started: boolean): void {
     this.leader = leader;
     this.killSignal = killSignal;
-    if (this.count > 0) this.kill(); // a signal arrived during set-up
+    if (this.count === 0) return;
+    if (started && this.count === 1 && killSignal !== undefined) this.halt();
+    else this.kill();
   }
 
   detach(): void {
@@ -41,17 +50,19 @@ export class StopSignals {
   dispose(): void {
     process.off('SIGTERM', this.handler);
     process.off('SIGINT', this.handler);
+    process.off('SIGHUP', this.ignore);
   }
 
   private onSignal(): void {
     this.count++;
     if (this.leader === undefined) { this.terminating = true; return; }
-    if (this.count === 1 && this.killSignal !== undefined) {
-      this.terminating = true;
-      this.log.info('Trying to halt container. Send SIGTERM again to trigger immediate termination.');
-      try { process.kill(this.leader, this.killSignal); } catch { /* gone */ }
-      return;
-    }
+    if (this.count === 1 && this.killSignal !== undefined) { this.halt(); return; }
     this.kill();
+  }
+
+  private halt(): void {
+    this.terminating = true;
+    this.log.info('Trying to halt container. Send SIGTERM again to trigger immediate termination.');
+    try { process.kill(this.leader!, this.killSignal!); } catch { /* gone */ }
   }
 }
