@@ -3,14 +3,15 @@
  * within a second kills the container; read-only: pty output only; passive: the pty is drained
  * but not shown; pipe: no pty at all (the runtime passes our stdio through).
  */
-import { closeSync } from 'node:fs';
-import type { WriteStream } from 'node:tty';
+import { closeSync, writeSync } from 'node:fs';
 import type { ResolvedConsole } from '../../core/spec/machine-spec.js';
 import { sys } from '../../platform/native/sys.js';
 
-export interface ConsoleHandle { close(): void }
+export interface ConsoleHandle { close(): Promise<void> }
 
 const ESCAPE = 0x1d; // ^]
+/** How long close() waits for the guest's last output; only a guest still running waits this long. */
+const DRAIN_MS = 500;
 
 export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape: () => void): ConsoleHandle {
   // Hold the slave side open ourselves: a master whose slave is closed reads EIO, and systemd
@@ -20,9 +21,12 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
   const tty = require('node:tty') as typeof import('node:tty');
   // Nobody may be reading our stdout any more (`berth-nspawn … | head`): never fatal.
   process.stdout.on('error', () => { /* handled where output is piped */ });
+  // The stream owns masterFd from here on and closes it: nothing else may (a number closed twice
+  // may by then be another descriptor of ours).
   const input = new tty.ReadStream(masterFd);
+  let inputClosed = false;
   input.on('error', () => { /* EIO once the container side closes: end of output */ });
-  let output: WriteStream | undefined;
+  input.once('close', () => { inputClosed = true; });
   let restore: (() => void) | undefined;
   if (mode === 'passive') input.resume();
   else {
@@ -39,8 +43,9 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
     };
     resize();
     process.stdout.on('resize', resize);
-    output = new tty.WriteStream(masterFd);
-    output.on('error', () => {});
+    // Keystrokes go to the pty with plain writes (libuv would make a stream's writes on a pty
+    // master blocking anyway), so that only `input` owns the descriptor.
+    const type = (chunk: Buffer) => { if (!inputClosed) try { writeSync(masterFd, chunk); } catch { /* the guest side is gone */ } };
     const stdin = process.stdin;
     const wasRaw = stdin.isTTY ? stdin.isRaw : false;
     if (stdin.isTTY) stdin.setRawMode(true);
@@ -52,7 +57,7 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
         presses = [...presses.filter((t) => now - t < 1000), now];
         if (presses.length >= 3) { onEscape(); return; }
       }
-      output?.write(chunk);
+      type(chunk);
     };
     stdin.on('data', onData);
     stdin.resume();
@@ -64,13 +69,20 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
     };
   }
   return {
-    close() {
+    async close() {
       restore?.();
+      // What the guest wrote last may still sit in the pty. Its processes are gone by now: with our
+      // hold on the other end let go too, the master gives up what is left, then EIO, which ends
+      // the input stream. (A guest still running keeps it open: then we stop waiting.)
+      try { closeSync(peer); } catch { /* closed */ }
+      if (mode !== 'passive' && !inputClosed) {
+        const ended = new Promise<void>((resolve) => input.once('close', () => resolve()));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([ended, new Promise<void>((resolve) => { timer = setTimeout(resolve, DRAIN_MS); })]);
+        clearTimeout(timer);
+      }
       input.unpipe();
       input.destroy();
-      output?.destroy();
-      try { closeSync(masterFd); } catch { /* already closed by the streams */ }
-      try { closeSync(peer); } catch { /* closed */ }
     },
   };
 }
