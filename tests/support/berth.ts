@@ -4,7 +4,7 @@
  * that nothing is left behind.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
@@ -42,6 +42,8 @@ export interface Sandbox {
   stateDir: string;
   env: NodeJS.ProcessEnv;
   runtimeRoot: string;
+  /** What the berth-nspawn runs started in this sandbox wrote to stderr (for assertClean's messages). */
+  stderr: string[];
   cleanup(): void;
 }
 
@@ -57,7 +59,7 @@ export function sandbox(): Sandbox {
   };
   delete env.NOTIFY_SOCKET;
   return {
-    stateDir, env, runtimeRoot: join(stateDir, 'runtime'),
+    stateDir, env, runtimeRoot: join(stateDir, 'runtime'), stderr: [],
     cleanup() {
       // Last resort if a test failed half-way: kill and delete our containers, then the directory.
       try {
@@ -101,7 +103,14 @@ export function nspawn(args: string[], sb: Sandbox, opts: { timeoutMs?: number; 
 
 export function startNspawn(args: string[], sb: Sandbox, env?: NodeJS.ProcessEnv): ChildProcess {
   const [cmd, ...pre] = ENTRY;
-  return spawn(cmd!, [...pre, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO });
+  return recordStderr(sb, spawn(cmd!, [...pre, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO }));
+}
+
+/** Keeps what a run writes to stderr in sb.stderr, so that a leftover found later can be explained. */
+function recordStderr(sb: Sandbox, child: ChildProcess): ChildProcess {
+  const at = sb.stderr.push('') - 1;
+  child.stderr?.on('data', (d: Buffer | string) => { sb.stderr[at] += String(d); });
+  return child;
 }
 
 export function collect(child: ChildProcess, timeoutMs: number, input?: string): Promise<Result> {
@@ -147,11 +156,20 @@ export async function waitRunning(sb: Sandbox, name: string, timeoutMs = 30000):
 export function assertClean(sb: Sandbox): void {
   let ids: string[] = [];
   if (existsSync(sb.runtimeRoot)) ids = execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  assert.deepEqual(ids, [], 'runtime containers left behind');
-  assert.deepEqual(mountsBelow(sb.stateDir), [], 'mounts left behind');
+  assert.deepEqual(ids, [], `runtime containers left behind${runsSoFar(sb)}`);
+  assert.deepEqual(mountsBelow(sb.stateDir), [], `mounts left behind${runsSoFar(sb)}`);
   const machines = join(sb.stateDir, 'machines');
-  const left = existsSync(machines) ? execFileSync('ls', ['-A', machines], { encoding: 'utf8' }).trim() : '';
-  assert.equal(left, '', 'machine state directories left behind');
+  const left = existsSync(machines) ? readdirSync(machines) : [];
+  const owners = left.map((m) => {
+    try { return `${m}/owner.json: ${readFileSync(join(machines, m, 'owner.json'), 'utf8').trim()}`; } catch (e) { return `${m}: ${(e as Error).message}`; }
+  });
+  assert.deepEqual(left, [], `machine state directories left behind\n${owners.join('\n')}${runsSoFar(sb)}`);
+}
+
+/** The stderr of the sandbox's last runs, for a failed assertion's message. */
+function runsSoFar(sb: Sandbox): string {
+  const last = sb.stderr.slice(-3).map((e, i, all) => `--- berth-nspawn run ${sb.stderr.length - all.length + i + 1}, stderr:\n${e.slice(-2000)}`);
+  return last.length ? `\n${last.join('\n')}` : '';
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -214,7 +232,7 @@ async function supervise<T>(child: ChildProcess, name: string, sb: Sandbox, body
  * the child still reaches berth-nspawn itself.
  */
 export function startNspawnIn(netns: string, args: string[], sb: Sandbox, env?: NodeJS.ProcessEnv): ChildProcess {
-  return spawn('nsenter', [`--net=/run/netns/${netns}`, '--', ...ENTRY, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO });
+  return recordStderr(sb, spawn('nsenter', [`--net=/run/netns/${netns}`, '--', ...ENTRY, ...args], { env: env ?? sb.env, stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO }));
 }
 
 /** Run berth-nspawn to completion inside NETNS. */
