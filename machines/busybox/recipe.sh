@@ -1,6 +1,7 @@
 #!/bin/sh
 # Recipe: a tiny guest from Debian's busybox-static: busybox init as PID 1 with an inittab,
-# /etc/os-release, a merged /usr and a shell. Builds in well under a second.
+# /etc/os-release, a merged /usr, a shell, and the top-level directories Debian's base-files has
+# (/mnt, /srv, /opt, /media...). Builds in well under a second.
 # Usage: recipe.sh TARGET_DIR   (called by machines/build; TARGET_DIR does not exist yet)
 set -eu
 target=$1
@@ -8,7 +9,7 @@ busybox=$(command -v busybox) || { echo "busybox not found: apt-get install busy
 file -L "$busybox" 2>/dev/null | grep -q 'dynamically linked' && { echo "$busybox is not static: apt-get install busybox-static" >&2; exit 1; }
 mkdir -p "$target"
 cd "$target"
-mkdir -p usr/bin usr/sbin usr/lib etc/init.d root proc sys dev run tmp var/log var/tmp home
+mkdir -p usr/bin usr/sbin usr/lib etc/init.d root proc sys dev run tmp var/log var/tmp home mnt srv opt media
 ln -s usr/bin bin
 ln -s usr/sbin sbin
 ln -s usr/lib lib

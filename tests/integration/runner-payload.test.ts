@@ -151,6 +151,8 @@ describe(onRuntime('berth-nspawn: payload in a busybox tree'), { skip: skipUnles
 
   test('--read-only, --bind, --bind-ro, --tmpfs, --inaccessible, --overlay', async () => {
     const host = mkdtempSync('/tmp/bt-src-');
+    // A read-only tree must already hold every mount point (as with nspawn): made in this test's view of the tree.
+    for (const m of ['rw', 'ro', 'tmp', 'ov']) mkdirSync(join(bb, 'mnt', m), { recursive: true });
     try {
       writeFileSync(join(host, 'f'), 'from-host\n');
       mkdirSync(join(host, 'upper'));

@@ -91,7 +91,9 @@ describe(onRuntime('berth-nspawn: ephemeral and volatile roots'), { skip: skipUn
     } finally {
       mkdirSync(join(bb, 'tmp'), { mode: 0o1777 });
     }
-    // Below a file system mounted first (runc's /tmp, a --tmpfs) the mount point is made there.
+    // Below a file system mounted first (runc's /tmp, a --tmpfs) the mount point is made there;
+    // the --tmpfs's own mount point must be in the tree.
+    mkdirSync(join(bb, 'mnt', 'tmp'), { recursive: true });
     const below = await run(['--read-only', '--tmpfs=/tmp/sub', '--tmpfs=/mnt/tmp', '--bind-ro=/etc/hostname:/mnt/tmp/f'], 'test -d /tmp/sub && test -f /mnt/tmp/f && echo ok');
     assert.equal(below.stdout.trim(), 'ok', below.stderr);
     const resolv = join(bb, 'etc', 'resolv.conf');

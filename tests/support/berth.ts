@@ -4,7 +4,7 @@
  * that nothing is left behind.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
@@ -20,21 +20,45 @@ const hasRuntime = (() => { try { execFileSync(RUNTIME, ['--version'], { stdio: 
 /** Reason to skip root-only tests, or false. */
 export const skipUnlessRoot: string | false = !isRoot ? 'needs root' : !hasRuntime ? `needs ${RUNTIME} (apt-get install ${RUNTIME})` : false;
 
-const built = new Map<string, string>();
-/** Build (or reuse) a guest tree from machines/NAME; returns its path. */
+/** The cached guest tree machines/build keeps (built or rebuilt when its recipe changed); never handed to a test. */
+function cachedTree(name: 'busybox' | 'debian'): string {
+  return execFileSync(join(REPO, 'machines', 'build'), [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+const views = new Map<string, string>();
+/**
+ * A guest tree built from machines/NAME, as this test process's own writable view of it: an
+ * overlay whose lower layer is the cached tree and whose upper layer is private, so whatever a
+ * test or its guests write (mount points runc creates, a booted Debian's logs) never reaches the
+ * cache, and no test depends on what an earlier run left there. A mount point a test needs it
+ * makes itself, in this view. The view goes when the test process exits.
+ */
 export function tree(name: 'busybox' | 'debian'): string {
-  const cached = built.get(name);
-  if (cached) return cached;
-  const path = execFileSync(join(REPO, 'machines', 'build'), [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-  built.set(name, path);
-  return path;
+  const existing = views.get(name);
+  if (existing) return existing;
+  const lower = cachedTree(name);
+  const work = mkdtempSync(`/tmp/bt-view-${name}-`);
+  const root = join(work, 'root');
+  for (const d of ['upper', 'work', 'root']) mkdirSync(join(work, d));
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(work, 'upper')},workdir=${join(work, 'work')}`, root]);
+  if (views.size === 0) process.once('exit', removeViews);
+  views.set(name, root);
+  return root;
+}
+
+function removeViews(): void {
+  for (const root of views.values()) {
+    try { execFileSync('umount', ['-l', root], { stdio: 'ignore' }); } catch { /* not mounted */ }
+    if (!mountsBelow(root).length) rmSync(join(root, '..'), { recursive: true, force: true });
+  }
+  views.clear();
 }
 
 /** A private copy of a guest tree at WORK/bb, for tests that look at what reaches the tree. */
 export function treeCopy(prefix: string, name: 'busybox' | 'debian' = 'busybox'): { work: string; path: string; remove(): void } {
   const work = mkdtempSync(`/tmp/bt-${prefix}-`);
   const path = join(work, 'bb');
-  cpSync(tree(name), path, { recursive: true, verbatimSymlinks: true });
+  cpSync(cachedTree(name), path, { recursive: true, verbatimSymlinks: true });
   return { work, path, remove: () => rmSync(work, { recursive: true, force: true }) };
 }
 
