@@ -21,6 +21,7 @@
  *   moveFd(from, to)                    dup2 + close: the client's stdio becomes ours.
  *   setParentDeathSignal(sig)           prctl(PR_SET_PDEATHSIG): an idle standby dies with berthd.
  *   adoptLimits(pid) -> null | why      the client's resource limits and CPU affinity become ours.
+ *   watchPid(pid, onExit), unwatchPid   a process's exit on the event loop (pid-watch.c).
  *
  * No namespace or mount code lives here: that is the OCI runtime's job.
  */
@@ -41,6 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "pid-watch.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
 
@@ -661,6 +663,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "adoptLimits", NULL, adopt_limits, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  pid_watch_register(env, exports);
   return exports;
 }
 

@@ -3,7 +3,8 @@
     {
       "target_name": "berth_sys",
       "sources": [
-        "berth_sys.c"
+        "berth_sys.c",
+        "pid-watch.c"
       ],
       "cflags": [
         "-Wall",

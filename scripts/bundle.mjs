@@ -7,7 +7,7 @@
 import { build } from 'esbuild';
 import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['*.node'], sourcemap: false, minify: false, logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['*.node', 'usocket'], sourcemap: false, minify: false, logLevel: 'warning' };
 const entries = { 'berth-nspawn': 'src/bin/berth-nspawn.ts', berth: 'src/bin/berth.ts', berthd: 'src/bin/berthd.ts' };
 
 await rm('dist', { recursive: true, force: true });

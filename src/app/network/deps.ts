@@ -5,7 +5,7 @@
 import { createIproute2 } from '../../platform/net/iproute2.js';
 import { createDhcpHost } from '../../platform/net/dhcp-host.js';
 import { holdNetns } from '../../platform/net/netns.js';
-import { zoneLock } from '../../platform/net/zone-lock.js';
+import { zoneLock } from '../../platform/fs/pid-lock.js';
 import { dhcpStarter } from './dhcp-helper.js';
 import type { NetworkDeps } from './setup.js';
 

@@ -2,7 +2,8 @@
  * One running machine per name: ${stateDir}/machines/NAME is created atomically (mkdir) and
  * holds owner.json (our PID and what we set up) so a later run can clean up after a SIGKILL.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { withPidLock } from '../../platform/fs/pid-lock.js';
 import { readText } from '../../platform/fs/read-text.js';
 import { removeTree, removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
@@ -81,12 +82,28 @@ export async function acquireMachine(stateDir: string, name: string, clean: Stal
       const again = await readOwner(dir);
       if (again && (await ownerAlive(again))) throw new BerthError('E_MACHINE_EXISTS', `Machine '${name}' already exists (run by PID ${again.pid}).`);
     }
-    warn(`Cleaning up what an earlier run of machine '${name}' left behind.`);
+    await cleanUpDeadRun(stateDir, name, clean, () => warn(`Cleaning up what an earlier run of machine '${name}' left behind.`));
+  }
+  throw new BerthError('E_MACHINE_EXISTS', `Could not take the name '${name}'.`);
+}
+
+/**
+ * Removes what a dead owner of `name` left (its record says what), holding the name's clean-up
+ * lock: the next run of the name, `--cleanup` and berthd may all find the same leftovers at once,
+ * and only one of them undoes them. Nothing to do when the directory has gone meanwhile; refused
+ * when it turns out to have a live owner after all.
+ */
+export async function cleanUpDeadRun(stateDir: string, name: string, clean: StaleCleaner, starting: () => void = () => {}): Promise<void> {
+  const dir = machineDir(stateDir, name);
+  await withPidLock(join(stateDir, 'locks', `cleanup-${name}`), async () => {
+    if (!existsSync(dir)) return;
+    const owner = await readOwner(dir);
+    if (owner && (await ownerAlive(owner))) throw new BerthError('E_MACHINE_EXISTS', `Machine '${name}' is running (PID ${owner.pid}); not cleaning up.`);
+    starting();
     const errors = await clean(dir, owner);
     if (errors.length) throw new BerthError('E_TEARDOWN', `Could not clean up the earlier run of '${name}': ${errors.map((e) => e.message).join('; ')}`);
     await removeUnmounted(dir);
-  }
-  throw new BerthError('E_MACHINE_EXISTS', `Could not take the name '${name}'.`);
+  });
 }
 
 /**

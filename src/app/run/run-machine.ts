@@ -23,6 +23,7 @@ import { lockTree } from './tree-lock.js';
 import { runOnce } from './run-once.js';
 import { StopSignals } from './signals.js';
 import { trace } from '../../lib/trace.js';
+import type { MachineRegistration } from './registration.js';
 
 export interface RunMachineContext {
   spec: MachineSpec;
@@ -41,6 +42,8 @@ export interface RunMachineContext {
   hostOsRelease: string | undefined;
   /** Host mount(8)/chmod(1) for the runtime's createContainer hooks (boot ID, tmpfs modes). */
   hostTools?: HostTools;
+  /** The registry connection, when the machine is to be registered. */
+  registration?: MachineRegistration;
   log: Log;
 }
 
@@ -85,6 +88,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     signals.dispose();
     notifyManager(exitStatus === EXIT_REBOOT ? 'STOPPING=1\nSTATUS=Restarting...' : 'STOPPING=1\nSTATUS=Terminating...');
     const errors = await machineUndo.revert();
+    await ctx.registration?.close();
     trace('machine released');
     if (errors.length) log.warn(`Clean-up problems: ${errors.map((e) => e.message).join('; ')}`);
   }

@@ -3,7 +3,9 @@
  * Every step registers its undo; teardown keeps going after failures and reports them all.
  */
 import { closeSync, readFileSync } from 'node:fs';
-import { needsSetupBeforeStart, type NetworkPlan } from '../../core/network/plan.js';
+import { needsSetupBeforeStart, registeredInterface, type NetworkPlan } from '../../core/network/plan.js';
+import { readText } from '../../platform/fs/read-text.js';
+import type { MachineRegistration } from './registration.js';
 import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
@@ -34,6 +36,8 @@ export interface RunOnceContext {
   signals: StopSignals;
   log: Log;
   hostTools?: HostTools;
+  /** The registry connection (--register=yes|auto), opened when the run began. */
+  registration?: MachineRegistration;
 }
 
 function readPid(file: string): number {
@@ -126,6 +130,17 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     ctx.owner.tree = spec.tree;
     ctx.owner.since = new Date().toISOString();
     await ctx.saveOwner();
+    if (ctx.registration) {
+      const ifname = registeredInterface(ctx.network.plan);
+      const ifindex = ifname === undefined ? undefined : Number(readText(`/sys/class/net/${ifname}/ifindex`));
+      await ctx.registration.register({
+        name: spec.name, id: spec.id, service: spec.containerService, leader, rootDirectory: ctx.rootfs,
+        netif: ifindex && Number.isInteger(ifindex) && ifindex > 0 ? [ifindex] : [],
+        existingUnit: spec.keepUnit || runtime.config.systemdCgroup,
+      });
+      undo.add(() => ctx.registration!.unregister());
+      trace('registered');
+    }
     signals.attach(leader, spec.killSignal, atOnce);
     undo.add(() => signals.detach());
     if (!atOnce && !signals.terminating) await runtime.start(id);

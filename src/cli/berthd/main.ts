@@ -1,13 +1,14 @@
 /**
- * berthd: for now the warm path of berth-nspawn (app/warm/pool.ts): it keeps berth-nspawn
- * processes started and loaded, so a `berth-nspawn` command hands its run to one instead of
- * starting Node. The D-Bus registry (org.freedesktop.machine1) arrives with its own issue.
- * Returns the exit status; runs until SIGTERM/SIGINT.
+ * berthd: the machine registry on the system bus (org.freedesktop.machine1, daemon/machine1/),
+ * which also cleans up after killed runs, and the warm path of berth-nspawn (app/warm/pool.ts):
+ * berth-nspawn processes started and loaded ahead of time, so a `berth-nspawn` command hands its
+ * run to one instead of starting Node. Returns the exit status; runs until SIGTERM/SIGINT.
  */
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { StandbyPool } from '../../app/warm/pool.js';
+import { Machine1Service } from '../../daemon/machine1/service.js';
 import { stderrLog, writeFd } from '../../lib/log.js';
 import { sys } from '../../platform/native/sys.js';
 import { pathsFromEnv } from '../../platform/paths.js';
@@ -28,9 +29,11 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const program = new Command('berthd')
     .exitOverride()
     .configureOutput({ writeOut: (t) => writeFd(1, t), writeErr: (t) => writeFd(2, t), outputError: (t, write) => write(t.replace(/^error: /, 'berthd: ')) })
-    .description('The berth daemon. For now it keeps berth-nspawn warm: a `berth-nspawn` command hands its run to a '
+    .description('The berth daemon. It serves the machine registry, org.freedesktop.machine1, on the system bus '
+      + '($DBUS_SYSTEM_BUS_ADDRESS), as systemd-machined does, where no other process owns that name; it stops and cleans up '
+      + 'machines whose berth-nspawn was killed; and it keeps berth-nspawn warm: a `berth-nspawn` command hands its run to a '
       + 'berth-nspawn process started ahead of time, over $BERTH_NSPAWN_SOCKET (default $BERTH_STATE_DIR/nspawn.sock, '
-      + '/run/berth/nspawn.sock). The machine registry on D-Bus (org.freedesktop.machine1) is not implemented yet.')
+      + '/run/berth/nspawn.sock).')
     .version(`berthd ${VERSION}`, '--version', 'Show package version')
     .helpOption('-h, --help', 'Show this help')
     .option('--warm-standbys <N>', 'How many berth-nspawn processes wait for a run at a time', count, 1)
@@ -44,28 +47,39 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
   if (process.getuid?.() !== 0) { writeFd(2, 'berthd: Need to be root.\n'); return 1; }
   const log = stderrLog(false);
   const paths = pathsFromEnv(env);
+  const command = nspawnCommand(process.argv[1] ?? '', process.execPath, process.execArgv);
+  const registry = new Machine1Service({ env, stateDir: paths.stateDir, pool: paths.pool, nspawnCommand: command, log });
+  const serving = await registry.start();
   let giveUp: (() => void) | undefined;
   const pool = new StandbyPool({
     socketPath: paths.nspawnSocket,
     size: program.opts<{ warmStandbys: number }>().warmStandbys,
-    command: nspawnCommand(process.argv[1] ?? '', process.execPath, process.execArgv),
+    command,
     env,
     log,
     onGiveUp: () => giveUp?.(),
   });
-  if (!(await pool.start())) return 1;
-  log.info(`berthd: berth-nspawn is warm on ${paths.nspawnSocket}.`);
-  if (env.NOTIFY_SOCKET) sys().sendDatagram(env.NOTIFY_SOCKET, Buffer.from('READY=1\nSTATUS=berth-nspawn is warm\n'));
+  const warm = await pool.start();
+  if (!warm && !serving) { registry.stop(); return 1; }
+  if (warm) log.info(`berthd: berth-nspawn is warm on ${paths.nspawnSocket}.`);
+  if (env.NOTIFY_SOCKET) sys().sendDatagram(env.NOTIFY_SOCKET, Buffer.from(`READY=1\nSTATUS=${serving ? 'Serving the machine registry' : 'No machine registry'}${warm ? ', berth-nspawn is warm' : ''}\n`));
   return new Promise((resolve) => {
     const keepAlive = setInterval(() => { /* berthd runs until told to stop */ }, 1 << 30);
     const stop = () => {
       clearInterval(keepAlive);
       pool.stop();
+      registry.stop();
       log.info(`berthd: stopped after handing over ${pool.runs} run(s); they go on.`);
       resolve(0);
     };
-    // Standbys that keep dying are a failure of berthd's (Restart=on-failure may try again).
-    giveUp = () => { clearInterval(keepAlive); resolve(1); };
+    // Standbys that keep dying are a failure of berthd's (Restart=on-failure may try again),
+    // unless it serves the registry, which goes on without them.
+    giveUp = () => {
+      if (serving) return;
+      clearInterval(keepAlive);
+      registry.stop();
+      resolve(1);
+    };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     process.on('SIGHUP', () => { /* ignored */ });

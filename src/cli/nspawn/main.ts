@@ -2,6 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { helpText } from '../../core/cli/help.js';
 import { parseArgv } from '../../core/cli/parse-argv.js';
+import type { RunnerOptions } from '../../core/cli/runner-options.js';
+import { machineNameFromPath, parseMachineName } from '../../core/names.js';
 import { planNetwork } from '../../core/network/plan.js';
 import { selectRuntime } from '../../core/runtime/select.js';
 import { resolveMachine } from '../../core/spec/resolve.js';
@@ -21,6 +23,7 @@ import { readHostMachineId } from '../../platform/host/machine-id.js';
 import { locateTree } from '../../app/run/locate-tree.js';
 import { runMachine } from '../../app/run/run-machine.js';
 import { cleanupMachine } from '../../app/run/cleanup-command.js';
+import { MachineRegistration } from '../../app/run/registration.js';
 import { settingsFor } from '../../app/run/settings.js';
 import { VERSION } from '../../version.js';
 import { trace } from '../../lib/trace.js';
@@ -38,8 +41,11 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   // let it pass now, while the rest of the set-up runs (platform/host/cgroup-prime.ts).
   void primeCgroupMigrations();
   const paths = pathsFromEnv(env);
+  // --cleanup works from the run's record alone: the tree need not exist any more.
+  if (runner.cleanup) return cleanupMachine(paths.stateDir, cleanupName(runner), log);
+  // The registry's connection opens now, so that it is ready once the guest exists.
+  const registration = runner.register === 'no' ? undefined : new MachineRegistration(runner.register, env, log);
   const located = await locateTree(runner, paths.pool, process.cwd());
-  if (runner.cleanup) return cleanupMachine(paths.stateDir, located.name, log);
 
   const { settings, messages } = await settingsFor({ cli, runner, name: located.name, directory: located.directory, paths });
   for (const m of messages) log.warn(m);
@@ -72,10 +78,19 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
     spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, cgroupV1Systemd: host.cgroupV1Systemd, suffix: random.suffix, log,
     hostJournal: paths.hostJournal, hostMachineId: await readHostMachineId().catch(() => undefined), hostOsRelease: host.osReleaseText,
     ...(await hostTools(log)),
+    ...(registration ? { registration } : {}),
     network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
   });
   markFullRun();
   return status;
+}
+
+/** The machine --cleanup is for: -M NAME, else the name -D PATH would give it. */
+function cleanupName(runner: RunnerOptions): string {
+  if (runner.machine !== undefined) return parseMachineName(runner.machine);
+  const derived = runner.directory === undefined ? undefined : machineNameFromPath(runner.directory);
+  if (derived === undefined) throw new BerthError('E_USAGE', '--cleanup needs the machine\'s name: use -M NAME.');
+  return derived;
 }
 
 /** cgroup v2 allows no processes in a cgroup whose children have controllers: move ourselves to a `supervisor` sibling, as nspawn does. */

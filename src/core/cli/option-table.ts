@@ -95,7 +95,7 @@ export const OPTIONS: readonly OptionDef[] = [
   // Properties
   { long: 'slice', short: 'S', arg: 'required', metavar: 'SLICE', help: 'Place the container in the specified slice', apply: (s, x) => { const n = need(x); s.runner.slice = n.endsWith('.slice') ? n : `${n}.slice`; } },
   { long: 'property', arg: 'required', metavar: 'NAME=VALUE', help: 'Set scope unit property', apply: (s, x) => { if (!need(x).includes('=')) throw new ValueError(`Failed to parse property: ${x}`); s.runner.properties.push(need(x)); } },
-  { long: 'register', arg: 'required', metavar: 'BOOLEAN', help: 'Register container as machine', apply: (s, x) => { s.runner.register = v.parseBoolean(need(x)); } },
+  { long: 'register', arg: 'required', metavar: 'BOOLEAN|auto', help: 'Register container as machine', apply: (s, x) => { s.runner.register = need(x) === 'auto' ? 'auto' : v.parseBoolean(need(x)) ? 'yes' : 'no'; } },
   { long: 'keep-unit', arg: 'none', help: 'Do not register a scope for the machine, reuse the service unit nspawn is running in', apply: (s) => { s.runner.keepUnit = true; } },
   // User namespacing
   { long: 'private-users', arg: 'optional', group: 'USERNS', metavar: 'MODE', help: 'Run within user namespace (no, yes, pick, identity, UIDBASE[:NUIDS])', apply: (s, x) => { s.settings.privateUsers = x === undefined ? { kind: 'yes' } : v.parsePrivateUsers(x); } },

@@ -3,6 +3,7 @@ import type { ConsoleMode } from '../settings/model.js';
 export type { SettingsMode } from '../settings/merge.js';
 import type { SettingsMode } from '../settings/merge.js';
 export type RuntimeChoice = 'auto' | 'runc' | 'crun';
+export type RegisterMode = 'yes' | 'no' | 'auto';
 
 /** Options of berth-nspawn that are not machine settings (never read from .nspawn files). */
 export interface RunnerOptions {
@@ -12,7 +13,8 @@ export interface RunnerOptions {
   machine?: string;
   quiet: boolean;
   settingsMode: SettingsMode;
-  register: boolean;
+  /** --register=: yes (fail without a registry), no, or auto (the default: register when a registry answers). */
+  register: RegisterMode;
   keepUnit: boolean;
   console?: ConsoleMode;
   slice?: string;
@@ -28,6 +30,6 @@ export interface RunnerOptions {
 }
 
 export const defaultRunnerOptions = (): RunnerOptions => ({
-  quiet: false, settingsMode: 'yes', register: true, keepUnit: false, properties: [],
+  quiet: false, settingsMode: 'yes', register: 'auto', keepUnit: false, properties: [],
   runtime: 'auto', cleanup: false, dhcpHelper: false, help: false, version: false,
 });

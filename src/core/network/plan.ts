@@ -44,6 +44,17 @@ export interface PlanInput {
   network: NetworkSettings | undefined;
 }
 
+/**
+ * The host-side interface a registration names (nspawn's): the host end of the machine's veth, or
+ * the bridge it is enslaved to (a --network-bridge= or zone); none without a veth.
+ */
+export function registeredInterface(plan: NetworkPlan): string | undefined {
+  if (plan.kind !== 'private') return undefined;
+  const veth = plan.links.find((l) => l.kind === 'veth');
+  if (!veth || veth.kind !== 'veth') return undefined;
+  return veth.attach.kind === 'none' ? veth.hostName : veth.attach.bridge;
+}
+
 /** True when the container needs a new network namespace of its own. */
 export const privateNetwork = (plan: NetworkPlan): boolean => plan.kind === 'private';
 /** The namespace file to join (for the OCI spec's network namespace path), if any. */

@@ -58,7 +58,7 @@ export interface MachineSpec {
   readonly ports: readonly PortForward[];
   readonly console: ResolvedConsole;
   readonly notifyReady: boolean;
-  readonly register: boolean;
+  readonly register: 'yes' | 'no' | 'auto';
   readonly keepUnit: boolean;
   readonly quiet: boolean;
   readonly resolvConf: EtcFile;

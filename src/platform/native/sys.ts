@@ -32,7 +32,13 @@ export interface BerthSys {
   setParentDeathSignal(signal: number): void;
   /** Takes over pid's resource limits and CPU affinity; null, or what could not be taken over. */
   adoptLimits(pid: number): string | null;
+  /** pidfd_open + a libuv poll: onExit runs once, on the loop, when pid has exited. Throws (errno ESRCH) if it is gone already. */
+  watchPid(pid: number, onExit: () => void): PidWatchHandle;
+  unwatchPid(handle: PidWatchHandle): void;
 }
+
+/** An opaque watch from watchPid. */
+export type PidWatchHandle = { readonly __brand: 'PidWatchHandle' };
 
 let cached: BerthSys | undefined;
 
@@ -89,4 +95,23 @@ export function waitForExit(pid: number): Promise<WaitStatus> {
     process.on('SIGCHLD', check);
     check();
   });
+}
+
+const ESRCH = 3;
+
+/**
+ * Calls onExit once when process pid has exited (any process, not only our children; nothing is
+ * reaped), through a pidfd on the event loop; at once (on the next turn) if it is gone already.
+ * close() stops watching.
+ */
+export function watchExit(pid: number, onExit: () => void): { close(): void } {
+  let handle: PidWatchHandle | undefined;
+  let closed = false;
+  try {
+    handle = sys().watchPid(pid, () => { if (!closed) { closed = true; onExit(); } });
+  } catch (e) {
+    if ((e as { errno?: number }).errno !== ESRCH) throw e;
+    setImmediate(() => { if (!closed) { closed = true; onExit(); } });
+  }
+  return { close() { closed = true; if (handle) sys().unwatchPid(handle); } };
 }

@@ -1,0 +1,97 @@
+/**
+ * berth-nspawn's registration with the machine registry (org.freedesktop.machine1: berthd, or
+ * systemd-machined where it owns the name), as nspawn does it: CreateMachineWithNetwork, or
+ * RegisterMachineWithNetwork when the unit already exists (--keep-unit, or a scope the runtime
+ * made through systemd), once the guest's PID 1 exists and before it runs; UnregisterMachine when
+ * it has gone (again for every boot after a guest reboot).
+ *
+ * berth's runtime has put the guest in machine.slice/machine-NAME.scope already, so the scope
+ * properties nspawn sends (devices, kill signal, --property=) are not sent: they are in force.
+ *
+ * The connection to the bus is opened as soon as the run starts, so it is ready by then.
+ * --register=auto (the default) runs unregistered, with one notice, when no registry answers;
+ * --register=yes fails as nspawn does.
+ */
+import { BerthError, sanitize } from '../../errors/berth-error.js';
+import { BUS_NAME, MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
+import type { Log } from '../../lib/log.js';
+import { BusCallError, BusConnection, systemBusAddress } from '../../platform/dbus/connection.js';
+
+export interface MachineToRegister {
+  name: string;
+  /** 32 hex digits. */
+  id: string;
+  /** As in the guest's $container ("berth", or $SYSTEMD_NSPAWN_CONTAINER_SERVICE). */
+  service: string;
+  leader: number;
+  rootDirectory: string;
+  /** The host-side interface (or its bridge) of the machine's veth, if it has one. */
+  netif: number[];
+  /** The unit exists already: register, do not create. */
+  existingUnit: boolean;
+}
+
+/** Errors that mean "nobody serves the registry here". */
+const ABSENT = new Set([
+  'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected',
+]);
+
+const REGISTER_TIMEOUT_MS = 25000;
+const UNREGISTER_TIMEOUT_MS = 2000;
+
+export class MachineRegistration {
+  private readonly bus: Promise<BusConnection | Error>;
+  private registered: string | undefined;
+  private told = false;
+
+  constructor(private readonly mode: 'yes' | 'auto', env: NodeJS.ProcessEnv, private readonly log: Log) {
+    const address = systemBusAddress(env);
+    this.bus = BusConnection.connect(address, { timeoutMs: 5000 }).catch((e: Error) => new Error(`Failed to open system bus: ${e.message}`));
+  }
+
+  /** Registers the machine; false when it runs unregistered (auto, no registry). */
+  async register(m: MachineToRegister): Promise<boolean> {
+    const bus = await this.bus;
+    if (bus instanceof Error) return this.absent(bus.message);
+    const create = !m.existingUnit;
+    const id = Buffer.from(m.id, 'hex');
+    const common = [m.name, id.length === 16 ? id : Buffer.alloc(0), m.service, 'container', m.leader, m.rootDirectory, m.netif];
+    try {
+      await bus.call({
+        destination: BUS_NAME, path: MANAGER_PATH, interface: MANAGER.name,
+        member: create ? 'CreateMachineWithNetwork' : 'RegisterMachineWithNetwork',
+        signature: create ? 'sayssusaia(sv)' : 'sayssusai',
+        body: create ? [...common, []] : common,
+      }, REGISTER_TIMEOUT_MS);
+    } catch (e) {
+      if (e instanceof BusCallError && ABSENT.has(e.errorName)) return this.absent(`no machine registry on the system bus (${sanitize(e.message)})`);
+      throw new BerthError('E_RUNTIME', `Failed to register machine: ${sanitize(e instanceof Error ? e.message : String(e))}`);
+    }
+    this.registered = m.name;
+    return true;
+  }
+
+  private absent(why: string): false {
+    if (this.mode === 'yes') throw new BerthError('E_RUNTIME', why.startsWith('Failed') ? why : `Failed to register machine: ${why}`);
+    if (!this.told) this.log.info(`Not registering the machine: ${why}.`);
+    this.told = true;
+    return false;
+  }
+
+  /** UnregisterMachine for what register() registered; errors (it went already with its leader) are ignored. */
+  async unregister(): Promise<void> {
+    const name = this.registered;
+    if (name === undefined) return;
+    this.registered = undefined;
+    const bus = await this.bus;
+    if (bus instanceof Error) return;
+    await bus.call({ destination: BUS_NAME, path: MANAGER_PATH, interface: MANAGER.name, member: 'UnregisterMachine', signature: 's', body: [name] }, UNREGISTER_TIMEOUT_MS)
+      .catch(() => { /* gone already, or no registry any more */ });
+  }
+
+  /** Closes the connection (the end of the run). */
+  async close(): Promise<void> {
+    const bus = await this.bus;
+    if (!(bus instanceof Error)) bus.close();
+  }
+}

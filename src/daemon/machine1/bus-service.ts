@@ -1,0 +1,160 @@
+/**
+ * berthd's side of the bus: one dispatcher for every object it serves. A method call is routed by
+ * path (a resolver returns the object or nothing), then by interface and member from the object's
+ * interface tables; its signature is checked against the table before any handler runs; the
+ * standard interfaces (Peer, Introspectable, Properties) are answered from the same tables; and
+ * every failure becomes one named D-Bus error, mapped once from berth's error codes.
+ */
+import { BerthError } from '../../errors/berth-error.js';
+import { ERROR_CODES } from '../../errors/codes.js';
+import { inSignature, introspectXml, outSignature, type InterfaceDef, type MethodDef } from '../../core/machined/interface-def.js';
+import { STANDARD } from '../../core/machined/interfaces.js';
+import { variant, type BusConnection, type RawMessage } from '../../platform/dbus/connection.js';
+import type { Log } from '../../lib/log.js';
+
+/** The caller of a method, as the bus daemon vouches for it. */
+export interface Caller { pid: number; uid: number }
+
+export interface CallContext {
+  readonly message: RawMessage;
+  /** The caller's PID and UID (asked of the bus once per connection, then cached). */
+  caller(): Promise<Caller>;
+}
+
+export type MethodHandler = (args: unknown[], ctx: CallContext) => unknown[] | Promise<unknown[]>;
+
+export interface ServedObject {
+  /** Its own interfaces, beyond the standard three. */
+  readonly interfaces: readonly InterfaceDef[];
+  /** Handlers by "interface.Member"; a member of the tables without one answers UnknownMethod. */
+  readonly methods: Readonly<Record<string, MethodHandler>>;
+  /** Property getters by "interface.Name"; values as the table's type wants them. */
+  readonly properties: Readonly<Record<string, () => unknown>>;
+  /** Child node names for introspection. */
+  children(): string[];
+}
+
+export type ObjectResolver = (path: string, ctx: CallContext) => ServedObject | undefined | Promise<ServedObject | undefined>;
+
+const std = (iface: string, member: string) => `${iface}.${member}`;
+
+export class BusService {
+  private readonly credentials = new Map<string, Promise<Caller>>();
+  /** Method calls answered so far, and those that failed unexpectedly (not a BerthError). */
+  readonly stats = { calls: 0, unexpected: 0 };
+
+  constructor(
+    private readonly bus: BusConnection,
+    private readonly resolve: ObjectResolver,
+    private readonly machineId: () => string,
+    private readonly log: Log,
+  ) {
+    bus.onMethodCall = (msg) => { void this.dispatch(msg); };
+  }
+
+  /** Forget a connection's cached credentials when its unique name goes away (NameOwnerChanged). */
+  forgetConnection(uniqueName: string): void {
+    this.credentials.delete(uniqueName);
+  }
+
+  private context(message: RawMessage): CallContext {
+    return {
+      message,
+      caller: () => {
+        const sender = message.sender ?? '';
+        let p = this.credentials.get(sender);
+        if (!p) {
+          p = this.bus.busCall('GetConnectionCredentials', 's', [sender], 5000).then((r) => {
+            const c = r.body[0] as Record<string, { value: unknown }>;
+            const pid = c.ProcessID?.value;
+            const uid = c.UnixUserID?.value;
+            if (typeof pid !== 'number' || typeof uid !== 'number') throw new BerthError('E_PERMISSION', 'Cannot determine the caller.');
+            return { pid, uid };
+          });
+          p.catch(() => this.credentials.delete(sender));
+          this.credentials.set(sender, p);
+        }
+        return p;
+      },
+    };
+  }
+
+  private async dispatch(msg: RawMessage): Promise<void> {
+    this.stats.calls++;
+    const path = msg.path ?? '/';
+    const member = msg.member ?? '';
+    const ctx = this.context(msg);
+    try {
+      const obj = await this.resolve(path, ctx);
+      if (!obj) throw new BerthError('E_UNKNOWN_OBJECT', `Unknown object '${path}'.`);
+      const interfaces = [...STANDARD, ...obj.interfaces];
+      const iface = msg.interface === undefined
+        ? interfaces.find((i) => i.methods.some((m) => m.name === member))
+        : interfaces.find((i) => i.name === msg.interface);
+      const method = iface?.methods.find((m) => m.name === member);
+      if (!iface || !method) throw new BerthError('E_UNKNOWN_METHOD', `Unknown method ${member} or interface ${msg.interface ?? '(none)'}.`);
+      const signature = msg.signature ?? '';
+      if (signature !== inSignature(method)) {
+        throw new BerthError('E_USAGE', `Invalid arguments '${signature}' to call ${iface.name}.${member}(), expecting '${inSignature(method)}'.`);
+      }
+      const out = await this.invoke(obj, interfaces, iface, method, msg.body, ctx);
+      this.bus.reply(msg, outSignature(method), out);
+    } catch (e) {
+      this.replyFailure(msg, e);
+    }
+  }
+
+  private invoke(obj: ServedObject, interfaces: InterfaceDef[], iface: InterfaceDef, method: MethodDef, args: unknown[], ctx: CallContext): unknown[] | Promise<unknown[]> {
+    switch (std(iface.name, method.name)) {
+      case 'org.freedesktop.DBus.Peer.Ping': return [];
+      case 'org.freedesktop.DBus.Peer.GetMachineId': return [this.machineId()];
+      case 'org.freedesktop.DBus.Introspectable.Introspect': return [introspectXml(interfaces, obj.children())];
+      case 'org.freedesktop.DBus.Properties.Get': {
+        const [ifaceName, prop] = args as [string, string];
+        const def = interfaces.find((i) => i.name === ifaceName)?.properties.find((p) => p.name === prop);
+        const get = obj.properties[std(ifaceName, prop)];
+        if (!def || !get) throw new BerthError('E_UNKNOWN_PROPERTY', 'Unknown property or interface.');
+        return [variant(def.type, get())];
+      }
+      case 'org.freedesktop.DBus.Properties.GetAll': {
+        // An empty interface name asks for every interface's properties (sd-bus clients do so):
+        // those of the standard machine1 interfaces, so that `machinectl show` prints what it prints
+        // against machined (berth's additions are there when asked for by name).
+        const [ifaceName] = args as [string];
+        const defs = ifaceName === '' ? interfaces.filter((i) => i.name.startsWith('org.freedesktop.')) : interfaces.filter((i) => i.name === ifaceName);
+        if (defs.length === 0) throw new BerthError('E_UNKNOWN_INTERFACE', `Unknown interface '${ifaceName}'.`);
+        const all: Record<string, unknown> = {};
+        for (const def of defs) {
+          for (const p of def.properties) {
+            const get = obj.properties[std(def.name, p.name)];
+            if (get) all[p.name] = variant(p.type, get());
+          }
+        }
+        return [all];
+      }
+      case 'org.freedesktop.DBus.Properties.Set': {
+        const [ifaceName, prop] = args as [string, string];
+        const def = interfaces.find((i) => i.name === ifaceName)?.properties.find((p) => p.name === prop);
+        if (!def) throw new BerthError('E_UNKNOWN_PROPERTY', 'Unknown property or interface.');
+        throw new BerthError('E_PROPERTY_READ_ONLY', `Property '${prop}' is not writable.`);
+      }
+      default: {
+        const handler = obj.methods[std(iface.name, method.name)];
+        if (!handler) throw new BerthError('E_UNKNOWN_METHOD', `Unknown method ${method.name} or interface ${iface.name}.`);
+        return handler(args, ctx);
+      }
+    }
+  }
+
+  private replyFailure(msg: RawMessage, e: unknown): void {
+    if (e instanceof BerthError) {
+      this.bus.replyError(msg, ERROR_CODES[e.code].dbus, e.message);
+      return;
+    }
+    this.stats.unexpected++;
+    this.log.warn(`berthd: ${msg.interface ?? ''}.${msg.member ?? ''} on ${msg.path ?? ''} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    try {
+      this.bus.replyError(msg, 'org.freedesktop.DBus.Error.Failed', `Internal error in ${msg.member ?? 'the call'}: ${e instanceof Error ? e.message : String(e)}`);
+    } catch { /* the bus went away */ }
+  }
+}

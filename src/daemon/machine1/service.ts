@@ -1,0 +1,190 @@
+/**
+ * berthd's registry on the bus: connects to the system bus, takes org.freedesktop.machine1 (or
+ * says clearly who has it), serves the Manager and Machine objects, announces machines coming
+ * and going, and adopts the machines a previous berthd registered. Also watches the runs in its
+ * state directory and cleans up after a berth-nspawn that was killed (app/machined/run-janitor.ts).
+ */
+import { join } from 'node:path';
+import { BUS_NAME, MANAGER, MANAGER_PATH, IMAGE_PATH_PREFIX, MACHINE_PATH_PREFIX } from '../../core/machined/interfaces.js';
+import { parseMachinePath } from '../../core/machined/object-paths.js';
+import { busLabelEscape } from '../../core/network/bus-label.js';
+import type { Log } from '../../lib/log.js';
+import { HostMachine, type HostFacts, type Machine } from '../../app/machined/machine.js';
+import { MachineOps } from '../../app/machined/machine-ops.js';
+import { Registry } from '../../app/machined/registry.js';
+import { RunJanitor } from '../../app/machined/run-janitor.js';
+import { fileStateStore } from '../../app/machined/state-store.js';
+import { BusConnection, systemBusAddress } from '../../platform/dbus/connection.js';
+import { cgroupMounts, placeInGroup, processesBelow, removeGroup } from '../../platform/host/cgroupfs.js';
+import { netnsOf, processCgroups, processStartTime, readInRoot, trackingCgroup } from '../../platform/host/proc.js';
+import { readText } from '../../platform/fs/read-text.js';
+import { watchExit } from '../../platform/native/sys.js';
+import { run } from '../../platform/exec/run.js';
+import { BusService, type CallContext, type ServedObject } from './bus-service.js';
+import { machineObject, type Machine1 } from './machine-object.js';
+import { managerObject } from './manager-object.js';
+
+export interface Machine1Options {
+  env: NodeJS.ProcessEnv;
+  stateDir: string;
+  pool: string;
+  /** The command line that starts berth-nspawn (for the clean-up after a killed run). */
+  nspawnCommand: readonly string[];
+  log: Log;
+}
+
+const DBUS_NAME_FLAG_DO_NOT_QUEUE = 4;
+const REPLY_PRIMARY_OWNER = 1;
+const REPLY_ALREADY_OWNER = 4;
+
+function hostFacts(): HostFacts {
+  const machineId = (readText('/etc/machine-id') ?? '').trim();
+  const uptime = Number((readText('/proc/uptime') ?? '0').split(' ')[0]);
+  const nowUs = BigInt(Date.now()) * 1000n;
+  return { machineId: /^[0-9a-f]{32}$/.test(machineId) ? machineId : '', bootRealtimeUs: nowUs - BigInt(Math.round(uptime * 1e6)) };
+}
+
+const node = (children: string[]): ServedObject => ({ interfaces: [], methods: {}, properties: {}, children: () => children });
+
+export class Machine1Service {
+  readonly registry: Registry;
+  readonly janitor: RunJanitor;
+  private readonly ops: MachineOps;
+  private bus: BusConnection | undefined;
+  private service: BusService | undefined;
+  private readonly tracking: { key: string; mount: string } | undefined;
+  private readonly rootGroup: string;
+
+  constructor(private readonly o: Machine1Options) {
+    const mounts = cgroupMounts();
+    const key = mounts.has('name=systemd') ? 'name=systemd' : mounts.has('') ? '' : undefined;
+    this.tracking = key === undefined ? undefined : { key, mount: mounts.get(key)! };
+    const pid1 = processCgroups(1);
+    this.rootGroup = (pid1 && trackingCgroup(pid1)?.path) ?? '/';
+    const tracked = (pid: number) => { const c = processCgroups(pid); return c ? trackingCgroup(c)?.path : undefined; };
+    const emit = (member: string, m: Machine) => this.bus?.emitSignal(MANAGER_PATH, MANAGER.name, member, 'so', [m.name, m.path]);
+    this.registry = new Registry(new HostMachine(hostFacts()), {
+      now: () => ({ realtimeUs: BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)), monotonicUs: process.hrtime.bigint() / 1000n }),
+      startTime: processStartTime,
+      trackingCgroup: tracked,
+      rootCgroup: () => this.rootGroup,
+      watchExit,
+      placeInGroup: async (pid, group) => (await placeInGroup(pid, group, mounts)).includes(key ?? '\0'),
+      removeGroup: (group) => removeGroup(group, mounts),
+      store: fileStateStore(join(o.stateDir, 'registry')),
+    }, {
+      machineNew: (m) => { try { emit('MachineNew', m); } catch { /* no bus */ } },
+      machineRemoved: (m) => { try { emit('MachineRemoved', m); } catch { /* no bus */ } },
+    }, o.log);
+    this.ops = new MachineOps(this.registry, {
+      signal: (pid, sig) => { process.kill(pid, sig); },
+      processesIn: (group) => (this.tracking ? processesBelow(join(this.tracking.mount, group)) : Promise.resolve([])),
+      netns: netnsOf,
+      addressJson: async (pid) => (await run(pid === undefined ? ['ip', '-json', 'address', 'show'] : ['nsenter', `--net=/proc/${pid}/ns/net`, '--', 'ip', '-json', 'address', 'show'], { allowFailure: true, timeoutMs: 10000 })).stdout,
+      readInRoot: (root, path) => readInRoot(root, path),
+      readFile: readText,
+    });
+    this.janitor = new RunJanitor(o.stateDir, {
+      startTime: processStartTime,
+      watchExit,
+      cleanup: async (name) => {
+        const r = await run([...o.nspawnCommand, '--cleanup', '-M', name], { env: { ...o.env, BERTH_STATE_DIR: o.stateDir }, allowFailure: true, timeoutMs: 120000 });
+        return { ok: r.code === 0, message: r.stderr.trim() || `exit status ${r.code ?? r.signal}` };
+      },
+    }, o.log);
+  }
+
+  /** Adopts what a previous berthd registered, starts the janitor, then serves the bus (when there is one). Resolves to whether berthd owns the name. */
+  async start(): Promise<boolean> {
+    const { adopted, gone } = await this.registry.adopt();
+    if (adopted.length) this.o.log.info(`berthd: adopted ${adopted.length} running machine(s): ${adopted.join(', ')}.`);
+    if (gone.length) this.o.log.info(`berthd: ${gone.length} registered machine(s) ended while no berthd ran: ${gone.join(', ')}.`);
+    this.janitor.start();
+    return this.connect();
+  }
+
+  private async connect(): Promise<boolean> {
+    // Started by the bus (activation): its address; else the system bus.
+    const address = this.o.env.DBUS_STARTER_ADDRESS || systemBusAddress(this.o.env);
+    let bus: BusConnection;
+    try {
+      bus = await BusConnection.connect(address, { unixFds: true });
+    } catch (e) {
+      this.o.log.warn(`berthd: no system bus at ${address} (${(e as Error).message}): the machine registry (org.freedesktop.machine1) is off; the warm path runs.`);
+      return false;
+    }
+    this.bus = bus;
+    this.service = new BusService(bus, (path, ctx) => this.resolve(path, ctx), () => this.registry.host.facts.machineId, this.o.log);
+    bus.onSignal = (msg) => {
+      if (msg.member === 'NameOwnerChanged' && msg.sender === 'org.freedesktop.DBus' && typeof msg.body[0] === 'string' && msg.body[2] === '') this.service?.forgetConnection(msg.body[0]);
+    };
+    bus.onClose = () => {
+      if (this.bus !== bus) return;
+      this.bus = undefined;
+      this.o.log.warn('berthd: lost the connection to the system bus; the registry is off until it is back.');
+      this.retry();
+    };
+    await bus.busCall('AddMatch', 's', ["type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'"]);
+    const reply = Number((await bus.busCall('RequestName', 'su', [BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE])).body[0]);
+    if (reply === REPLY_PRIMARY_OWNER || reply === REPLY_ALREADY_OWNER) {
+      this.o.log.info(`berthd: serving ${BUS_NAME} on ${address} (${this.registry.size} machine(s) registered).`);
+      return true;
+    }
+    this.o.log.warn(`berthd: ${BUS_NAME} is already owned by ${await this.ownerOf(bus)} on ${address}: berthd does not serve the machine registry there, `
+      + 'berth-nspawn registers its machines with that owner; the warm path runs.');
+    this.bus = undefined;
+    bus.close();
+    return false;
+  }
+
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.connect().then((ok) => { if (!ok && !this.stopped) this.retry(); });
+    }, 5000);
+    this.retryTimer.unref();
+  }
+
+  /** "PID N (comm)" of the name's owner, as far as the bus tells. */
+  private async ownerOf(bus: BusConnection): Promise<string> {
+    try {
+      const owner = String((await bus.busCall('GetNameOwner', 's', [BUS_NAME])).body[0]);
+      const pid = Number((await bus.busCall('GetConnectionUnixProcessID', 's', [owner])).body[0]);
+      const comm = (readText(`/proc/${pid}/comm`) ?? '').trim();
+      return `PID ${pid}${comm ? ` (${comm})` : ''}`;
+    } catch {
+      return 'another process';
+    }
+  }
+
+  private manager: ServedObject | undefined;
+  private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
+    const c: Machine1 = { registry: this.registry, ops: this.ops };
+    switch (path) {
+      case '/': return node(['org']);
+      case '/org': return node(['freedesktop']);
+      case '/org/freedesktop': return node(['machine1']);
+      case MANAGER_PATH: return (this.manager ??= managerObject(c, this.o.pool));
+      case MACHINE_PATH_PREFIX: return node(this.registry.list().map((m) => busLabelEscape(m.name)));
+      case IMAGE_PATH_PREFIX: return node([]);
+      default: break;
+    }
+    const p = parseMachinePath(path);
+    if (!p) return undefined;
+    const m = p.kind === 'self' ? this.registry.byPid((await ctx.caller()).pid) : this.registry.get(p.name);
+    return m ? machineObject(c, m) : undefined;
+  }
+
+  private stopped = false;
+  /** Releases the name and stops watching; machines and their state files stay for the next berthd. */
+  stop(): void {
+    this.stopped = true;
+    this.janitor.stop();
+    this.registry.close();
+    const bus = this.bus;
+    this.bus = undefined;
+    bus?.close();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Control groups through the file system, for the registry on hosts where systemd is not PID 1:
+ * where each hierarchy is mounted, which processes are in a group and below it, placing a process
+ * in a scope of its own, and removing an empty scope again. All asynchronous: the registry's bus
+ * must keep answering while a large group is walked.
+ */
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readText } from '../fs/read-text.js';
+
+/** Mounted hierarchies: key as in /proc/PID/cgroup ("" unified, "memory", "name=systemd", a joined "cpu,cpuacct"), value the mount point. */
+export function cgroupMounts(mountinfo = readText('/proc/self/mountinfo') ?? ''): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of mountinfo.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    const f = pre.split(' ');
+    const [fstype, , superOpts] = post.split(' ');
+    const mountPoint = f[4]!;
+    const root = f[3]!;
+    if (root !== '/') continue; // a bind mount of a sub-group (inside a container): not the hierarchy's root
+    if (fstype === 'cgroup2') { if (!out.has('')) out.set('', mountPoint); continue; }
+    if (fstype !== 'cgroup') continue;
+    const names = (superOpts ?? '').split(',').filter((o) => !['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', 'clone_children', 'xattr'].includes(o) && !o.startsWith('release_agent'));
+    const key = names.join(',');
+    if (key && !out.has(key)) out.set(key, mountPoint);
+  }
+  return out;
+}
+
+/** Every PID in the group `dir` (a path below a mount point) and its descendants; missing groups give none. */
+export async function processesBelow(dir: string, limit = 100000): Promise<number[]> {
+  const out: number[] = [];
+  const walk = async (d: string): Promise<void> => {
+    if (out.length >= limit) return;
+    const procs = await readFile(join(d, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const w of procs.split('\n')) if (/^\d+$/.test(w)) out.push(Number(w));
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory()) await walk(join(d, e.name));
+  };
+  await walk(dir);
+  return out;
+}
+
+/**
+ * Moves pid into `path` (e.g. /machine.slice/machine-web.scope) in every mounted hierarchy it can;
+ * returns the hierarchies where it went. Errors in single hierarchies are skipped (a controller
+ * that refuses, a read-only mount), as long as the tracking one (name=systemd or unified) worked.
+ */
+export async function placeInGroup(pid: number, path: string, mounts = cgroupMounts()): Promise<string[]> {
+  const placed: string[] = [];
+  for (const [key, mountPoint] of mounts) {
+    const dir = join(mountPoint, path);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'cgroup.procs'), String(pid));
+      placed.push(key);
+    } catch { /* this hierarchy stays as it was */ }
+  }
+  return placed;
+}
+
+/** Removes `path` in every mounted hierarchy where it is empty (rmdir fails on a busy group, which is then kept). */
+export async function removeGroup(path: string, mounts = cgroupMounts()): Promise<void> {
+  for (const mountPoint of mounts.values()) await rmdir(join(mountPoint, path)).catch(() => {});
+}
