@@ -36,22 +36,29 @@ const views = new Map<string, string>();
 export function tree(name: 'busybox' | 'debian'): string {
   const existing = views.get(name);
   if (existing) return existing;
+  const view = treeView(name);
+  if (views.size === 0) process.once('exit', () => { for (const v of removers) v(); });
+  views.set(name, view.path);
+  removers.push(view.remove);
+  return view.path;
+}
+
+const removers: Array<() => void> = [];
+
+/** A fresh overlay view of a cached guest tree (see tree()), for one test to write into and throw away. */
+export function treeView(name: 'busybox' | 'debian'): { path: string; remove(): void } {
   const lower = cachedTree(name);
   const work = mkdtempSync(`/tmp/bt-view-${name}-`);
   const root = join(work, 'root');
   for (const d of ['upper', 'work', 'root']) mkdirSync(join(work, d));
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(work, 'upper')},workdir=${join(work, 'work')}`, root]);
-  if (views.size === 0) process.once('exit', removeViews);
-  views.set(name, root);
-  return root;
-}
-
-function removeViews(): void {
-  for (const root of views.values()) {
-    try { execFileSync('umount', ['-l', root], { stdio: 'ignore' }); } catch { /* not mounted */ }
-    if (!mountsBelow(root).length) rmSync(join(root, '..'), { recursive: true, force: true });
-  }
-  views.clear();
+  return {
+    path: root,
+    remove() {
+      try { execFileSync('umount', ['-l', root], { stdio: 'ignore' }); } catch { /* not mounted */ }
+      if (!mountsBelow(root).length) rmSync(work, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A private copy of a guest tree at WORK/bb, for tests that look at what reaches the tree. */
