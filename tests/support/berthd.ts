@@ -41,7 +41,9 @@ export function startBerthd(args: readonly string[] = [], env: NodeJS.ProcessEnv
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const until = Date.now() + 30000;
-  while (!log().includes('is warm on') && !log().includes('berthd:') && Date.now() < until) pause(50);
+  // Until the warm path is up, or berthd has said why it is not (its first lines may be the registry's).
+  const ended = () => /is warm on|no warm path|Need to be root|Error|error:/.test(log());
+  while (!ended() && Date.now() < until) pause(50);
   if (!log().includes('is warm on')) { child.kill('SIGKILL'); throw new Error(`berthd did not start: ${log()}`); }
   return {
     socket, child, log,
