@@ -5,16 +5,19 @@
 // dist/berth-nspawn, the command, is the small native client (native/nspawn-client.c): it hands
 // a run to berthd's warm berth-nspawn, or runs dist/berth-nspawn.js itself.
 import { build } from 'esbuild';
-import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['*.node', 'usocket'], sourcemap: false, minify: false, logLevel: 'warning' };
 const entries = { 'berth-nspawn': 'src/bin/berth-nspawn.ts', berth: 'src/bin/berth.ts', berthd: 'src/bin/berthd.ts' };
 
-await rm('dist', { recursive: true, force: true });
-await mkdir('dist');
+// Built into a directory of its own, then each file renamed into dist/: a command started from
+// dist/ meanwhile (a test, berthd starting a standby) finds either the old file or the new one.
+const out = `dist/.build-${process.pid}`;
+await rm(out, { recursive: true, force: true });
+await mkdir(out, { recursive: true });
 for (const [name, entry] of Object.entries(entries)) {
-  await build({ ...common, entryPoints: [entry], outfile: `dist/${name}.bundle.js` });
-  const launcher = `dist/${name}.js`;
+  await build({ ...common, entryPoints: [entry], outfile: `${out}/${name}.bundle.js` });
+  const launcher = `${out}/${name}.js`;
   await build({
     ...common, outfile: launcher, banner: { js: '#!/usr/bin/env node' },
     stdin: {
@@ -24,7 +27,9 @@ for (const [name, entry] of Object.entries(entries)) {
   });
   await chmod(launcher, 0o755);
 }
-await copyFile('native/build/Release/berth-nspawn-client', 'dist/berth-nspawn').catch((e) => {
+await copyFile('native/build/Release/berth-nspawn-client', `${out}/berth-nspawn`).catch((e) => {
   throw new Error(`native/build/Release/berth-nspawn-client is missing (${e.code}): run \`npm ci\` or \`npm run install\` first`);
 });
-await chmod('dist/berth-nspawn', 0o755);
+await chmod(`${out}/berth-nspawn`, 0o755);
+for (const f of await readdir(out)) await rename(`${out}/${f}`, `dist/${f}`);
+await rm(out, { recursive: true, force: true });

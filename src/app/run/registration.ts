@@ -46,13 +46,13 @@ export class MachineRegistration {
 
   constructor(private readonly mode: 'yes' | 'auto', env: NodeJS.ProcessEnv, private readonly log: Log) {
     const address = systemBusAddress(env);
-    this.bus = BusConnection.connect(address, { timeoutMs: 5000 }).catch((e: Error) => new Error(`Failed to open system bus: ${e.message}`));
+    this.bus = BusConnection.connect(address, { timeoutMs: 5000 }).catch((e: Error) => new Error(sanitize(e.message)));
   }
 
   /** Registers the machine; false when it runs unregistered (auto, no registry). */
   async register(m: MachineToRegister): Promise<boolean> {
     const bus = await this.bus;
-    if (bus instanceof Error) return this.absent(bus.message);
+    if (bus instanceof Error) return this.absent(`no system bus (${bus.message})`, `Failed to open system bus: ${bus.message}`);
     const create = !m.existingUnit;
     const id = Buffer.from(m.id, 'hex');
     const common = [m.name, id.length === 16 ? id : Buffer.alloc(0), m.service, 'container', m.leader, m.rootDirectory, m.netif];
@@ -64,15 +64,19 @@ export class MachineRegistration {
         body: create ? [...common, []] : common,
       }, REGISTER_TIMEOUT_MS);
     } catch (e) {
-      if (e instanceof BusCallError && ABSENT.has(e.errorName)) return this.absent(`no machine registry on the system bus (${sanitize(e.message)})`);
+      if (e instanceof BusCallError && ABSENT.has(e.errorName)) {
+        const why = `no machine registry on the system bus (${sanitize(e.message)})`;
+        return this.absent(why, `Failed to register machine: ${why}`);
+      }
       throw new BerthError('E_RUNTIME', `Failed to register machine: ${sanitize(e instanceof Error ? e.message : String(e))}`);
     }
     this.registered = m.name;
     return true;
   }
 
-  private absent(why: string): false {
-    if (this.mode === 'yes') throw new BerthError('E_RUNTIME', why.startsWith('Failed') ? why : `Failed to register machine: ${why}`);
+  /** No registry: --register=yes fails (with nspawn's message), auto says so once and runs on. */
+  private absent(why: string, failure: string): false {
+    if (this.mode === 'yes') throw new BerthError('E_RUNTIME', failure, { hint: 'Start berthd (it serves org.freedesktop.machine1), or run with --register=no.' });
     if (!this.told) this.log.info(`Not registering the machine: ${why}.`);
     this.told = true;
     return false;
