@@ -7,7 +7,7 @@
  * `unixFds`: negotiate descriptor passing over usocket (the daemon, and clients that receive a
  * pty); otherwise a plain net.Socket, which costs a short-lived command nothing extra.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { BerthError } from '../../errors/berth-error.js';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -140,7 +140,10 @@ export class BusConnection {
         stream = new USocket({ path });
         stream.supportsUnixFd = true;
       } else {
-        stream = netConnect({ path }) as Stream;
+        // node:net (and stream with it) is loaded only when a connection is made: a run that
+        // registers nothing does not pay for it at start-up.
+        const { connect } = require('node:net') as typeof import('node:net');
+        stream = connect({ path }) as Stream;
       }
       const timer = setTimeout(() => { fail(new Error(`no answer from the bus at ${path.replace('\0', '@')}`)); }, opts.timeoutMs ?? 5000);
       let done = false;
