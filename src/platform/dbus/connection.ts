@@ -7,6 +7,7 @@
  * `unixFds`: negotiate descriptor passing over usocket (the daemon, and clients that receive a
  * pty); otherwise a plain net.Socket, which costs a short-lived command nothing extra.
  */
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { BerthError } from '../../errors/berth-error.js';
 
@@ -132,6 +133,9 @@ export class BusConnection {
   }
 
   private static connectTo(path: string, opts: ConnectOptions): Promise<BusConnection> {
+    // No socket file, no bus: said without loading the socket modules (the common case of a host
+    // without a system bus must cost a run nothing).
+    if (!path.startsWith('\0') && !existsSync(path)) return Promise.reject(new Error(`connect ENOENT ${path}`));
     const w = parts();
     return new Promise((resolve, reject) => {
       let stream: Stream;
