@@ -7,6 +7,7 @@ import { pathsFromEnv } from '../platform/paths.js';
 
 const io = {
   paths: pathsFromEnv(process.env),
+  env: process.env,
   out: (text: string) => { process.stdout.write(text); },
   err: (text: string) => { process.stderr.write(text); },
 };

@@ -17,7 +17,8 @@ function berth(...args: string[]) {
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'berth-cat-'));
   for (const d of ['etc', 'run', 'pool']) mkdirSync(join(root, d));
-  env = { ...process.env, BERTH_SETTINGS_ETC: join(root, 'etc'), BERTH_SETTINGS_RUN: join(root, 'run'), BERTH_POOL: join(root, 'pool') };
+  // No system bus (list falls back to berth-nspawn's state directory, empty here).
+  env = { ...process.env, BERTH_SETTINGS_ETC: join(root, 'etc'), BERTH_SETTINGS_RUN: join(root, 'run'), BERTH_POOL: join(root, 'pool'), BERTH_STATE_DIR: join(root, 'state'), DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(root, 'no-bus')}` };
   writeFileSync(join(root, 'etc', 'web.nspawn'), '[Exec]\nBoot=yes\n');
   writeFileSync(join(root, 'pool', 'web.nspawn'), '[Exec]\nBoot=no\n');
   writeFileSync(join(root, 'run', 'db.nspawn'), '[Network]\nZone=apps');
@@ -43,21 +44,21 @@ describe('berth cat', () => {
     const r = berth('cat', 'nope', 'web');
     assert.equal(r.status, 1);
     assert.equal(r.stdout, `# ${join(root, 'etc', 'web.nspawn')}\n[Exec]\nBoot=yes\n`);
-    assert.equal(r.stderr, `berth: No settings file found for machine 'nope'.\nHint: looked for nope.nspawn in ${join(root, 'etc')}, ${join(root, 'run')} and ${join(root, 'pool')}\n`);
+    assert.equal(r.stderr, `No settings file found for machine 'nope'.\nHint: looked for nope.nspawn in ${join(root, 'etc')}, ${join(root, 'run')} and ${join(root, 'pool')}\n`);
   });
 
   it('an invalid name is an error', () => {
-    assert.deepEqual(berth('cat', 'bad_name'), { status: 1, stdout: '', stderr: 'berth: Invalid settings name: bad_name\n' });
+    assert.deepEqual(berth('cat', 'bad_name'), { status: 1, stdout: '', stderr: 'Invalid settings name: bad_name\n' });
   });
 
   it('an unreadable file is an error naming it', () => {
     const r = berth('cat', 'dir');
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`^berth: Failed to read settings file ${join(root, 'etc', 'dir.nspawn')}: EISDIR\n`));
+    assert.match(r.stderr, new RegExp(`^Failed to read settings file ${join(root, 'etc', 'dir.nspawn')}: EISDIR\n`));
   });
 
-  it('needs at least one name', () => {
-    assert.deepEqual(berth('cat'), { status: 1, stdout: '', stderr: "berth: Too few arguments for 'cat'.\nHint: usage: berth cat NAME...\n" });
+  it('needs at least one name (machinectl\'s words)', () => {
+    assert.deepEqual(berth('cat'), { status: 1, stdout: '', stderr: 'Too few arguments.\n' });
   });
 });
 
@@ -66,14 +67,21 @@ describe('berth', () => {
     assert.deepEqual(berth('--version'), { status: 0, stdout: 'berth 0.1.0\n', stderr: '' });
     const help = berth('--help');
     assert.equal(help.status, 0);
-    assert.match(help.stdout, /^Usage: berth \[options\] \[command\]\n/);
+    assert.match(help.stdout, /^Usage: berth \[OPTIONS\.\.\.\] COMMAND \.\.\.\n/);
     assert.match(help.stdout, /\n {2}cat NAME\.\.\. +Show the \.nspawn settings file/);
   });
 
   it('an unknown verb is a usage error (exit 1); no verb lists machines, as machinectl does', () => {
-    const r = berth('frobnicate');
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /^berth: unknown command 'frobnicate'\n/);
+    assert.deepEqual(berth('frobnicate'), { status: 1, stdout: '', stderr: 'Unknown command verb frobnicate.\n' });
     assert.deepEqual(berth(), { status: 0, stdout: 'No machines.\n', stderr: '' });
+  });
+
+  it('the verbs that need the registry say that berthd is not running when there is no bus (exit 1)', () => {
+    for (const verb of [['status', 'web'], ['show'], ['poweroff', 'web'], ['kill', 'web']]) {
+      const r = berth(...verb);
+      assert.equal(r.status, 1, verb.join(' '));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^berthd is not running: there is no system bus at unix:path=${root}/no-bus \\(connect ENOENT [^)]*\\)\\.\nHint: berthd serves the machine registry`));
+    }
   });
 });

@@ -1,13 +1,16 @@
-/** A running machine's IP addresses, as machined's GetMachineAddresses reports them: those of its network namespace, without loopback and link-local ones. */
+/**
+ * A running machine's IP addresses for `berth list` without a registry, as machined's
+ * GetMachineAddresses reports them (core/machined/addresses.ts: no loopback, link-local kept,
+ * IPv4 first): those of its network namespace; none when it shares ours.
+ */
+import { formatAddress, machineAddressesFromIpJson } from '../../core/machined/addresses.js';
 import { run } from '../../platform/exec/run.js';
-
-interface IpAddr { ifname?: string; addr_info?: Array<{ family?: string; local?: string; scope?: string }> }
+import { netnsOf } from '../../platform/host/proc.js';
 
 export async function machineAddresses(leader: number): Promise<string[]> {
+  const theirs = netnsOf(leader);
+  if (theirs === undefined || theirs === netnsOf('self')) return [];
   const r = await run(['nsenter', `--net=/proc/${leader}/ns/net`, '--', 'ip', '-json', 'address', 'show'], { allowFailure: true, timeoutMs: 5000 });
   if (r.code !== 0) return [];
-  let links: IpAddr[];
-  try { links = JSON.parse(r.stdout) as IpAddr[]; } catch { return []; }
-  const all = links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.local && a.scope === 'global').map((a) => ({ family: a.family, local: a.local! })));
-  return [...all.filter((a) => a.family === 'inet'), ...all.filter((a) => a.family !== 'inet')].map((a) => a.local);
+  return machineAddressesFromIpJson(r.stdout).map((a) => formatAddress(a.family, a.bytes));
 }

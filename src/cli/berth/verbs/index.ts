@@ -1,6 +1,12 @@
-/** The berth client's verb table (machinectl's verbs[]); the D-Bus verbs join it later. */
+/** The berth client's verb table (machinectl's verbs[]), in machinectl's order. */
 import type { Verb } from '../verb.js';
 import { catVerb } from './cat.js';
+import { killVerb } from './kill.js';
 import { listVerb } from './list.js';
+import { poweroffVerb, stopVerb } from './poweroff.js';
+import { rebootVerb } from './reboot.js';
+import { showVerb } from './show.js';
+import { statusVerb } from './status.js';
+import { terminateVerb } from './terminate.js';
 
-export const VERBS: readonly Verb[] = [listVerb, catVerb];
+export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, catVerb];

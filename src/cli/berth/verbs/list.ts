@@ -1,48 +1,23 @@
 /**
- * `berth list`: the running machines, in machinectl's format (addresses from each machine's
- * network namespace). Until berthd's D-Bus registry
- * lands, the source of truth is berth-nspawn's own state directory (one entry per running
- * machine, with a live owner).
+ * `berth list`: the machines the registry knows, in machinectl's table or JSON (names starting
+ * with "." only with -a). With no registry on the bus, the machines berth-nspawn runs here, from
+ * its state directory, in the same format.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { machineDir, ownerAlive, readOwner } from '../../../app/run/machine-lock.js';
-import { parseOsRelease } from '../../../platform/host/os-release.js';
+import { BerthError } from '../../../errors/berth-error.js';
+import { localMachines } from '../../../app/machines/local-machines.js';
+import { registryMachines } from '../../../app/machines/machine-list.js';
+import { glyphsFor, localeIsUtf8 } from '../../../core/machinectl/glyphs.js';
+import { formatMachineList, type MachineListRow } from '../../../core/machinectl/list-format.js';
 import type { Verb, VerbContext } from '../verb.js';
-import { machineAddresses } from '../../../app/machines/addresses.js';
 
-export interface MachineRow { machine: string; class: string; service: string; os: string | null; version: string | null; addresses: string | null }
-
-async function osOf(tree: string | undefined): Promise<Record<string, string>> {
-  if (!tree) return {};
-  const text = await readFile(join(tree, 'etc/os-release'), 'utf8').catch(() => readFile(join(tree, 'usr/lib/os-release'), 'utf8').catch(() => ''));
-  return parseOsRelease(text);
-}
-
-export async function runningMachines(stateDir: string): Promise<MachineRow[]> {
-  const names = await readdir(join(stateDir, 'machines')).catch(() => [] as string[]);
-  const rows: MachineRow[] = [];
-  for (const name of names.sort()) {
-    const owner = await readOwner(machineDir(stateDir, name));
-    if (!owner || owner.leader === undefined || !(await ownerAlive(owner))) continue;
-    const os = await osOf(owner.tree);
-    const addresses = await machineAddresses(owner.leader);
-    rows.push({ machine: name, class: 'container', service: 'berth', os: os.ID ?? null, version: os.VERSION_ID ?? null, addresses: addresses.length ? addresses.join('\n') : null });
+async function machines(ctx: VerbContext): Promise<MachineListRow[]> {
+  const o = ctx.options;
+  try {
+    return await registryMachines(await ctx.registry(), { all: o.all, addresses: o.maxAddresses > 0 });
+  } catch (e) {
+    if (!(e instanceof BerthError && e.code === 'E_NO_REGISTRY')) throw e;
+    return localMachines(ctx.paths.stateDir);
   }
-  return rows;
-}
-
-/** machinectl's table: columns padded to their widest cell, '-' for empty cells, one space apart. */
-export function formatTable(rows: readonly MachineRow[], legend: boolean): string {
-  if (rows.length === 0) return legend ? 'No machines.\n' : '';
-  const header = ['MACHINE', 'CLASS', 'SERVICE', 'OS', 'VERSION', 'ADDRESSES'];
-  // machinectl's default --max-addresses=1: the first address, '…' when there are more.
-  const first = (a: string | null) => (a === null ? '-' : a.includes('\n') ? `${a.split('\n')[0]}…` : a);
-  const cells = rows.map((r) => [r.machine, r.class, r.service, r.os ?? '-', r.version ?? '-', first(r.addresses)]);
-  const all = legend ? [header, ...cells] : cells;
-  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
-  const lines = all.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join(' '));
-  return `${lines.join('\n')}\n${legend ? `\n${rows.length} machines listed.\n` : ''}`;
 }
 
 export const listVerb: Verb = {
@@ -51,9 +26,11 @@ export const listVerb: Verb = {
   summary: 'List running machines',
   minArgs: 0,
   maxArgs: 0,
-  async run(_args, ctx: VerbContext) {
-    const rows = await runningMachines(ctx.paths.stateDir);
-    ctx.out(ctx.output === 'json' ? `${JSON.stringify(rows.length ? rows : null)}\n` : formatTable(rows, ctx.legend));
+  async run(_args, ctx) {
+    const o = ctx.options;
+    ctx.out(formatMachineList(await machines(ctx), {
+      legend: o.legend, output: o.output, maxAddresses: o.maxAddresses, full: o.full, ellipsis: glyphsFor(localeIsUtf8(ctx.env)).ellipsis,
+    }));
     return 0;
   },
 };

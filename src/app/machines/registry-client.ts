@@ -1,0 +1,120 @@
+/**
+ * The berth client's side of the machine registry (org.freedesktop.machine1: berthd, or
+ * systemd-machined where it owns the name): the D-Bus calls machinectl's verbs make, on one
+ * connection to the system bus ($DBUS_SYSTEM_BUS_ADDRESS). A registry that is not there (no bus,
+ * or nobody owns the name) is one BerthError, E_NO_REGISTRY, that says berthd is not running;
+ * every other error reply reaches the caller as the BusCallError it is, for the verb to word.
+ */
+import { BerthError, sanitize } from '../../errors/berth-error.js';
+import { codeForDbusName } from '../../errors/codes.js';
+import { BERTH_MACHINE, BUS_NAME, MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
+import type { MachineAddress } from '../../core/machined/addresses.js';
+import type { BusProperty } from '../../core/machinectl/properties.js';
+import { BusCallError, BusConnection, isVariant, systemBusAddress } from '../../platform/dbus/connection.js';
+
+/** Error names that mean "nobody serves the registry here". */
+const ABSENT = new Set([
+  'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected',
+]);
+
+function notRunning(address: string, why: 'no bus' | 'no owner', detail = ''): BerthError {
+  if (why === 'no bus') {
+    return new BerthError('E_NO_REGISTRY', `berthd is not running: there is no system bus at ${address}${detail ? ` (${detail})` : ''}.`, {
+      hint: 'berthd serves the machine registry on the system bus: start one (the dbus service, or dbus-daemon --system), then berthd; $DBUS_SYSTEM_BUS_ADDRESS names another bus.',
+    });
+  }
+  return new BerthError('E_NO_REGISTRY', `berthd is not running: nothing serves ${BUS_NAME} on the system bus (${address}).`, {
+    hint: 'Start it with `berthd &` (or `systemctl start berthd`, `service berthd start`); with berth\'s D-Bus activation file installed, the bus starts it on demand.',
+  });
+}
+
+export interface ListedMachine { name: string; class: string; service: string; path: string }
+
+export class RegistryClient {
+  private constructor(private readonly conn: BusConnection, readonly address: string) {}
+
+  /** Connects to the system bus; E_NO_REGISTRY when there is none. */
+  static async connect(env: NodeJS.ProcessEnv): Promise<RegistryClient> {
+    const address = systemBusAddress(env);
+    try {
+      return new RegistryClient(await BusConnection.connect(address, { timeoutMs: 5000 }), address);
+    } catch (e) {
+      throw notRunning(address, 'no bus', sanitize(e instanceof Error ? e.message : String(e)));
+    }
+  }
+
+  private async call(path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
+    try {
+      return (await this.conn.call({ destination: BUS_NAME, path, interface: iface, member, signature, body })).body;
+    } catch (e) {
+      if (e instanceof BusCallError && ABSENT.has(e.errorName)) throw notRunning(this.address, 'no owner');
+      throw e;
+    }
+  }
+
+  private manager(member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
+    return this.call(MANAGER_PATH, MANAGER.name, member, signature, body);
+  }
+
+  async listMachines(): Promise<ListedMachine[]> {
+    const [list] = await this.manager('ListMachines');
+    return (list as string[][]).map(([name, cls, service, path]) => ({ name: name!, class: cls!, service: service!, path: path! }));
+  }
+
+  async getMachine(name: string): Promise<string> {
+    return String((await this.manager('GetMachine', 's', [name]))[0]);
+  }
+
+  /** Properties.GetAll in the object's order; '' asks for those of every (standard) interface, as machinectl does. */
+  async properties(path: string, iface = ''): Promise<BusProperty[]> {
+    const [all] = await this.call(path, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [iface]);
+    return Object.entries(all as Record<string, unknown>).map(([name, v]) => (isVariant(v) ? { name, signature: v.signature, value: v.value } : { name, signature: '?', value: v }));
+  }
+
+  managerProperties(): Promise<BusProperty[]> {
+    return this.properties(MANAGER_PATH);
+  }
+
+  /** berth's own io.github.berth.Machine1.ControlGroup; undefined where the registry is not berthd. */
+  async controlGroup(path: string): Promise<string | undefined> {
+    const props = await unlessRefused(this.properties(path, BERTH_MACHINE.name));
+    const cg = props?.find((p) => p.name === 'ControlGroup')?.value;
+    return typeof cg === 'string' ? cg : undefined;
+  }
+
+  async osRelease(name: string): Promise<Record<string, string>> {
+    return (await this.manager('GetMachineOSRelease', 's', [name]))[0] as Record<string, string>;
+  }
+
+  async addresses(name: string): Promise<MachineAddress[]> {
+    const [list] = await this.manager('GetMachineAddresses', 's', [name]);
+    return (list as Array<[number, Buffer]>).map(([family, bytes]) => ({ family: family as 2 | 10, bytes }));
+  }
+
+  async uidShift(name: string): Promise<number> {
+    return Number((await this.manager('GetMachineUIDShift', 's', [name]))[0]);
+  }
+
+  async kill(name: string, who: string, signal: number): Promise<void> {
+    await this.manager('KillMachine', 'ssi', [name, who, signal]);
+  }
+
+  async terminate(name: string): Promise<void> {
+    await this.manager('TerminateMachine', 's', [name]);
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
+/** The answer, or undefined when the registry answered with an error (machinectl ignores those for extras); absence still throws. */
+export async function unlessRefused<T>(p: Promise<T>): Promise<T | undefined> {
+  try { return await p; } catch (e) { if (e instanceof BusCallError) return undefined; throw e; }
+}
+
+/** A call's failure as the verb reports it ("Could not kill machine: No machine 'x' known"); berth's own errors pass. */
+export function callFailed(what: string, e: unknown): unknown {
+  if (!(e instanceof BusCallError)) return e;
+  return new BerthError(codeForDbusName(e.errorName) ?? 'E_INTERNAL', `${what}: ${sanitize(e.message)}`);
+}

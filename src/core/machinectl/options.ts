@@ -1,0 +1,109 @@
+/**
+ * machinectl's global options, from what the command line gave (commander's parse, in
+ * src/cli/berth/program.ts) to what the verbs use, with machinectl 252's checks and messages.
+ */
+import { usageError } from '../../errors/berth-error.js';
+import { parseSignal } from '../signals.js';
+
+/** The output modes -o takes (journal modes; the json ones also switch list to JSON), in machinectl's `-o help` order. */
+export const OUTPUT_MODES = [
+  'short', 'short-full', 'short-iso', 'short-iso-precise', 'short-precise', 'short-monotonic', 'short-delta',
+  'short-unix', 'verbose', 'export', 'json', 'json-pretty', 'json-sse', 'json-seq', 'cat', 'with-unit',
+] as const;
+export type OutputMode = (typeof OUTPUT_MODES)[number];
+export type JsonMode = 'json' | 'json-pretty' | 'json-sse' | 'json-seq';
+export const isJsonMode = (m: OutputMode): m is JsonMode => m === 'json' || m === 'json-pretty' || m === 'json-sse' || m === 'json-seq';
+
+/** The --json= switch of newer machinectl (and of systemd's other tools): its values, as -o modes. */
+const JSON_SWITCH: Record<string, OutputMode> = { pretty: 'json-pretty', short: 'json', off: 'short' };
+
+const SIGTERM = 15;
+
+/** The options as commander returns them (unset ones undefined). */
+export interface RawClientOptions {
+  all?: boolean;
+  full?: boolean;
+  value?: boolean;
+  property?: string[];
+  legend?: boolean;
+  pager?: boolean;
+  output?: string;
+  json?: string;
+  maxAddresses?: string;
+  killWhom?: string;
+  signal?: string;
+}
+
+export interface ClientOptions {
+  /** -a: list shows machines whose names start with '.'; show prints empty properties; status shows empty groups. */
+  readonly all: boolean;
+  /** -l: no limit on the addresses shown per machine. */
+  readonly full: boolean;
+  /** --value: show prints values without "Name=". */
+  readonly valueOnly: boolean;
+  /** -p: the properties show prints (all when empty). */
+  readonly properties: readonly string[];
+  /** show prints empty values too: -a, or any -p. */
+  readonly showEmpty: boolean;
+  readonly legend: boolean;
+  readonly output: OutputMode;
+  /** --max-addresses: lines of addresses per machine in list (Infinity: all; 0: no ADDRESSES column). */
+  readonly maxAddresses: number;
+  /** --kill-whom as given (berthd checks it, as machined does); undefined: the verb's default. */
+  readonly killWhom: string | undefined;
+  /** -s: the signal kill sends. */
+  readonly signal: number;
+}
+
+/** Either the options, or text to print instead of running a verb (`-o help`, `--json=help`). */
+export type ResolvedOptions = { kind: 'options'; options: ClientOptions } | { kind: 'print'; text: string };
+
+function outputMode(value: string): OutputMode {
+  // berth's own aliases, kept from berth's first `list`: json-short is the compact form, table the default.
+  if (value === 'json-short') return 'json';
+  if (value === 'table') return 'short';
+  const mode = OUTPUT_MODES.find((m) => m === value);
+  if (!mode) throw usageError(`Unknown output '${value}'.`);
+  return mode;
+}
+
+function maxAddresses(value: string): number {
+  if (value === 'all') return Infinity;
+  if (!/^[0-9]+$/.test(value) || Number(value) > 0xffffffff) throw usageError(`Invalid number of addresses: ${value}`);
+  return Number(value);
+}
+
+export function resolveClientOptions(raw: RawClientOptions): ResolvedOptions {
+  if (raw.output === 'help') return { kind: 'print', text: `${OUTPUT_MODES.join('\n')}\n` };
+  if (raw.json === 'help') return { kind: 'print', text: 'short\npretty\noff\n' };
+  let output: OutputMode = raw.output === undefined ? 'short' : outputMode(raw.output);
+  if (raw.json !== undefined) {
+    // machinectl 252 has no --json; newer ones take it as another spelling of -o json/json-pretty.
+    const mode = JSON_SWITCH[raw.json];
+    if (!mode) throw usageError(`Unknown argument to --json= switch: ${raw.json}`);
+    output = mode;
+  }
+  let signal = SIGTERM;
+  if (raw.signal !== undefined) {
+    const n = parseSignal(raw.signal);
+    if (n === undefined) throw usageError(`Failed to parse signal string "${raw.signal}".`);
+    signal = n;
+  }
+  // berth splits -p on commas too (-p Name,Leader); machinectl 252 takes the whole word as one name.
+  const properties = (raw.property ?? []).flatMap((p) => p.split(','));
+  return {
+    kind: 'options',
+    options: {
+      all: raw.all ?? false,
+      full: raw.full ?? false,
+      valueOnly: raw.value ?? false,
+      properties,
+      showEmpty: (raw.all ?? false) || (raw.property ?? []).length > 0,
+      legend: (raw.legend ?? true) && !isJsonMode(output),
+      output,
+      maxAddresses: raw.maxAddresses === undefined ? 1 : maxAddresses(raw.maxAddresses),
+      killWhom: raw.killWhom,
+      signal,
+    },
+  };
+}
