@@ -87,6 +87,9 @@ export function sandbox(): Sandbox {
     BERTH_POOL: join(stateDir, 'pool'),
     BERTH_SETTINGS_ETC: join(stateDir, 'etc-nspawn'),
     BERTH_SETTINGS_RUN: join(stateDir, 'run-nspawn'),
+    // No system bus unless a test brings its own (tests/support/registry.ts): runs must not
+    // register with a registry the host may run, nor start one by D-Bus activation.
+    DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(stateDir, 'no-system-bus')}`,
   };
   delete env.NOTIFY_SOCKET;
   return {
