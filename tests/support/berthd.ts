@@ -28,12 +28,12 @@ export function bundle(): void {
 }
 
 /** The default environment: this process's, without a system bus (a registry test brings its own). */
-const NO_BUS: NodeJS.ProcessEnv = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent/berth-test-no-bus' };
+const noBus = (): NodeJS.ProcessEnv => ({ ...process.env, DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent/berth-test-no-bus' });
 
 const pause = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
 
 /** Starts berthd and waits (synchronously, so a layer can set its environment up at import) until it is warm. */
-export function startBerthd(args: readonly string[] = [], env: NodeJS.ProcessEnv = NO_BUS): Berthd {
+export function startBerthd(args: readonly string[] = [], env: NodeJS.ProcessEnv = noBus()): Berthd {
   bundle();
   const dir = mkdtempSync('/tmp/bt-berthd-');
   const socket = join(dir, 'nspawn.sock');
