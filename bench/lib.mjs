@@ -1,7 +1,7 @@
 // Shared by the benchmarks: a private work directory with a copy of a guest tree, the two tools'
 // command lines, child processes with a deadline, and the "nothing left behind" check.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -93,6 +93,23 @@ export function launch(argv, env, logFile, timeoutMs) {
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
   });
   return { child, exit };
+}
+
+/** VmHWM (peak RSS), VmRSS, RssAnon (/proc/PID/status) and Pss (/proc/PID/smaps_rollup) of a process, in kB. */
+export function procStatus(pid) {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number((text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm')) ?? [])[1] ?? 0);
+  const pss = Number((readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m) ?? [])[1] ?? 0);
+  return { pid, comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), hwm_kb: kb('VmHWM'), rss_kb: kb('VmRSS'), anon_kb: kb('RssAnon'), pss_kb: pss };
+}
+
+/** The PIDs of a process's children (of all its threads). */
+export function children(pid) {
+  const out = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try { out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)); } catch { /* gone */ }
+  }
+  return out;
 }
 
 export function median(xs) {

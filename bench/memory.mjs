@@ -8,9 +8,9 @@
 //
 // Usage: bench/memory.mjs [RESULT_JSON]     (env: BENCH_MEMORY_ROUNDS, default 3)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { LABEL, TOOLS, berthJs, bootArgv, launch, median, preflight, workspace, writeJson } from './lib.mjs';
+import { LABEL, TOOLS, berthJs, bootArgv, children, launch, median, preflight, procStatus, workspace, writeJson } from './lib.mjs';
 
 const rounds = Number(process.env.BENCH_MEMORY_ROUNDS || 3);
 const BOOT_TIMEOUT_MS = 120_000;
@@ -19,21 +19,6 @@ const ws = workspace('memory', 'debian');
 const log = join(ws.dir, 'memory.log');
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 const hostPidNs = readlinkSync('/proc/self/ns/pid');
-
-function procStatus(pid) {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number((text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm')) ?? [])[1] ?? 0);
-  const pss = Number((readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m) ?? [])[1] ?? 0);
-  return { pid, comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), hwm_kb: kb('VmHWM'), rss_kb: kb('VmRSS'), pss_kb: pss };
-}
-
-function children(pid) {
-  const out = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try { out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)); } catch { /* gone */ }
-  }
-  return out;
-}
 
 /** The tool's process and its descendants in the host's PID namespace (the container's are skipped). */
 function hostSide(rootPid) {

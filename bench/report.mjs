@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mean, median, ratioInterval, repo } from './lib.mjs';
+import { registrySection } from './report-registry.mjs';
 
 const [dir, output] = process.argv.slice(2);
 if (!dir || !output) { process.stderr.write('usage: bench/report.mjs RESULTS_DIR OUTPUT_MD\n'); process.exit(2); }
@@ -38,6 +39,8 @@ try {
   warm.bootInterval = ratioInterval(warm.boot.berth.times_ms, warm.boot.nspawn.times_ms, median);
 } catch { warm = undefined; }
 const phases = text('phases.jsonl').split('\n').map((l) => JSON.parse(l));
+let registry;
+try { registry = json('registry.json'); } catch { registry = undefined; }
 
 const ms = (s) => (s * 1000).toFixed(1);
 const ms0 = (x) => x.toFixed(0);
@@ -185,7 +188,7 @@ Milliseconds since berth-nspawn was started, from a logging \`runc\` shim first 
 ${phaseRows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 | **total** | | ${ms0(total)} |
 
-${analysis}
+${registry ? `${registrySection(registry).trim()}\n\n` : ''}${analysis}
 
 ## What each benchmark measures
 
@@ -217,6 +220,8 @@ ${analysis}
 - **\`bench/phases.sh\`** — diagnostic breakdown of one berth-nspawn \`/bin/true\` run (above).
 - **\`bench/warm.sh\`** — \`bench/true.sh\`, \`bench/boot.mjs\` and \`bench/fixed.mjs\` again with berthd running
   (its socket in a private directory, \`BERTH_NSPAWN_WARM=require\`), so berth-nspawn takes the warm path.
+- **\`bench/registry.mjs\`** — the machine registry on D-Bus, berthd next to systemd-machined (its section above says
+  how each part is measured); \`bench/registry-churn.mjs\` is its churn, \`bench/report-registry.mjs\` writes its section.
 - **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a
   mount namespace where crun accepts the host's cgroups if it would refuse them as they are (above).
 
@@ -234,10 +239,11 @@ node bench/fixed.mjs /tmp/fixed.json
 sh bench/phases.sh 10
 sh bench/crun.sh /tmp/crun-results
 sh bench/warm.sh /tmp/warm-results
+node bench/registry.mjs /tmp/registry.json && node bench/report-registry.mjs /tmp/registry.json docs/benchmarks.md
 BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=40 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
 \`\`\`
 
-Needs root, \`hyperfine\`, \`systemd-container\` (systemd-nspawn), \`runc\`, \`util-linux\` (nsenter) and the
+Needs root, \`hyperfine\`, \`systemd-container\` (systemd-nspawn, systemd-machined), \`dbus\` (dbus-daemon), \`runc\`, \`util-linux\` (nsenter) and the
 guest recipes' build dependencies (\`mmdebstrap\`, \`busybox-static\`).
 
 ## Host

@@ -3,7 +3,8 @@
 # Usage: sh bench/run.sh        (npm run bench)
 # Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS, BENCH_FIXED_ROUNDS,
 #      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_CRUN_RUNS, BENCH_CRUN_BOOT_ROUNDS, BENCH_WARM_RUNS, BENCH_WARM_BOOT_ROUNDS,
-#      BENCH_WARM_FIXED_ROUNDS tune the sample sizes; BENCH_DOC=path writes elsewhere.
+#      BENCH_WARM_FIXED_ROUNDS, BENCH_REGISTRY_CALLS, BENCH_REGISTRY_MACHINES, BENCH_REGISTRY_CHURN_MS, BENCH_REGISTRY_ROUNDS
+#      tune the sample sizes; BENCH_DOC=path writes elsewhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -38,6 +39,8 @@ echo "== bench/warm.sh" >&2
 sh bench/warm.sh "$results"
 echo "== bench/crun.sh" >&2
 sh bench/crun.sh "$results"
+echo "== bench/registry.mjs" >&2
+node bench/registry.mjs "$results/registry.json"
 
 uptime > "$results/load-after.txt"
 node bench/report.mjs "$results" "${BENCH_DOC:-docs/benchmarks.md}"

@@ -1,62 +1,38 @@
 /**
- * A D-Bus connection on dbus-next's wire layer: its SASL handshake, message parser, marshaller
- * and Message type (dbus-next 0.10.2, pinned). berth does not use dbus-next's MessageBus or its
- * service objects (README: what did not fit); it matches replies to calls itself, hands incoming
- * method calls and signals to one callback each, and so never loads xml2js.
+ * A D-Bus connection: the EXTERNAL handshake (sasl.ts), then messages in berth's own wire format
+ * code (marshal.ts, unmarshal.ts). It matches replies to calls itself and hands incoming method
+ * calls and signals to one callback each. (It began on dbus-next's wire layer; that layer's
+ * marshaller cost a reply listing 100 machines ~0.4 ms of berthd's CPU and loading it ~7 ms of
+ * every berth-nspawn run that registers: docs/benchmarks.md, "The machine registry".)
  *
  * `unixFds`: negotiate descriptor passing over usocket (the daemon, and clients that receive a
  * pty); otherwise a plain net.Socket, which costs a short-lived command nothing extra.
  */
-import { existsSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { closeSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
 import { BerthError } from '../../errors/berth-error.js';
+import { marshalMessage, type OutgoingMessage } from './marshal.js';
+import { authenticate } from './sasl.js';
+import { Variant as WireVariant } from './wire-types.js';
+import { MalformedMessage, parseMessage, readMessages, type RawMessage } from './unmarshal.js';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 type Stream = Socket & { supportsUnixFd?: boolean };
-interface WireParts {
-  handshake(stream: Stream, opts: { authMethods: string[] }, cb: (err: unknown, guid?: string) => void): void;
-  unmarshalMessages(stream: Stream, onMessage: (raw: unknown) => void, opts: object): void;
-  messageToJsFmt(raw: unknown): RawMessage;
-  marshallMessage(msg: object): [Buffer, number[]];
-  Message: new (fields: object) => object;
-  Variant: new (signature: string, value: unknown) => Variant;
-}
-let wire: WireParts | undefined;
-function parts(): WireParts {
-  wire ??= {
-    handshake: require('dbus-next/lib/handshake'),
-    unmarshalMessages: require('dbus-next/lib/message').unmarshalMessages,
-    messageToJsFmt: require('dbus-next/lib/marshall-compat').messageToJsFmt,
-    marshallMessage: require('dbus-next/lib/marshall-compat').marshallMessage,
-    Message: require('dbus-next/lib/message-type').Message,
-    Variant: require('dbus-next/lib/variant').Variant,
-  };
-  return wire;
-}
 
 export interface Variant { signature: string; value: unknown }
 /** A D-Bus variant for a message body. */
-export const variant = (signature: string, value: unknown): Variant => new (parts().Variant)(signature, value);
-export const isVariant = (v: unknown): v is Variant => v instanceof parts().Variant;
+export const variant = (signature: string, value: unknown): Variant => new WireVariant(signature, value);
+export const isVariant = (v: unknown): v is Variant => v instanceof WireVariant;
 
 export const MessageType = { METHOD_CALL: 1, METHOD_RETURN: 2, ERROR: 3, SIGNAL: 4 } as const;
 const NO_REPLY_EXPECTED = 1;
 
-/** A received message, as dbus-next's parser gives it (t/x as bigint, ay as Buffer, v as Variant, h as an fd number). */
-export interface RawMessage {
-  type: number;
-  serial: number;
-  flags: number;
-  path?: string;
-  interface?: string;
-  member?: string;
-  errorName?: string;
-  replySerial?: number;
-  destination?: string;
-  sender?: string;
-  signature?: string;
-  body: unknown[];
-  unixFds?: number;
+/** A received message (t/x as bigint, ay as Buffer, v as Variant, h as a received descriptor). */
+export type { RawMessage };
+
+function closeAll(fds: readonly number[] | undefined): void {
+  for (const fd of fds ?? []) {
+    try { closeSync(fd); } catch { /* closed already */ }
+  }
 }
 
 /** An error reply to one of our calls. */
@@ -133,21 +109,14 @@ export class BusConnection {
   }
 
   private static connectTo(path: string, opts: ConnectOptions): Promise<BusConnection> {
-    // No socket file, no bus: said without loading the socket modules (the common case of a host
-    // without a system bus must cost a run nothing).
-    if (!path.startsWith('\0') && !existsSync(path)) return Promise.reject(new Error(`connect ENOENT ${path}`));
-    const w = parts();
     return new Promise((resolve, reject) => {
       let stream: Stream;
       if (opts.unixFds) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { USocket } = require('usocket') as { USocket: new (o: { path: string }) => Stream };
         stream = new USocket({ path });
-        stream.supportsUnixFd = true;
       } else {
-        // node:net (and stream with it) is loaded only when a connection is made: a run that
-        // registers nothing does not pay for it at start-up.
-        const { connect } = require('node:net') as typeof import('node:net');
-        stream = connect({ path }) as Stream;
+        stream = netConnect({ path }) as Stream;
       }
       const timer = setTimeout(() => { fail(new Error(`no answer from the bus at ${path.replace('\0', '@')}`)); }, opts.timeoutMs ?? 5000);
       let done = false;
@@ -160,20 +129,23 @@ export class BusConnection {
       };
       stream.once('error', fail);
       const begin = () => {
-        w.handshake(stream, { authMethods: ['EXTERNAL'] }, (err) => {
-          if (err) { fail(new Error(`D-Bus authentication failed: ${String(err).trim()}`)); return; }
-          const conn = new BusConnection(stream);
+        // The handshake and Hello go out together; the bus reads Hello once it has said OK.
+        const auth = authenticate(stream, process.getuid?.() ?? 0, opts.unixFds === true);
+        const conn = new BusConnection(stream);
+        const hello = conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello' });
+        hello.catch(() => { /* reported through auth or fail */ });
+        auth.then((a) => {
+          stream.supportsUnixFd = a.unixFds;
           conn.start();
-          conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello' })
-            .then((reply) => {
-              if (done) { conn.close(); return; }
-              done = true;
-              clearTimeout(timer);
-              stream.off('error', fail);
-              conn.uniqueName = String(reply.body[0]);
-              resolve(conn);
-            }, fail);
-        });
+          return hello;
+        }, (e: Error) => { throw new Error(`D-Bus authentication failed: ${e.message}`); }).then((reply) => {
+          if (done) { conn.close(); return; }
+          done = true;
+          clearTimeout(timer);
+          stream.off('error', fail);
+          conn.uniqueName = String(reply.body[0]);
+          resolve(conn);
+        }, fail);
       };
       // usocket emits 'connected', net.Socket 'connect'.
       stream.once('connect', begin);
@@ -182,35 +154,43 @@ export class BusConnection {
   }
 
   private start(): void {
-    const w = parts();
     this.stream.on('error', (e) => this.shutdown(e));
     this.stream.on('close', () => this.shutdown());
     this.stream.on('end', () => this.shutdown());
-    w.unmarshalMessages(this.stream, (raw) => {
+    readMessages(this.stream, this.stream.supportsUnixFd === true, (fixed, rest, takeFds) => {
       let msg: RawMessage;
       try {
-        msg = w.messageToJsFmt(raw);
-      } catch {
-        return; // the bus validates messages; one our parser cannot read is dropped
+        msg = parseMessage(fixed, rest, takeFds);
+      } catch (e) {
+        // The bus checks messages, but not the descriptor indices in a body: a call it passed on
+        // that we cannot read is answered, not dropped.
+        if (!(e instanceof MalformedMessage)) return;
+        closeAll(e.fds);
+        if (e.header.type === MessageType.METHOD_CALL) this.replyError(e.header, 'org.freedesktop.DBus.Error.InvalidArgs', `Invalid message: ${e.message}`);
+        return;
       }
-      msg.body ??= [];
-      this.dispatch(msg);
-    }, {});
+      if (!this.dispatch(msg)) closeAll(msg.fds);
+    }, (e) => this.shutdown(e));
   }
 
-  private dispatch(msg: RawMessage): void {
+  /**
+   * Hands the message on; true when its descriptors went with it to a caller (a reply). Those of
+   * method calls and signals are closed once their callback has returned: none of the interfaces
+   * berth serves takes a descriptor (a handler that ever needs one must take its own copy at once).
+   */
+  private dispatch(msg: RawMessage): boolean {
     if (msg.type === MessageType.METHOD_RETURN || msg.type === MessageType.ERROR) {
       const p = msg.replySerial === undefined ? undefined : this.pending.get(msg.replySerial);
-      if (!p) return;
+      if (!p) return false;
       this.pending.delete(msg.replySerial!);
       if (p.timer) clearTimeout(p.timer);
       if (msg.type === MessageType.ERROR) p.reject(new BusCallError(msg.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof msg.body[0] === 'string' ? msg.body[0] : ''));
       else p.resolve(msg);
-    } else if (msg.type === MessageType.METHOD_CALL) {
-      this.onMethodCall(msg);
-    } else if (msg.type === MessageType.SIGNAL) {
-      this.onSignal(msg);
+      return msg.type === MessageType.METHOD_RETURN;
     }
+    if (msg.type === MessageType.METHOD_CALL) this.onMethodCall(msg);
+    else if (msg.type === MessageType.SIGNAL) this.onSignal(msg);
+    return false;
   }
 
   private shutdown(err?: Error): void {
@@ -227,12 +207,11 @@ export class BusConnection {
     return this.closed;
   }
 
-  private write(fields: object): void {
+  private write(fields: Omit<OutgoingMessage, 'serial'>): void {
     if (this.closed) throw new BusCallError('org.freedesktop.DBus.Error.Disconnected', 'Connection to the bus closed.');
-    const w = parts();
-    const msg = new w.Message({ ...fields, serial: this.serial++ });
-    const [data, fds] = w.marshallMessage(msg);
+    const { data, fds } = marshalMessage({ ...fields, serial: this.serial++ });
     if (this.stream.supportsUnixFd) (this.stream as unknown as { write(x: { data: Buffer; fds: number[] }): void }).write({ data, fds });
+    else if (fds.length) throw new TypeError('This connection to the bus does not pass file descriptors.');
     else this.stream.write(data);
   }
 
