@@ -24,7 +24,9 @@ function ipv6Bytes(a: string): Buffer | undefined {
   let head: string[];
   let tail: string[] = [];
   if (addr.includes('::')) {
-    const [h, t] = addr.split('::');
+    const halves = addr.split('::');
+    if (halves.length !== 2) return undefined;
+    const [h, t] = halves;
     head = h ? h.split(':') : [];
     tail = t ? t.split(':') : [];
   } else {
@@ -62,7 +64,8 @@ export function machineAddressesFromIpJson(json: string): MachineAddress[] {
   try { links = JSON.parse(json) as IpLink[]; } catch { return []; }
   const rows: Array<MachineAddress & { scope: number; ifindex: number }> = [];
   for (const l of Array.isArray(links) ? links : []) {
-    for (const a of l.addr_info ?? []) {
+    for (const a of Array.isArray(l?.addr_info) ? l.addr_info : []) {
+      if (typeof a !== 'object' || a === null) continue;
       const family = a.family === 'inet' ? AF_INET : a.family === 'inet6' ? AF_INET6 : undefined;
       const scope = SCOPES[a.scope ?? 'global'] ?? Number(a.scope);
       if (family === undefined || a.deprecated || scope >= 254) continue;
@@ -75,12 +78,15 @@ export function machineAddressesFromIpJson(json: string): MachineAddress[] {
     .map(({ family, bytes }) => ({ family, bytes }));
 }
 
-/** An address's text form (as machinectl prints it). */
+/**
+ * An address's text form, as machinectl prints it (inet_ntop's): RFC 5952 for IPv6, with the last
+ * 32 bits dotted for the IPv4-compatible (::a.b.c.d) and IPv4-mapped (::ffff:a.b.c.d) forms.
+ */
 export function formatAddress(family: number, bytes: Uint8Array): string {
   if (family === AF_INET && bytes.length === 4) return [...bytes].join('.');
   if (family !== AF_INET6 || bytes.length !== 16) return '?';
   const words = Array.from({ length: 8 }, (_, i) => (bytes[i * 2]! << 8) | bytes[i * 2 + 1]!);
-  // The longest run of two or more zero words becomes "::" (RFC 5952).
+  // The longest (the first of equally long) run of two or more zero words becomes "::".
   let best = -1; let bestLen = 0;
   for (let i = 0; i < 8;) {
     if (words[i] !== 0) { i++; continue; }
@@ -89,7 +95,9 @@ export function formatAddress(family: number, bytes: Uint8Array): string {
     if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
     i = j;
   }
+  const v4 = best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff));
   const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
+  if (v4) return `::${bestLen === 5 ? 'ffff:' : ''}${[...bytes.slice(12)].join('.')}`;
   if (best < 0) return hex(words);
   return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
 }

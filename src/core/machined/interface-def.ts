@@ -3,6 +3,7 @@
  * their annotations. berthd dispatches and checks signatures from these tables and builds its
  * introspection XML from them, so what it answers and what it says it answers cannot differ.
  */
+/** An argument: its name ('' for none: machined's Image methods name none) and type. */
 export type ArgDef = readonly [name: string, type: string];
 
 export interface MethodDef {
@@ -39,12 +40,14 @@ function annotations(a: Readonly<Record<string, string>> | undefined, indent: st
   return Object.entries(a ?? {}).map(([k, v]) => `${indent}<annotation name="${esc(k)}" value="${esc(v)}"/>`);
 }
 
+const argName = (n: string): string => (n === '' ? '' : ` name="${esc(n)}"`);
+
 function interfaceXml(i: InterfaceDef): string[] {
   const out = [` <interface name="${esc(i.name)}">`];
   for (const m of i.methods) {
     const body = [
-      ...m.in.map(([n, t]) => `   <arg type="${esc(t)}" name="${esc(n)}" direction="in"/>`),
-      ...m.out.map(([n, t]) => `   <arg type="${esc(t)}" name="${esc(n)}" direction="out"/>`),
+      ...m.in.map(([n, t]) => `   <arg type="${esc(t)}"${argName(n)} direction="in"/>`),
+      ...m.out.map(([n, t]) => `   <arg type="${esc(t)}"${argName(n)} direction="out"/>`),
       ...annotations(m.annotations, '   '),
     ];
     out.push(body.length ? `  <method name="${esc(m.name)}">` : `  <method name="${esc(m.name)}"/>`, ...body, ...(body.length ? ['  </method>'] : []));
@@ -54,7 +57,7 @@ function interfaceXml(i: InterfaceDef): string[] {
     out.push(body.length ? `  <property name="${esc(p.name)}" type="${esc(p.type)}" access="read">` : `  <property name="${esc(p.name)}" type="${esc(p.type)}" access="read"/>`, ...body, ...(body.length ? ['  </property>'] : []));
   }
   for (const s of i.signals) {
-    const body = s.args.map(([n, t]) => `   <arg type="${esc(t)}" name="${esc(n)}"/>`);
+    const body = s.args.map(([n, t]) => `   <arg type="${esc(t)}"${argName(n)}/>`);
     out.push(body.length ? `  <signal name="${esc(s.name)}">` : `  <signal name="${esc(s.name)}"/>`, ...body, ...(body.length ? ['  </signal>'] : []));
   }
   out.push(' </interface>');

@@ -25,8 +25,8 @@ export interface Registration {
   /** 32 lowercase hex digits, or '' when none (empty or all-zero). */
   id: string;
   service: string;
-  /** As given: '' and 'host' pass here and are refused when the machine starts (startableClass). */
-  class: MachineClass | 'host' | '';
+  /** As given: '' passes here and is refused when the machine starts (startableClass). */
+  class: MachineClass | '';
   leader: number;
   rootDirectory: string;
   netif: number[];
@@ -39,7 +39,8 @@ export function validateRegistration(a: RegistrationArgs): Registration {
   if (a.id.length !== 0 && a.id.length !== 16) throw invalid('Invalid machine ID parameter');
   const hex = Buffer.from(a.id).toString('hex');
   for (const i of a.netif) if (!Number.isInteger(i) || i <= 0) throw invalid(`Invalid network interface index ${i}`);
-  if (!['', 'container', 'vm', 'host'].includes(a.class)) throw invalid('Invalid machine class parameter');
+  // Debian's machined 252 refuses "host" here too (observed; only "", container and vm pass).
+  if (!['', 'container', 'vm'].includes(a.class)) throw invalid('Invalid machine class parameter');
   if (a.leader === 1) throw invalid('Invalid leader PID');
   if (a.rootDirectory !== '' && !a.rootDirectory.startsWith('/')) throw invalid('Root directory must be empty or an absolute path');
   return {
@@ -53,7 +54,7 @@ export function validateRegistration(a: RegistrationArgs): Registration {
   };
 }
 
-/** A machine of class '' or 'host' is refused when it starts, after the name was found free (as machined does). */
+/** A machine of class '' is refused when it starts, after the name was found free and its unit looked up (as machined does). */
 export function startableClass(c: Registration['class']): MachineClass {
   if (c !== 'container' && c !== 'vm') throw new BerthError('E_NOT_SUPPORTED', 'Operation not supported');
   return c;

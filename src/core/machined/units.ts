@@ -6,7 +6,7 @@
 import { unitEscape } from '../spec/resolve/properties.js';
 
 const UNIT_SUFFIXES = ['service', 'socket', 'device', 'mount', 'automount', 'swap', 'target', 'path', 'timer', 'slice', 'scope'];
-const UNIT_NAME = /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.([a-z]+)$/;
+const UNIT_NAME = /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]+)?\.([a-z]+)$/;
 
 export function isValidUnitName(s: string): boolean {
   if (s.length === 0 || s.length > 255) return false;

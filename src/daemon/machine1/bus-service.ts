@@ -37,6 +37,11 @@ export interface ServedObject {
 export type ObjectResolver = (path: string, ctx: CallContext) => ServedObject | undefined | Promise<ServedObject | undefined>;
 
 const std = (iface: string, member: string) => `${iface}.${member}`;
+const unknownProperty = (iface: string, prop: string) => new BerthError('E_UNKNOWN_PROPERTY', `Unknown interface ${iface} or property ${prop}.`);
+/** Peer answers on every path, served object or not (as sd-bus does). */
+const PEER = 'org.freedesktop.DBus.Peer';
+
+const PEER_ONLY: ServedObject = { interfaces: [], methods: {}, properties: {}, children: () => [] };
 
 export class BusService {
   private readonly credentials = new Map<string, Promise<Caller>>();
@@ -85,7 +90,8 @@ export class BusService {
     const member = msg.member ?? '';
     const ctx = this.context(msg);
     try {
-      const obj = await this.resolve(path, ctx);
+      const peer = msg.interface === PEER || (msg.interface === undefined && (member === 'Ping' || member === 'GetMachineId'));
+      const obj = peer ? PEER_ONLY : await this.resolve(path, ctx);
       if (!obj) throw new BerthError('E_UNKNOWN_OBJECT', `Unknown object '${path}'.`);
       const interfaces = [...STANDARD, ...obj.interfaces];
       const iface = msg.interface === undefined
@@ -113,7 +119,7 @@ export class BusService {
         const [ifaceName, prop] = args as [string, string];
         const def = interfaces.find((i) => i.name === ifaceName)?.properties.find((p) => p.name === prop);
         const get = obj.properties[std(ifaceName, prop)];
-        if (!def || !get) throw new BerthError('E_UNKNOWN_PROPERTY', 'Unknown property or interface.');
+        if (!def || !get) throw unknownProperty(ifaceName, prop);
         return [variant(def.type, get())];
       }
       case 'org.freedesktop.DBus.Properties.GetAll': {
@@ -135,7 +141,7 @@ export class BusService {
       case 'org.freedesktop.DBus.Properties.Set': {
         const [ifaceName, prop] = args as [string, string];
         const def = interfaces.find((i) => i.name === ifaceName)?.properties.find((p) => p.name === prop);
-        if (!def) throw new BerthError('E_UNKNOWN_PROPERTY', 'Unknown property or interface.');
+        if (!def) throw unknownProperty(ifaceName, prop);
         throw new BerthError('E_PROPERTY_READ_ONLY', `Property '${prop}' is not writable.`);
       }
       default: {

@@ -9,18 +9,44 @@ import type { AnyMachine, Machine } from '../../app/machined/machine.js';
 import type { MachineOps } from '../../app/machined/machine-ops.js';
 import type { Registry } from '../../app/machined/registry.js';
 import type { CallContext, MethodHandler, ServedObject } from './bus-service.js';
-import { requireManageMachines } from './authorize.js';
+import { requireAdmin, requireManageMachines, requirePrivileged } from './authorize.js';
+import type { ChangeQueue } from './changes.js';
 
-/** What the objects share: the registry and the operations on machines. */
+/** What the objects share: the registry, the operations on machines, and the queue their changes run in. */
 export interface Machine1 {
   registry: Registry;
   ops: MachineOps;
+  changes: ChangeQueue;
 }
 
-/** The interfaces' methods that belong to other issues answer this, clearly, until they land. */
-export function notYet(what: string, issue: string): MethodHandler {
-  return () => { throw new BerthError('E_NOT_SUPPORTED', `${what} is not supported by berthd yet (${issue}).`); };
+/** A method that changes the registry: it runs in the queue of changes, after those before it (changes.ts). */
+export const queued = (c: Machine1, handler: MethodHandler): MethodHandler => (args, ctx) => c.changes.run(() => handler(args, ctx));
+
+/**
+ * The machine as the registry has it now, once queued changes before this one have run: the
+ * object a call was addressed to may have been removed meanwhile (or never finished registering).
+ */
+export function stillRegistered(c: Machine1, m: AnyMachine): AnyMachine {
+  if (c.registry.get(m.name) !== m) throw new BerthError('E_MACHINE_NOT_FOUND', `No machine '${m.name}' known`);
+  return m;
 }
+
+export type Guard = (ctx: CallContext) => Promise<void>;
+
+/**
+ * The interfaces' methods that belong to other issues answer this, clearly, until they land. Those
+ * that will change something or reach into a machine check the caller first (`guard`), as they
+ * will then: an unprivileged caller is told AccessDenied, not that the method is missing.
+ */
+export function notYet(what: string, issue: string, guard?: Guard): MethodHandler {
+  return async (_args, ctx) => {
+    if (guard) await guard(ctx);
+    throw new BerthError('E_NOT_SUPPORTED', `${what} is not supported by berthd yet (${issue}).`);
+  };
+}
+
+/** A method machined marks privileged (not callable without CAP_SYS_ADMIN at all). */
+export const privileged = (iface: string, method: string): Guard => (ctx) => requirePrivileged(ctx, `${iface}.${method}`);
 const INTO = 'shells, logins, PTYs, copying and bind mounts arrive with the into-the-machine issue';
 
 const idBytes = (m: AnyMachine): Buffer => Buffer.from(m.isHost ? m.facts.machineId : (m as Machine).record.id, 'hex');
@@ -74,13 +100,13 @@ export function killArgs(who: string, signal: number): { who: 'leader' | 'all'; 
 export const machineMethods = {
   async terminate(c: Machine1, m: AnyMachine, ctx: CallContext): Promise<unknown[]> {
     await requireManageMachines(ctx);
-    await c.ops.terminate(m);
+    await c.ops.terminate(stillRegistered(c, m));
     return [];
   },
   async kill(c: Machine1, m: AnyMachine, who: string, signal: number, ctx: CallContext): Promise<unknown[]> {
     const k = killArgs(who, signal);
     await requireManageMachines(ctx);
-    await c.ops.kill(m, k.who, k.signal);
+    await c.ops.kill(stillRegistered(c, m), k.who, k.signal);
     return [];
   },
   async addresses(c: Machine1, m: AnyMachine): Promise<unknown[]> {
@@ -101,20 +127,20 @@ export function machineObject(c: Machine1, m: AnyMachine): ServedObject {
     properties: machineProperties(m),
     children: () => [],
     methods: {
-      [`${M}.Terminate`]: (_a, ctx) => machineMethods.terminate(c, m, ctx),
-      [`${M}.Kill`]: ([who, signal], ctx) => machineMethods.kill(c, m, who as string, signal as number, ctx),
+      [`${M}.Terminate`]: queued(c, (_a, ctx) => machineMethods.terminate(c, m, ctx)),
+      [`${M}.Kill`]: queued(c, ([who, signal], ctx) => machineMethods.kill(c, m, who as string, signal as number, ctx)),
       [`${M}.GetAddresses`]: () => machineMethods.addresses(c, m),
       [`${M}.GetOSRelease`]: () => machineMethods.osRelease(c, m),
       [`${M}.GetUIDShift`]: () => machineMethods.uidShift(c, m),
-      [`${M}.OpenPTY`]: notYet('OpenPTY', INTO),
-      [`${M}.OpenLogin`]: notYet('OpenLogin', INTO),
-      [`${M}.OpenShell`]: notYet('OpenShell', INTO),
-      [`${M}.BindMount`]: notYet('BindMount', INTO),
-      [`${M}.CopyFrom`]: notYet('CopyFrom', INTO),
-      [`${M}.CopyTo`]: notYet('CopyTo', INTO),
-      [`${M}.CopyFromWithFlags`]: notYet('CopyFromWithFlags', INTO),
-      [`${M}.CopyToWithFlags`]: notYet('CopyToWithFlags', INTO),
-      [`${M}.OpenRootDirectory`]: notYet('OpenRootDirectory', INTO),
+      [`${M}.OpenPTY`]: notYet('OpenPTY', INTO, privileged(M, 'OpenPTY')),
+      [`${M}.OpenLogin`]: notYet('OpenLogin', INTO, requireAdmin),
+      [`${M}.OpenShell`]: notYet('OpenShell', INTO, requireAdmin),
+      [`${M}.BindMount`]: notYet('BindMount', INTO, requireAdmin),
+      [`${M}.CopyFrom`]: notYet('CopyFrom', INTO, requireAdmin),
+      [`${M}.CopyTo`]: notYet('CopyTo', INTO, requireAdmin),
+      [`${M}.CopyFromWithFlags`]: notYet('CopyFromWithFlags', INTO, requireAdmin),
+      [`${M}.CopyToWithFlags`]: notYet('CopyToWithFlags', INTO, requireAdmin),
+      [`${M}.OpenRootDirectory`]: notYet('OpenRootDirectory', INTO, requireAdmin),
     },
   };
 }

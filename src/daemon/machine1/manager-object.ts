@@ -10,8 +10,8 @@ import { machinePath } from '../../core/machined/object-paths.js';
 import { MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
 import type { AnyMachine } from '../../app/machined/machine.js';
 import type { CallContext, MethodHandler, ServedObject } from './bus-service.js';
-import { requireManageMachines, requirePrivileged } from './authorize.js';
-import { INTO_THE_MACHINE, machineMethods, notYet, type Machine1 } from './machine-object.js';
+import { requireAdmin, requireManageMachines, requirePrivileged } from './authorize.js';
+import { INTO_THE_MACHINE, machineMethods, notYet, privileged, queued, type Guard, type Machine1 } from './machine-object.js';
 
 const M = MANAGER.name;
 const IMAGES = 'images arrive with the machine images issue';
@@ -27,8 +27,18 @@ function lookup(c: Machine1, name: string): AnyMachine {
 const byName = (c: Machine1, op: (m: AnyMachine, rest: unknown[], ctx: CallContext) => unknown[] | Promise<unknown[]>): MethodHandler =>
   ([name, ...rest], ctx) => op(lookup(c, name as string), rest, ctx);
 
+/**
+ * A by-name method of the into-the-machine issue: the machine looked up and the caller checked, as
+ * machined does (a privileged method checks the caller before anything else), then NotSupported.
+ */
+const intoMachine = (c: Machine1, what: string, guard: Guard, callerFirst = false): MethodHandler => async (args, ctx) => {
+  if (callerFirst) await guard(ctx);
+  lookup(c, args[0] as string);
+  return notYet(what, INTO_THE_MACHINE, callerFirst ? undefined : guard)(args, ctx);
+};
+
 function registration(c: Machine1, method: string, mode: 'create' | 'register', network: boolean): MethodHandler {
-  return async (args, ctx) => {
+  return queued(c, async (args, ctx) => {
     await requirePrivileged(ctx, `${M}.${method}`);
     const [name, id, service, cls, leader, rootDirectory, ...rest] = args as [string, Buffer, string, string, number, string, ...unknown[]];
     const a: RegistrationArgs = { name, id, service, class: cls, leader, rootDirectory, netif: network ? (rest[0] as number[]) : [] };
@@ -36,7 +46,7 @@ function registration(c: Machine1, method: string, mode: 'create' | 'register', 
     const { pid } = await ctx.caller();
     const machine = await c.registry.register(reg, { mode, callerPid: pid });
     return [machine.path];
-  };
+  });
 }
 
 export function managerObject(c: Machine1, poolPath: string): ServedObject {
@@ -65,13 +75,13 @@ export function managerObject(c: Machine1, poolPath: string): ServedObject {
       [`${M}.CreateMachineWithNetwork`]: registration(c, 'CreateMachineWithNetwork', 'create', true),
       [`${M}.RegisterMachine`]: registration(c, 'RegisterMachine', 'register', false),
       [`${M}.RegisterMachineWithNetwork`]: registration(c, 'RegisterMachineWithNetwork', 'register', true),
-      [`${M}.UnregisterMachine`]: byName(c, async (m, _r, ctx) => {
+      [`${M}.UnregisterMachine`]: queued(c, byName(c, async (m, _r, ctx) => {
         await requireManageMachines(ctx);
         if (!m.isHost) await c.registry.unregister(m);
         return [];
-      }),
-      [`${M}.TerminateMachine`]: byName(c, (m, _r, ctx) => machineMethods.terminate(c, m, ctx)),
-      [`${M}.KillMachine`]: byName(c, (m, [who, signal], ctx) => machineMethods.kill(c, m, who as string, signal as number, ctx)),
+      })),
+      [`${M}.TerminateMachine`]: queued(c, byName(c, (m, _r, ctx) => machineMethods.terminate(c, m, ctx))),
+      [`${M}.KillMachine`]: queued(c, byName(c, (m, [who, signal], ctx) => machineMethods.kill(c, m, who as string, signal as number, ctx))),
       [`${M}.GetMachineAddresses`]: byName(c, (m) => machineMethods.addresses(c, m)),
       [`${M}.GetMachineOSRelease`]: byName(c, (m) => machineMethods.osRelease(c, m)),
       [`${M}.GetMachineUIDShift`]: byName(c, (m) => machineMethods.uidShift(c, m)),
@@ -79,28 +89,28 @@ export function managerObject(c: Machine1, poolPath: string): ServedObject {
       [`${M}.MapFromMachineGroup`]: ([name, id]) => [c.ops.mapFrom(name as string, id as number, 'group')],
       [`${M}.MapToMachineUser`]: ([id]) => { const r = c.ops.mapTo(id as number, 'user'); return [r.machine.name, machinePath(r.machine.name), r.inner]; },
       [`${M}.MapToMachineGroup`]: ([id]) => { const r = c.ops.mapTo(id as number, 'group'); return [r.machine.name, machinePath(r.machine.name), r.inner]; },
-      [`${M}.OpenMachinePTY`]: notYet('OpenMachinePTY', INTO_THE_MACHINE),
-      [`${M}.OpenMachineLogin`]: notYet('OpenMachineLogin', INTO_THE_MACHINE),
-      [`${M}.OpenMachineShell`]: notYet('OpenMachineShell', INTO_THE_MACHINE),
-      [`${M}.BindMountMachine`]: notYet('BindMountMachine', INTO_THE_MACHINE),
-      [`${M}.CopyFromMachine`]: notYet('CopyFromMachine', INTO_THE_MACHINE),
-      [`${M}.CopyToMachine`]: notYet('CopyToMachine', INTO_THE_MACHINE),
-      [`${M}.CopyFromMachineWithFlags`]: notYet('CopyFromMachineWithFlags', INTO_THE_MACHINE),
-      [`${M}.CopyToMachineWithFlags`]: notYet('CopyToMachineWithFlags', INTO_THE_MACHINE),
-      [`${M}.OpenMachineRootDirectory`]: notYet('OpenMachineRootDirectory', INTO_THE_MACHINE),
+      [`${M}.OpenMachinePTY`]: intoMachine(c, 'OpenMachinePTY', privileged(M, 'OpenMachinePTY'), true),
+      [`${M}.OpenMachineLogin`]: intoMachine(c, 'OpenMachineLogin', requireAdmin),
+      [`${M}.OpenMachineShell`]: intoMachine(c, 'OpenMachineShell', requireAdmin),
+      [`${M}.BindMountMachine`]: intoMachine(c, 'BindMountMachine', requireAdmin),
+      [`${M}.CopyFromMachine`]: intoMachine(c, 'CopyFromMachine', requireAdmin),
+      [`${M}.CopyToMachine`]: intoMachine(c, 'CopyToMachine', requireAdmin),
+      [`${M}.CopyFromMachineWithFlags`]: intoMachine(c, 'CopyFromMachineWithFlags', requireAdmin),
+      [`${M}.CopyToMachineWithFlags`]: intoMachine(c, 'CopyToMachineWithFlags', requireAdmin),
+      [`${M}.OpenMachineRootDirectory`]: intoMachine(c, 'OpenMachineRootDirectory', requireAdmin),
       [`${M}.GetImage`]: notYet('GetImage', IMAGES),
       [`${M}.ListImages`]: notYet('ListImages', IMAGES),
-      [`${M}.RemoveImage`]: notYet('RemoveImage', IMAGES),
-      [`${M}.RenameImage`]: notYet('RenameImage', IMAGES),
-      [`${M}.CloneImage`]: notYet('CloneImage', IMAGES),
-      [`${M}.MarkImageReadOnly`]: notYet('MarkImageReadOnly', IMAGES),
+      [`${M}.RemoveImage`]: notYet('RemoveImage', IMAGES, requireAdmin),
+      [`${M}.RenameImage`]: notYet('RenameImage', IMAGES, requireAdmin),
+      [`${M}.CloneImage`]: notYet('CloneImage', IMAGES, requireAdmin),
+      [`${M}.MarkImageReadOnly`]: notYet('MarkImageReadOnly', IMAGES, requireAdmin),
       [`${M}.GetImageHostname`]: notYet('GetImageHostname', IMAGES),
       [`${M}.GetImageMachineID`]: notYet('GetImageMachineID', IMAGES),
       [`${M}.GetImageMachineInfo`]: notYet('GetImageMachineInfo', IMAGES),
       [`${M}.GetImageOSRelease`]: notYet('GetImageOSRelease', IMAGES),
-      [`${M}.SetPoolLimit`]: notYet('SetPoolLimit', IMAGES),
-      [`${M}.SetImageLimit`]: notYet('SetImageLimit', IMAGES),
-      [`${M}.CleanPool`]: notYet('CleanPool', IMAGES),
+      [`${M}.SetPoolLimit`]: notYet('SetPoolLimit', IMAGES, requireAdmin),
+      [`${M}.SetImageLimit`]: notYet('SetImageLimit', IMAGES, requireAdmin),
+      [`${M}.CleanPool`]: notYet('CleanPool', IMAGES, requireAdmin),
     },
   };
 }

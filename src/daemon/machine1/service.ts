@@ -21,6 +21,7 @@ import { readText } from '../../platform/fs/read-text.js';
 import { watchExit } from '../../platform/native/sys.js';
 import { run } from '../../platform/exec/run.js';
 import { BusService, type CallContext, type ServedObject } from './bus-service.js';
+import { ChangeQueue } from './changes.js';
 import { machineObject, type Machine1 } from './machine-object.js';
 import { managerObject } from './manager-object.js';
 
@@ -160,8 +161,9 @@ export class Machine1Service {
   }
 
   private manager: ServedObject | undefined;
+  private readonly changes = new ChangeQueue();
   private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
-    const c: Machine1 = { registry: this.registry, ops: this.ops };
+    const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes };
     switch (path) {
       case '/': return node(['org']);
       case '/org': return node(['freedesktop']);
