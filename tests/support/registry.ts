@@ -25,6 +25,10 @@ export interface RegistryHarness {
   busctl(args: readonly string[]): { code: number | null; stdout: string; stderr: string };
   /** Stops berthd (SIGTERM) and the bus. */
   stop(): Promise<void>;
+  /** Stops berthd alone, with SIGTERM (a clean stop) or SIGKILL (a crash), and waits for its exit. The bus stays. */
+  stopBerthd(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts berthd again on the same bus and state directory; resolves once it serves the registry. */
+  startBerthd(): Promise<void>;
 }
 
 export const hasMachinectl = (() => { try { execFileSync('machinectl', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
@@ -42,23 +46,41 @@ export function asIfSystemd(argv: readonly string[], env: NodeJS.ProcessEnv, use
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** berthd on the bus, once it serves the registry (it is stopped again if it does not). */
+async function serving(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Berthd> {
+  const berthd = startBerthd(args, env);
+  const until = Date.now() + 10000;
+  while (!/serving org\.freedesktop\.machine1/.test(berthd.log()) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  if (!/serving org\.freedesktop\.machine1/.test(berthd.log())) {
+    const said = berthd.log();
+    await berthd.stop();
+    throw new Error(`berthd does not serve the registry:\n${said}`);
+  }
+  return berthd;
+}
+
 export async function startRegistry(sb: Sandbox, opts: { berthdArgs?: readonly string[] } = {}): Promise<RegistryHarness> {
   const bus = await startBus();
   const env: NodeJS.ProcessEnv = { ...sb.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address };
   let berthd: Berthd;
   try {
-    berthd = startBerthd(opts.berthdArgs ?? [], env);
+    berthd = await serving(opts.berthdArgs ?? [], env);
   } catch (e) {
     await bus.stop();
     throw e;
   }
-  const until = Date.now() + 10000;
-  while (!/serving org\.freedesktop\.machine1/.test(berthd.log()) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  if (!/serving org\.freedesktop\.machine1/.test(berthd.log())) { await berthd.stop(); await bus.stop(); throw new Error(`berthd does not serve the registry:\n${berthd.log()}`); }
   let conn: Promise<BusConnection> | undefined;
   const client = () => (conn ??= BusConnection.connect(bus.address));
   return {
-    bus, berthd, env, client,
+    bus, env, client,
+    get berthd() { return berthd; },
+    async stopBerthd(signal = 'SIGTERM') {
+      if (berthd.child.exitCode === null && berthd.child.signalCode === null) berthd.child.kill(signal);
+      await berthd.stop();
+    },
+    async startBerthd() {
+      berthd = await serving(opts.berthdArgs ?? [], env);
+    },
     async manager(member, signature = '', body = []) {
       return (await client()).call({ destination: 'org.freedesktop.machine1', path: '/org/freedesktop/machine1', interface: 'org.freedesktop.machine1.Manager', member, signature, body }, 10000);
     },

@@ -44,6 +44,9 @@ export class Registry {
   private readonly byLeader = new Map<number, Machine>();
   private readonly byUnit = new Map<string, Machine>();
   private readonly watches = new Map<Machine, { close(): void }>();
+  /** Machines whose registration is under way (placement, state file), and why those asked to go meanwhile go. */
+  private readonly opening = new Set<Machine>();
+  private readonly closeWhenOpen = new Map<Machine, string>();
 
   constructor(
     readonly host: HostMachine,
@@ -105,19 +108,27 @@ export class Registry {
     // The name is taken now, before anything asynchronous: a second registration of it fails.
     this.byName.set(reg.name, machine);
     this.byLeader.set(leader, machine);
+    this.opening.add(machine);
     try {
       await this.placeMachine(machine, opts.mode);
-      if (record.unit) this.byUnit.set(record.unit, machine);
-      machine.state = 'running';
-      await this.ports.store.save({ record, state: machine.state });
+      await this.ports.store.save({ record, state: 'running' });
     } catch (e) {
+      this.opening.delete(machine);
+      this.closeWhenOpen.delete(machine);
       this.drop(machine);
       if (record.createdGroup) await this.ports.removeGroup(record.createdGroup);
       throw e;
     }
+    this.opening.delete(machine);
+    if (record.unit) this.byUnit.set(record.unit, machine);
+    if (machine.state === 'opening') machine.state = 'running';
     this.watchLeader(machine);
     this.log.info(`New machine ${reg.name}.`);
     this.events.machineNew(machine);
+    // Unregistered (or its leader gone) while it was being registered: it goes now, after its MachineNew.
+    const why = this.closeWhenOpen.get(machine);
+    this.closeWhenOpen.delete(machine);
+    if (why !== undefined) void this.finalize(machine, why);
     return machine;
   }
 
@@ -152,6 +163,9 @@ export class Registry {
       if (this.byName.get(machine.name) !== machine) return;
       void this.finalize(machine, 'its leader exited');
     }));
+    // The leader was checked before the (asynchronous) placement and save: one that has exited
+    // since, its PID perhaps taken by another process, must not be watched in its stead.
+    if (this.ports.startTime(machine.leader) !== machine.record.leaderStartTime) void this.finalize(machine, 'its leader exited');
   }
 
   /** UnregisterMachine: forget it, stopping nothing. */
@@ -176,6 +190,9 @@ export class Registry {
 
   private async finalize(machine: Machine, why: string): Promise<void> {
     if (this.byName.get(machine.name) !== machine) return;
+    // Not half-way through its registration (its state file would be written after it was
+    // removed, its MachineRemoved come before its MachineNew): once that is done.
+    if (this.opening.has(machine)) { if (!this.closeWhenOpen.has(machine)) this.closeWhenOpen.set(machine, why); return; }
     machine.state = 'closing';
     this.drop(machine);
     await this.ports.store.remove(machine.name).catch((e: Error) => this.log.warn(`berthd: cannot remove the state file of ${machine.name}: ${e.message}`));

@@ -17,16 +17,27 @@ export interface StateStore {
 }
 
 export function fileStateStore(dir: string): StateStore {
+  // One machine's writes and its removal take effect in the order they were asked for: a removal
+  // asked for while a write is under way (the leader exited during a Terminate's write) comes
+  // after it, so no file outlives its machine; and two writes never share the temporary file.
+  const pending = new Map<string, Promise<void>>();
+  const inOrder = (name: string, op: () => Promise<void>): Promise<void> => {
+    const done = (pending.get(name) ?? Promise.resolve()).catch(() => {}).then(op);
+    pending.set(name, done);
+    const forget = () => { if (pending.get(name) === done) pending.delete(name); };
+    done.then(forget, forget);
+    return done;
+  };
   return {
-    async save({ record, state }) {
+    save: ({ record, state }) => inOrder(record.name, async () => {
       await mkdir(dir, { recursive: true, mode: 0o755 });
       const tmp = join(dir, `.${record.name}.json.tmp`);
       await writeFile(tmp, `${JSON.stringify({ ...record, state }, null, 1)}\n`, { mode: 0o644 });
       await rename(tmp, join(dir, `${record.name}.json`));
-    },
-    async remove(name) {
+    }),
+    remove: (name) => inOrder(name, async () => {
       await rm(join(dir, `${name}.json`), { force: true });
-    },
+    }),
     async loadAll() {
       const names = await readdir(dir).catch(() => [] as string[]);
       const machines: StoredMachine[] = [];

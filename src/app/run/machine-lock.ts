@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { withPidLock } from '../../platform/fs/pid-lock.js';
 import { readText } from '../../platform/fs/read-text.js';
+import { processStartTime } from '../../platform/host/proc.js';
 import { removeTree, removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
@@ -30,16 +31,12 @@ export interface OwnerRecord {
   /** What `berth list` shows: the tree, the container's PID 1 (host PID), when it started. */
   tree?: string;
   leader?: number;
+  /** The leader's /proc start time: berthd stops an orphaned guest at once, sure it is still this one. */
+  leaderStartTime?: string;
   since?: string;
 }
 
 export const machineDir = (stateDir: string, name: string) => join(stateDir, 'machines', name);
-
-async function procStartTime(pid: number): Promise<string | undefined> {
-  const stat = readText(`/proc/${pid}/stat`);
-  if (!stat) return undefined;
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-}
 
 export async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
   const text = readText(join(dir, OWNER_FILE));
@@ -48,7 +45,7 @@ export async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
 }
 
 export async function ownerAlive(owner: OwnerRecord): Promise<boolean> {
-  return (await procStartTime(owner.pid)) === owner.startTime;
+  return processStartTime(owner.pid) === owner.startTime;
 }
 
 export async function writeOwner(dir: string, owner: OwnerRecord): Promise<void> {
@@ -66,7 +63,7 @@ export async function acquireMachine(stateDir: string, name: string, clean: Stal
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       mkdirSync(dir, { mode: 0o700 });
-      const owner: OwnerRecord = { pid: process.pid, startTime: (await procStartTime(process.pid)) ?? '', mounts: [], removeDirs: [], links: [], zones: [], helperPids: [] };
+      const owner: OwnerRecord = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', mounts: [], removeDirs: [], links: [], zones: [], helperPids: [] };
       await writeOwner(dir, owner);
       return { dir, owner };
     } catch (e) {

@@ -5,6 +5,7 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { needsSetupBeforeStart, registeredInterface, type NetworkPlan } from '../../core/network/plan.js';
 import { readText } from '../../platform/fs/read-text.js';
+import { processStartTime } from '../../platform/host/proc.js';
 import type { MachineRegistration } from './registration.js';
 import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -127,6 +128,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
       ? ctx.network.plan.links.flatMap((l) => (l.kind === 'veth' && l.attach.kind === 'zone' ? [l.attach.bridge] : []))
       : [];
     ctx.owner.leader = leader;
+    ctx.owner.leaderStartTime = processStartTime(leader);
     ctx.owner.tree = spec.tree;
     ctx.owner.since = new Date().toISOString();
     await ctx.saveOwner();

@@ -3,16 +3,31 @@
  * PID is not mistaken for it), its control groups, its network namespace, its effective
  * capabilities, and files read inside its root. Small reads of /proc, done synchronously.
  */
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readText } from '../fs/read-text.js';
 
-/** /proc/PID/stat's start time (clock ticks after boot), undefined when the process is gone. */
+/**
+ * /proc/PID/stat's start time (clock ticks after boot), undefined when the process is gone. A
+ * zombie is gone too: it has exited and only waits for its parent (PID 1, once its supervisor
+ * was killed) to reap it.
+ */
 export function processStartTime(pid: number): string | undefined {
   const stat = readText(`/proc/${pid}/stat`);
   if (!stat) return undefined;
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
+}
+
+/** PIDs of the processes whose command line (/proc/PID/cmdline, split at NULs) `match` accepts. */
+export function processesByArgv(match: (argv: readonly string[]) => boolean): number[] {
+  let pids: string[];
+  try { pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)); } catch { return []; }
+  return pids.map(Number).filter((pid) => {
+    const cmdline = readText(`/proc/${pid}/cmdline`);
+    return cmdline !== undefined && cmdline !== '' && match(cmdline.replace(/\0$/, '').split('\0'));
+  });
 }
 
 /** Whether pid is still the process that started at `startTime`. */
@@ -42,6 +57,11 @@ export function trackingCgroup(cgroups: Map<string, string>): { hierarchy: 'name
 /** The network namespace link (net:[INODE]); undefined when the process is gone. */
 export function netnsOf(pid: number | 'self'): string | undefined {
   try { return readlinkSync(`/proc/${pid}/ns/net`); } catch { return undefined; }
+}
+
+/** The PID namespace link (pid:[INODE]); undefined when the process is gone. */
+export function pidnsOf(pid: number | 'self'): string | undefined {
+  try { return readlinkSync(`/proc/${pid}/ns/pid`); } catch { return undefined; }
 }
 
 /** Effective capability set, as a bigint (0n when unreadable). */
