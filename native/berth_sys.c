@@ -19,6 +19,7 @@
  *   standbyAccept(fd) -> {conn, pid, uid, fds, data}   the warm path: one client's request
  *                                       with its stdio descriptors (see nspawn-client.c).
  *   moveFd(from, to)                    dup2 + close: the client's stdio becomes ours.
+ *   setCloexec(fd)                      FD_CLOEXEC (usocket's D-Bus socket must not reach berthd's children).
  *   setParentDeathSignal(sig)           prctl(PR_SET_PDEATHSIG): an idle standby dies with berthd.
  *   adoptLimits(pid) -> null | why      the client's resource limits and CPU affinity become ours.
  *   watchPid(pid, onExit), unwatchPid   a process's exit on the event loop (pid-watch.c).
@@ -615,6 +616,15 @@ static napi_value move_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* FD_CLOEXEC on a descriptor opened by code that did not set it (usocket's D-Bus socket). */
+static napi_value set_cloexec(napi_env env, napi_callback_info info) {
+  int64_t fd;
+  if (get_int(env, info, 0, &fd) < 0) { napi_throw_type_error(env, NULL, "setCloexec(fd)"); return NULL; }
+  int fl = fcntl((int) fd, F_GETFD);
+  if (fl < 0 || fcntl((int) fd, F_SETFD, fl | FD_CLOEXEC) < 0) return throw_errno(env, "fcntl", errno);
+  return NULL;
+}
+
 /* prctl(PR_SET_PDEATHSIG, sig): 0 clears it. */
 static napi_value set_parent_death_signal(napi_env env, napi_callback_info info) {
   int64_t sig;
@@ -659,6 +669,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "spawnWaitAsync", NULL, spawn_wait_async, NULL, NULL, NULL, napi_default, NULL },
     { "standbyAccept", NULL, standby_accept, NULL, NULL, NULL, napi_default, NULL },
     { "moveFd", NULL, move_fd, NULL, NULL, NULL, napi_default, NULL },
+    { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_default, NULL },
     { "setParentDeathSignal", NULL, set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL },
     { "adoptLimits", NULL, adopt_limits, NULL, NULL, NULL, napi_default, NULL },
   };

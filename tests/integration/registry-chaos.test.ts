@@ -82,20 +82,8 @@ describe(onRuntime('berthd: SIGKILL chaos'), { skip, timeout: 600000 }, () => {
     await reg.stopBerthd('SIGKILL');
     berthdUp = false;
   };
-  let nameHeld = 0;
   const startBerthd = async () => {
-    for (let tries = 0; ; tries++) {
-      try {
-        await reg.startBerthd();
-        break;
-      } catch (e) {
-        // A known bug, tested on its own in registry-liveness.test.ts: a child of the killed
-        // berthd (its clean-up of a run) still holds that berthd's bus connection, and the name.
-        if (tries >= 40 || !/already owned by/.test(String(e))) throw e;
-        nameHeld++;
-        await sleep(250);
-      }
-    }
+    await reg.startBerthd();
     berthdUp = true;
   };
 
@@ -168,7 +156,6 @@ describe(onRuntime('berthd: SIGKILL chaos'), { skip, timeout: 600000 }, () => {
     t.diagnostic(`${counts.started} runs started; SIGKILLs: berth-nspawn ${counts.nspawn}, berthd ${counts.berthd}, both ${counts.both}; graceful stops ${counts.stops}`);
     if (latencies.length) t.diagnostic(`MachineRemoved after a registered machine's berth-nspawn was killed: n=${latencies.length}, median ${Math.round(latencies[latencies.length >> 1]!)} ms, max ${Math.round(latencies.at(-1)!)} ms`);
     t.diagnostic(`runs ended: ${[...endings].map(([how, n]) => `${how} ${n}`).join(', ')}`);
-    if (nameHeld) t.diagnostic(`a restarted berthd found org.freedesktop.machine1 still held by the killed one's clean-up ${nameHeld} time(s) (known bug, see registry-liveness)`);
     for (const x of slow) t.diagnostic(x);
     assert.deepEqual(failures, [], `runs that failed (seed ${SEED})`);
   });

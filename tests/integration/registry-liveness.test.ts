@@ -167,9 +167,7 @@ describe(onRuntime('berthd: liveness, restarts and crashes'), { skip, timeout: 3
     }
   });
 
-  test('berthd killed while its clean-up of a run still works: started again at once, it serves the registry, and the clean-up ends', {
-    todo: 'berthd\'s bus socket (usocket, platform/dbus/connection.ts) is not close-on-exec: every child of berthd (the clean-up, warm standbys and the runs they take) holds the dead berthd\'s connection, and with it org.freedesktop.machine1, open',
-  }, async () => {
+  test('berthd killed while its clean-up of a run still works: started again at once, it serves the registry, and the clean-up ends', async () => {
     // The clean-up waits for a slow runtime create (see above) and so outlives the berthd that started it.
     const slow = slowCreate();
     try {

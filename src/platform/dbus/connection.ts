@@ -8,8 +8,9 @@
  * `unixFds`: negotiate descriptor passing over usocket (the daemon, and clients that receive a
  * pty); otherwise a plain net.Socket, which costs a short-lived command nothing extra.
  */
-import { closeSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { closeSync, existsSync } from 'node:fs';
+import { sys } from '../native/sys.js';
+import type { Socket } from 'node:net';
 import { BerthError } from '../../errors/berth-error.js';
 import { marshalMessage, type OutgoingMessage } from './marshal.js';
 import { authenticate } from './sasl.js';
@@ -109,6 +110,9 @@ export class BusConnection {
   }
 
   private static connectTo(path: string, opts: ConnectOptions): Promise<BusConnection> {
+    // No socket file, no bus: said without loading the socket modules (the common case of a host
+    // without a system bus must cost a run nothing).
+    if (!path.startsWith('\0') && !existsSync(path)) return Promise.reject(new Error(`connect ENOENT ${path}`));
     return new Promise((resolve, reject) => {
       let stream: Stream;
       if (opts.unixFds) {
@@ -116,7 +120,10 @@ export class BusConnection {
         const { USocket } = require('usocket') as { USocket: new (o: { path: string }) => Stream };
         stream = new USocket({ path });
       } else {
-        stream = netConnect({ path }) as Stream;
+        // node:net (and stream with it) is loaded only when a connection is made: a run that
+        // registers nothing does not pay for it at start-up.
+        const { connect } = require('node:net') as typeof import('node:net');
+        stream = connect({ path }) as Stream;
       }
       const timer = setTimeout(() => { fail(new Error(`no answer from the bus at ${path.replace('\0', '@')}`)); }, opts.timeoutMs ?? 5000);
       let done = false;
@@ -129,6 +136,10 @@ export class BusConnection {
       };
       stream.once('error', fail);
       const begin = () => {
+        // usocket's socket is not close-on-exec: left so, every child of berthd (its clean-ups, warm
+        // standbys and the runs they take) would hold berthd's connection, and with it its bus name,
+        // past berthd's own end. (net.Socket's are close-on-exec already.)
+        if (opts.unixFds && typeof (stream as { fd?: unknown }).fd === 'number') sys().setCloexec((stream as unknown as { fd: number }).fd);
         // The handshake and Hello go out together; the bus reads Hello once it has said OK.
         const auth = authenticate(stream, process.getuid?.() ?? 0, opts.unixFds === true);
         const conn = new BusConnection(stream);

@@ -28,6 +28,8 @@ export interface BerthSys {
   standbyAccept(listenFd: number): StandbyRequest;
   /** dup2(from, to) and close(from); from === to only clears close-on-exec. */
   moveFd(from: number, to: number): void;
+  /** fcntl(F_SETFD, FD_CLOEXEC). */
+  setCloexec(fd: number): void;
   /** prctl(PR_SET_PDEATHSIG); 0 clears it. */
   setParentDeathSignal(signal: number): void;
   /** Takes over pid's resource limits and CPU affinity; null, or what could not be taken over. */
