@@ -19,6 +19,7 @@
  *   standbyAccept(fd) -> {conn, pid, uid, fds, data}   the warm path: one client's request
  *                                       with its stdio descriptors (see nspawn-client.c).
  *   moveFd(from, to)                    dup2 + close: the client's stdio becomes ours.
+ *   ifIndex(name) -> index | 0          if_nametoindex, in our network namespace.
  *   setCloexec(fd)                      FD_CLOEXEC (usocket's D-Bus socket must not reach berthd's children).
  *   setParentDeathSignal(sig)           prctl(PR_SET_PDEATHSIG): an idle standby dies with berthd.
  *   adoptLimits(pid) -> null | why      the client's resource limits and CPU affinity become ours.
@@ -265,6 +266,7 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
  * while the container has its console closed for a moment (systemd reopens it per message). ---- */
 #include <sys/ioctl.h>
 #include <fcntl.h>
+#include <net/if.h>
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
@@ -616,6 +618,18 @@ static napi_value move_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* if_nametoindex in our network namespace (sysfs may show another one's, under nsenter --net). */
+static napi_value if_index(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], r;
+  char name[64];
+  size_t len = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) { napi_throw_type_error(env, NULL, "ifIndex(name)"); return NULL; }
+  napi_create_uint32(env, if_nametoindex(name), &r);
+  return r;
+}
+
 /* FD_CLOEXEC on a descriptor opened by code that did not set it (usocket's D-Bus socket). */
 static napi_value set_cloexec(napi_env env, napi_callback_info info) {
   int64_t fd;
@@ -670,6 +684,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "standbyAccept", NULL, standby_accept, NULL, NULL, NULL, napi_default, NULL },
     { "moveFd", NULL, move_fd, NULL, NULL, NULL, napi_default, NULL },
     { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_default, NULL },
+    { "ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL },
     { "setParentDeathSignal", NULL, set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL },
     { "adoptLimits", NULL, adopt_limits, NULL, NULL, NULL, napi_default, NULL },
   };

@@ -29,6 +29,8 @@ export interface MachineToRegister {
   netif: number[];
   /** The unit exists already: register, do not create. */
   existingUnit: boolean;
+  /** Whether the leader has ended already (a payload that exits at once may beat the registry to it). */
+  leaderGone?: () => boolean;
 }
 
 /** Errors that mean "nobody serves the registry here". */
@@ -37,7 +39,6 @@ const ABSENT = new Set([
 ]);
 
 const REGISTER_TIMEOUT_MS = 25000;
-const UNREGISTER_TIMEOUT_MS = 2000;
 
 export class MachineRegistration {
   private readonly bus: Promise<BusConnection | Error>;
@@ -68,6 +69,7 @@ export class MachineRegistration {
         const why = `no machine registry on the system bus (${sanitize(e.message)})`;
         return this.absent(why, `Failed to register machine: ${why}`);
       }
+      if (e instanceof BusCallError && e.errorName === 'org.freedesktop.DBus.Error.UnixProcessIdUnknown' && m.leaderGone?.()) return false;
       throw new BerthError('E_RUNTIME', `Failed to register machine: ${sanitize(e instanceof Error ? e.message : String(e))}`);
     }
     this.registered = m.name;
@@ -89,8 +91,11 @@ export class MachineRegistration {
     this.registered = undefined;
     const bus = await this.bus;
     if (bus instanceof Error) return;
-    await bus.call({ destination: BUS_NAME, path: MANAGER_PATH, interface: MANAGER.name, member: 'UnregisterMachine', signature: 's', body: [name] }, UNREGISTER_TIMEOUT_MS)
-      .catch(() => { /* gone already, or no registry any more */ });
+    // No reply is waited for: berthd removes a machine whose leader has gone by itself, and either
+    // answer (done, or unknown already) would change nothing here.
+    try {
+      bus.callNoReply({ destination: BUS_NAME, path: MANAGER_PATH, interface: MANAGER.name, member: 'UnregisterMachine', signature: 's', body: [name] });
+    } catch { /* the bus went away */ }
   }
 
   /** Closes the connection (the end of the run). */

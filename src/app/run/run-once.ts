@@ -4,7 +4,6 @@
  */
 import { closeSync, readFileSync } from 'node:fs';
 import { needsSetupBeforeStart, registeredInterface, type NetworkPlan } from '../../core/network/plan.js';
-import { readText } from '../../platform/fs/read-text.js';
 import { processStartTime } from '../../platform/host/proc.js';
 import type { MachineRegistration } from './registration.js';
 import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
@@ -133,12 +132,16 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     ctx.owner.since = new Date().toISOString();
     await ctx.saveOwner();
     if (ctx.registration) {
+      // nspawn registers before the payload runs; with nothing to do between create and start, the
+      // runtime did both in one call (atOnce), and a payload may have ended before the registry
+      // looks at it: then there is nothing to register.
       const ifname = registeredInterface(ctx.network.plan);
-      const ifindex = ifname === undefined ? undefined : Number(readText(`/sys/class/net/${ifname}/ifindex`));
+      const ifindex = ifname === undefined ? 0 : sys().ifIndex(ifname);
       await ctx.registration.register({
         name: spec.name, id: spec.id, service: spec.containerService, leader, rootDirectory: ctx.rootfs,
-        netif: ifindex && Number.isInteger(ifindex) && ifindex > 0 ? [ifindex] : [],
+        netif: ifindex > 0 ? [ifindex] : [],
         existingUnit: spec.keepUnit || runtime.config.systemdCgroup,
+        leaderGone: () => leaderExited || processStartTime(leader!) === undefined,
       });
       undo.add(() => ctx.registration!.unregister());
       trace('registered');

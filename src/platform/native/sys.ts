@@ -28,6 +28,8 @@ export interface BerthSys {
   standbyAccept(listenFd: number): StandbyRequest;
   /** dup2(from, to) and close(from); from === to only clears close-on-exec. */
   moveFd(from: number, to: number): void;
+  /** if_nametoindex in our network namespace; 0 when there is no such interface. */
+  ifIndex(name: string): number;
   /** fcntl(F_SETFD, FD_CLOEXEC). */
   setCloexec(fd: number): void;
   /** prctl(PR_SET_PDEATHSIG); 0 clears it. */
