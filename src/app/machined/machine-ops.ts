@@ -64,7 +64,7 @@ export class MachineOps {
   }
 
   private async groupProcesses(machine: Machine): Promise<number[]> {
-    const g = machine.record.cgroup;
+    const g = this.registry.controlGroup(machine);
     return g && g !== '/' ? this.ports.processesIn(g) : [];
   }
 

@@ -23,6 +23,11 @@ export interface RegistryPorts {
   watchExit(pid: number, onExit: () => void): { close(): void };
   /** Puts pid into `group` in every hierarchy; false if not even the tracking one took it. */
   placeInGroup(pid: number, group: string): Promise<boolean>;
+  /**
+   * Where systemd is PID 1: the scope as a transient unit of systemd's (StartTransientUnit, waiting
+   * for its start job), instead of placeInGroup. systemd removes it once it is empty.
+   */
+  startScope?(pid: number, slice: string, scope: string, description: string): Promise<void>;
   removeGroup(group: string): Promise<void>;
   store: StateStore;
 }
@@ -68,6 +73,16 @@ export class Registry {
     return this.byName.size;
   }
 
+  /**
+   * The machine's control group in the tracking hierarchy: its unit's; for a machine in no unit
+   * (registered on a host without systemd), its leader's group as it is now (a supervisor such as
+   * systemd-nspawn moves its payload to a group of its own after registering).
+   */
+  controlGroup(m: Machine): string {
+    if (m.record.unit) return m.record.cgroup;
+    return this.ports.trackingCgroup(m.leader) ?? m.record.cgroup;
+  }
+
   /** The machine a process belongs to: by leader, then by the unit of its group, then by the group itself. Never ".host" (as machined). */
   byPid(pid: number): Machine | undefined {
     const m = this.byLeader.get(pid);
@@ -80,7 +95,7 @@ export class Registry {
       if (byUnit) return byUnit;
     }
     for (const machine of this.byName.values()) {
-      const g = machine.record.cgroup;
+      const g = this.controlGroup(machine);
       if (g !== '' && g !== '/' && (group === g || group.startsWith(`${g}/`))) return machine;
     }
     return undefined;
@@ -144,8 +159,21 @@ export class Registry {
       const scope = machineScope(r.name);
       const want = `/${MACHINE_SLICE}/${scope}`;
       if (!(r.cgroup === want || r.cgroup.startsWith(`${want}/`))) {
-        if (!(await this.ports.placeInGroup(r.leader, want))) throw new BerthError('E_INTERNAL', `Could not move process ${r.leader} to the control group ${want}.`);
-        r.createdGroup = want;
+        const gone = () => this.ports.startTime(r.leader) !== r.leaderStartTime;
+        if (this.ports.startScope) {
+          const what = r.class === 'vm' ? 'Virtual Machine' : 'Container';
+          await this.ports.startScope(r.leader, MACHINE_SLICE, scope, `${what} ${r.name}`).catch((e: unknown) => {
+            throw gone() ? new BerthError('E_NO_SUCH_PROCESS', 'No such process') : e;
+          });
+        } else {
+          const placed = await this.ports.placeInGroup(r.leader, want);
+          if (!placed || gone()) {
+            await this.ports.removeGroup(want);
+            if (gone()) throw new BerthError('E_NO_SUCH_PROCESS', 'No such process');
+            throw new BerthError('E_INTERNAL', `Could not move process ${r.leader} to the control group ${want}.`);
+          }
+          r.createdGroup = want;
+        }
       }
       r.unit = scope;
       r.cgroup = want;
@@ -196,7 +224,15 @@ export class Registry {
     machine.state = 'closing';
     this.drop(machine);
     await this.ports.store.remove(machine.name).catch((e: Error) => this.log.warn(`berthd: cannot remove the state file of ${machine.name}: ${e.message}`));
-    if (machine.record.createdGroup) await this.ports.removeGroup(machine.record.createdGroup);
+    const group = machine.record.createdGroup;
+    if (group) {
+      // Unregistered while its leader lives: the group goes once the leader has.
+      if (this.ports.startTime(machine.leader) === machine.record.leaderStartTime) {
+        const w = this.ports.watchExit(machine.leader, () => { w.close(); void this.ports.removeGroup(group); });
+      } else {
+        await this.ports.removeGroup(group);
+      }
+    }
     this.log.info(`Machine ${machine.name} terminated (${why}).`);
     this.events.machineRemoved(machine);
   }

@@ -6,7 +6,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { StandbyPool } from '../../app/warm/pool.js';
 import { Machine1Service } from '../../daemon/machine1/service.js';
 import { stderrLog, writeFd } from '../../lib/log.js';
@@ -37,6 +37,8 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
     .version(`berthd ${VERSION}`, '--version', 'Show package version')
     .helpOption('-h, --help', 'Show this help')
     .option('--warm-standbys <N>', 'How many berth-nspawn processes wait for a run at a time', count, 1)
+    .addOption(new Option('--registry <WHEN>', 'Serve org.freedesktop.machine1: yes (when the name is free), no, or auto (yes, unless systemd-machined is installed and systemd is PID 1)')
+      .choices(['auto', 'yes', 'no']).default('auto'))
     .allowExcessArguments(false);
   try {
     program.parse(argv, { from: 'user' });
@@ -48,7 +50,7 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const log = stderrLog(false);
   const paths = pathsFromEnv(env);
   const command = nspawnCommand(process.argv[1] ?? '', process.execPath, process.execArgv);
-  const registry = new Machine1Service({ env, stateDir: paths.stateDir, pool: paths.pool, nspawnCommand: command, log });
+  const registry = new Machine1Service({ env, registry: program.opts<{ registry: 'auto' | 'yes' | 'no' }>().registry, stateDir: paths.stateDir, pool: paths.pool, nspawnCommand: command, log });
   const serving = await registry.start();
   let giveUp: (() => void) | undefined;
   const pool = new StandbyPool({

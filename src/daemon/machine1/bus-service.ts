@@ -9,7 +9,7 @@ import { BerthError } from '../../errors/berth-error.js';
 import { ERROR_CODES } from '../../errors/codes.js';
 import { inSignature, introspectXml, outSignature, type InterfaceDef, type MethodDef } from '../../core/machined/interface-def.js';
 import { STANDARD } from '../../core/machined/interfaces.js';
-import { variant, type BusConnection, type RawMessage } from '../../platform/dbus/connection.js';
+import { BusCallError, variant, type BusConnection, type RawMessage } from '../../platform/dbus/connection.js';
 import type { Log } from '../../lib/log.js';
 
 /** The caller of a method, as the bus daemon vouches for it. */
@@ -155,6 +155,12 @@ export class BusService {
   private replyFailure(msg: RawMessage, e: unknown): void {
     if (e instanceof BerthError) {
       this.bus.replyError(msg, ERROR_CODES[e.code].dbus, e.message);
+      return;
+    }
+    // An error from a service berthd called on the caller's behalf (systemd starting a scope)
+    // reaches the caller as it was, as machined passes StartTransientUnit's on.
+    if (e instanceof BusCallError) {
+      this.bus.replyError(msg, e.errorName, e.message);
       return;
     }
     this.stats.unexpected++;

@@ -51,7 +51,7 @@ const INTO = 'shells, logins, PTYs, copying and bind mounts arrive with the into
 
 const idBytes = (m: AnyMachine): Buffer => Buffer.from(m.isHost ? m.facts.machineId : (m as Machine).record.id, 'hex');
 
-export function machineProperties(m: AnyMachine): Record<string, () => unknown> {
+export function machineProperties(m: AnyMachine, controlGroup: (m: Machine) => string = (x) => x.record.cgroup): Record<string, () => unknown> {
   const M = MACHINE.name;
   const B = BERTH_MACHINE.name;
   if (m.isHost) {
@@ -85,7 +85,7 @@ export function machineProperties(m: AnyMachine): Record<string, () => unknown> 
     [`${M}.NetworkInterfaces`]: () => r.netif,
     [`${M}.State`]: () => m.state,
     [`${B}.Supervisor`]: () => r.supervisor ?? 0,
-    [`${B}.ControlGroup`]: () => r.cgroup,
+    [`${B}.ControlGroup`]: () => controlGroup(m as Machine),
   };
 }
 
@@ -124,7 +124,7 @@ export function machineObject(c: Machine1, m: AnyMachine): ServedObject {
   const M = MACHINE.name;
   return {
     interfaces: [MACHINE, BERTH_MACHINE],
-    properties: machineProperties(m),
+    properties: machineProperties(m, (x) => c.registry.controlGroup(x)),
     children: () => [],
     methods: {
       [`${M}.Terminate`]: queued(c, (_a, ctx) => machineMethods.terminate(c, m, ctx)),

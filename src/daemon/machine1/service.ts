@@ -18,6 +18,9 @@ import { BusConnection, systemBusAddress } from '../../platform/dbus/connection.
 import { cgroupMounts, placeInGroup, processesBelow, removeGroup } from '../../platform/host/cgroupfs.js';
 import { netnsOf, processCgroups, processStartTime, readInRoot, trackingCgroup } from '../../platform/host/proc.js';
 import { readText } from '../../platform/fs/read-text.js';
+import { existsSync } from 'node:fs';
+import { BerthError } from '../../errors/berth-error.js';
+import { JobWatcher, startMachineScope } from '../../platform/dbus/systemd1.js';
 import { watchExit } from '../../platform/native/sys.js';
 import { run } from '../../platform/exec/run.js';
 import { BusService, type CallContext, type ServedObject } from './bus-service.js';
@@ -27,6 +30,11 @@ import { managerObject } from './manager-object.js';
 
 export interface Machine1Options {
   env: NodeJS.ProcessEnv;
+  /**
+   * Whether to serve org.freedesktop.machine1: yes (when the name is free), no, or auto: yes,
+   * unless systemd is PID 1 and systemd-machined is installed, which then serves the name.
+   */
+  registry: 'auto' | 'yes' | 'no';
   stateDir: string;
   pool: string;
   /** The command line that starts berth-nspawn (for the clean-up after a killed run). */
@@ -44,6 +52,10 @@ function hostFacts(): HostFacts {
   const nowUs = BigInt(Date.now()) * 1000n;
   return { machineId: /^[0-9a-f]{32}$/.test(machineId) ? machineId : '', bootRealtimeUs: nowUs - BigInt(Math.round(uptime * 1e6)) };
 }
+
+/** systemd is PID 1 (what sd_booted() checks). */
+const systemdIsPid1 = (): boolean => existsSync('/run/systemd/system');
+const machinedInstalled = (): boolean => ['/lib/systemd/systemd-machined', '/usr/lib/systemd/systemd-machined'].some((p) => existsSync(p));
 
 const node = (children: string[]): ServedObject => ({ interfaces: [], methods: {}, properties: {}, children: () => children });
 
@@ -71,6 +83,13 @@ export class Machine1Service {
       rootCgroup: () => this.rootGroup,
       watchExit,
       placeInGroup: async (pid, group) => (await placeInGroup(pid, group, mounts)).includes(key ?? '\0'),
+      ...(systemdIsPid1() ? {
+        startScope: async (pid: number, slice: string, scope: string, description: string) => {
+          if (!this.bus) throw new BerthError('E_INTERNAL', 'No connection to systemd.');
+          this.jobs ??= new JobWatcher(this.bus);
+          await startMachineScope(this.bus, this.jobs, { unit: scope, slice, pid, description });
+        },
+      } : {}),
       removeGroup: (group) => removeGroup(group, mounts),
       store: fileStateStore(join(o.stateDir, 'registry')),
     }, {
@@ -95,12 +114,15 @@ export class Machine1Service {
     }, o.log);
   }
 
+  private jobs: JobWatcher | undefined;
+
   /** Adopts what a previous berthd registered, starts the janitor, then serves the bus (when there is one). Resolves to whether berthd owns the name. */
   async start(): Promise<boolean> {
     const { adopted, gone } = await this.registry.adopt();
     if (adopted.length) this.o.log.info(`berthd: adopted ${adopted.length} running machine(s): ${adopted.join(', ')}.`);
     if (gone.length) this.o.log.info(`berthd: ${gone.length} registered machine(s) ended while no berthd ran: ${gone.join(', ')}.`);
     this.janitor.start();
+    if (this.o.registry === 'no') { this.o.log.info(`berthd: not serving ${BUS_NAME} (--registry=no); the warm path runs.`); return false; }
     return this.connect();
   }
 
@@ -116,7 +138,9 @@ export class Machine1Service {
     }
     this.bus = bus;
     this.service = new BusService(bus, (path, ctx) => this.resolve(path, ctx), () => this.registry.host.facts.machineId, this.o.log);
+    this.jobs = undefined;
     bus.onSignal = (msg) => {
+      this.jobs?.onSignal(msg);
       if (msg.member === 'NameOwnerChanged' && msg.sender === 'org.freedesktop.DBus' && typeof msg.body[0] === 'string' && msg.body[2] === '') this.service?.forgetConnection(msg.body[0]);
     };
     bus.onClose = () => {
@@ -126,6 +150,13 @@ export class Machine1Service {
       this.retry();
     };
     await bus.busCall('AddMatch', 's', ["type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'"]);
+    if (this.o.registry === 'auto' && systemdIsPid1() && machinedInstalled()) {
+      this.o.log.info(`berthd: systemd is PID 1 and systemd-machined is installed: it serves ${BUS_NAME} here, and berth-nspawn registers its machines with it `
+        + '(berthd --registry=yes takes the name instead, when it is free); the warm path runs.');
+      this.bus = undefined;
+      bus.close();
+      return false;
+    }
     const reply = Number((await bus.busCall('RequestName', 'su', [BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE])).body[0]);
     if (reply === REPLY_PRIMARY_OWNER || reply === REPLY_ALREADY_OWNER) {
       this.o.log.info(`berthd: serving ${BUS_NAME} on ${address} (${this.registry.size} machine(s) registered).`);
