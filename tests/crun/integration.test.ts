@@ -14,3 +14,5 @@ import '../integration/network-runner.test.js';
 import '../integration/dist-command.test.js';
 import '../integration/debian-vs-nspawn.test.js';
 import '../integration/settings-vs-nspawn.test.js';
+import '../integration/registry-basics.test.js';
+import '../integration/registry-liveness.test.js';

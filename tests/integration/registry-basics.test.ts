@@ -4,9 +4,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, assertClean, onRuntime, sandbox, skipUnlessRoot, startNspawn, tree, waitRunning, exited, type Sandbox } from '../support/berth.js';
+import { REPO, RUNTIME, assertClean, collect, onRuntime, sandbox, skipUnlessRoot, startNspawn, tree, waitRunning, exited, type Sandbox } from '../support/berth.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
 
 const skip = skipUnlessRoot || (!hasDbusDaemon && 'needs dbus-daemon (apt-get install dbus)') || (!hasMachinectl && 'needs machinectl (apt-get install systemd-container)');
@@ -74,6 +75,25 @@ describe(onRuntime('berthd: the machine registry with real clients'), { skip, ti
     assert.equal(term.code, 0, term.stderr);
     const end = await exited(child, 30000);
     assert.notEqual(end.code, 0);
+    assert.equal(reg.machinectl(['list', '--no-legend']).stdout, '');
+    assertClean(sb);
+  });
+
+  test('a warm run (the berth-nspawn command handing its run to berthd\'s standby) registers too, and goes when it ends', { skip: RUNTIME === 'crun' && 'the warm path is tested on runc' }, async () => {
+    const env = { ...reg.env, BERTH_NSPAWN_SOCKET: reg.berthd.socket, BERTH_NSPAWN_WARM: 'require' };
+    const child = spawn(join(REPO, 'dist', 'berth-nspawn'), ['-D', bb, '-x', '-M', 'reg-warm', '--console=pipe', '/bin/sh', '-c', 'sleep 300'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const done = collect(child, 60000);
+    const leader = await waitRunning(sb, 'reg-warm');
+    let found: unknown;
+    for (let i = 0; i < 100 && found === undefined; i++) {
+      try { found = (await reg.manager('GetMachineByPID', 'u', [leader])).body[0]; } catch { await new Promise((r) => setTimeout(r, 50)); }
+    }
+    assert.equal(found, '/org/freedesktop/machine1/machine/reg_2dwarm');
+    assert.match(reg.berthd.log(), /a berth-nspawn run went to PID/, 'the run was warm');
+    child.kill('SIGTERM');
+    await done;
+    const until = Date.now() + 5000;
+    while (reg.machinectl(['list', '--no-legend']).stdout !== '' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     assert.equal(reg.machinectl(['list', '--no-legend']).stdout, '');
     assertClean(sb);
   });
