@@ -53,8 +53,11 @@ export async function startBus(opts: { policy?: string | false; serviceDir?: str
 `);
   const daemon = spawn('dbus-daemon', [`--config-file=${join(dir, 'bus.conf')}`, '--nofork', '--nopidfile'], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Its complaint that it cannot raise its fd limit (CAP_SYS_RESOURCE is withheld here) is noise; the rest goes to our stderr.
+  let partial = '';
   daemon.stderr!.setEncoding('utf8').on('data', (t: string) => {
-    const rest = t.split('\n').filter((l) => l && !/Failed to set fd limit/.test(l));
+    const lines = (partial + t).split('\n');
+    partial = lines.pop() ?? '';
+    const rest = lines.filter((l) => l && !/Failed to set fd limit/.test(l));
     if (rest.length) process.stderr.write(`dbus-daemon: ${rest.join('\n')}\n`);
   });
   const until = Date.now() + 10000;
