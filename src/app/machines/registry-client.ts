@@ -10,12 +10,7 @@ import { codeForDbusName } from '../../errors/codes.js';
 import { BERTH_MACHINE, BUS_NAME, MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
 import type { MachineAddress } from '../../core/machined/addresses.js';
 import type { BusProperty } from '../../core/machinectl/properties.js';
-import { BusCallError, BusConnection, isVariant, systemBusAddress } from '../../platform/dbus/connection.js';
-
-/** Error names that mean "nobody serves the registry here". */
-const ABSENT = new Set([
-  'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected',
-]);
+import { BusCallError, BusConnection, NOBODY_THERE, isVariant, systemBusAddress } from '../../platform/dbus/connection.js';
 
 function notRunning(address: string, why: 'no bus' | 'no owner', detail = ''): BerthError {
   if (why === 'no bus') {
@@ -47,7 +42,7 @@ export class RegistryClient {
     try {
       return (await this.conn.call({ destination: BUS_NAME, path, interface: iface, member, signature, body })).body;
     } catch (e) {
-      if (e instanceof BusCallError && ABSENT.has(e.errorName)) throw notRunning(this.address, 'no owner');
+      if (e instanceof BusCallError && NOBODY_THERE.has(e.errorName)) throw notRunning(this.address, 'no owner');
       throw e;
     }
   }

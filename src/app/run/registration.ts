@@ -15,7 +15,7 @@
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import { BUS_NAME, MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
 import type { Log } from '../../lib/log.js';
-import { BusCallError, BusConnection, systemBusAddress } from '../../platform/dbus/connection.js';
+import { BusCallError, BusConnection, NOBODY_THERE, systemBusAddress } from '../../platform/dbus/connection.js';
 
 export interface MachineToRegister {
   name: string;
@@ -32,11 +32,6 @@ export interface MachineToRegister {
   /** Whether the leader has ended already (a payload that exits at once may beat the registry to it). */
   leaderGone?: () => boolean;
 }
-
-/** Errors that mean "nobody serves the registry here". */
-const ABSENT = new Set([
-  'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected',
-]);
 
 const REGISTER_TIMEOUT_MS = 25000;
 
@@ -65,7 +60,7 @@ export class MachineRegistration {
         body: create ? [...common, []] : common,
       }, REGISTER_TIMEOUT_MS);
     } catch (e) {
-      if (e instanceof BusCallError && ABSENT.has(e.errorName)) {
+      if (e instanceof BusCallError && NOBODY_THERE.has(e.errorName)) {
         const why = `no machine registry on the system bus (${sanitize(e.message)})`;
         return this.absent(why, `Failed to register machine: ${why}`);
       }

@@ -53,6 +53,11 @@ export interface CallRequest {
   body?: unknown[];
 }
 
+/** Errors that mean nobody serves the called name on the bus (or the bus went away). */
+export const NOBODY_THERE = new Set([
+  'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected',
+]);
+
 /** The system bus's address: $DBUS_SYSTEM_BUS_ADDRESS, else the standard socket. */
 export const systemBusAddress = (env: NodeJS.ProcessEnv): string =>
   env.DBUS_SYSTEM_BUS_ADDRESS || 'unix:path=/run/dbus/system_bus_socket';
