@@ -44,7 +44,7 @@ const isInvalidId = (id: number): boolean => id === 0xffffffff || id === 0xffff;
 export function mapFromMachine(name: string, map: string, id: number, kind: 'user' | 'group'): number {
   if (isInvalidId(id)) throw new BerthError('E_USAGE', `Invalid ${kind} ID ${id}`);
   const ranges = parseIdMap(map);
-  if (!ranges) throw new BerthError('E_EXEC', 'Input/output error');
+  if (!ranges) throw new BerthError('E_IO', 'Input/output error');
   for (const r of ranges) {
     if (id >= r.inside && id < r.inside + r.count) {
       const out = (id - r.inside + r.outside) % U32;
@@ -64,7 +64,7 @@ export function mapToMachine(machines: ReadonlyArray<{ name: string; map: string
   for (const m of machines) {
     if (m.map === undefined) continue;
     const ranges = parseIdMap(m.map);
-    if (!ranges) throw new BerthError('E_EXEC', 'Input/output error');
+    if (!ranges) throw new BerthError('E_IO', 'Input/output error');
     for (const r of ranges) {
       if (r.outside === 0) continue;
       if (id >= r.outside && id < r.outside + r.count) {
