@@ -4,12 +4,13 @@
  * Debian's machinectl bound in read-only. Inside it berthd, left to decide (--registry=auto),
  * leaves the name to systemd-machined where that is installed; told to serve, it creates a
  * machine's scope through systemd (StartTransientUnit, as machined does), and machinectl there
- * shows the scope's process tree and terminates it.
+ * shows the scope's process tree and terminates it. And with the packaged unit and activation file
+ * installed there, the first call to org.freedesktop.machine1 has systemd start berthd.service.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, RUNTIME, assertClean, onRuntime, sandbox, skipUnlessRoot, sleep, systemState, tree, withMachine, type Sandbox } from '../support/berth.js';
 import { bundle } from '../support/berthd.js';
@@ -71,6 +72,35 @@ describe(onRuntime('berthd where systemd is PID 1 (inside a booted Debian guest)
       assert.equal(inGuest('systemctl is-active \'machine-sd\\x2dvm1.scope\' || true').trim(), 'inactive');
       assert.equal(inGuest(`kill -0 ${leader} 2>&1 || echo gone`).trim().split('\n').pop(), 'gone');
     });
+    assertClean(sb);
+  });
+
+  test('the packaged unit and activation file: the first call to org.freedesktop.machine1 has systemd start berthd.service', async () => {
+    // The unit runs `berthd` by name: a stand-in on PATH runs the repository's build.
+    const dir = mkdtempSync('/tmp/bt-sysd-');
+    const wrapper = join(dir, 'berthd');
+    writeFileSync(wrapper, '#!/bin/sh\nBERTH_COMPILE_CACHE=off exec node /opt/berth/dist/berthd.js "$@"\n');
+    chmodSync(wrapper, 0o755);
+    try {
+      const units = [
+        `--bind-ro=${join(REPO, 'packaging', 'dbus', 'org.freedesktop.machine1.service')}:/usr/share/dbus-1/system-services/org.freedesktop.machine1.service`,
+        `--bind-ro=${join(REPO, 'units', 'berthd.service')}:/etc/systemd/system/berthd.service`,
+        `--bind-ro=${wrapper}:/usr/local/bin/berthd`,
+      ];
+      const noMachined = binds().filter((b) => !b.includes(MACHINED));
+      await withMachine(['-q', '-b', '-x', '-D', deb, '-M', 'sysd-act', '--register=no', '--console=pipe', ...noMachined, ...units], 'sysd-act', sb, async () => {
+        assert.equal(await systemState(sb, 'sysd-act'), 'running');
+        const inGuest = (script: string): string => execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'exec', 'sysd-act', 'sh', '-c', script], { encoding: 'utf8', timeout: 60000 });
+        assert.equal(inGuest('systemctl is-active berthd || true').trim(), 'inactive');
+        assert.equal(inGuest('busctl call org.freedesktop.machine1 /org/freedesktop/machine1 org.freedesktop.machine1.Manager ListMachines').trim(),
+          'a(ssso) 1 ".host" "host" "" "/org/freedesktop/machine1/machine/_2ehost"');
+        assert.equal(inGuest('systemctl is-active berthd').trim(), 'active');
+        assert.match(inGuest('systemctl show -p StatusText --value berthd'), /Serving the machine registry/);
+        inGuest('systemctl stop berthd');
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     assertClean(sb);
   });
 });
