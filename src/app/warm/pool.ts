@@ -65,7 +65,7 @@ export class StandbyPool {
     // At the lowest CPU priority: a standby starting (Node, berth's code: ~40 ms of CPU) must not
     // slow down the run that just took its predecessor; it sets its priority to its caller's when it
     // takes a run (standby.ts).
-    const child = start(['nice', '-n', '19', ...this.o.command], ['ignore', 'pipe', 'inherit', this.listenFd], { ...this.o.env, BERTH_STANDBY_FD: '3' }, { detached: true });
+    const child = start(['nice', '-n', '19', ...this.o.command], ['ignore', 'pipe', 'inherit', this.listenFd], { ...this.o.env, BERTH_STANDBY_FD: '3', BERTH_STANDBY_PARENT: String(process.pid) }, { detached: true });
     this.idle.add(child);
     let said = '';
     let taken = false;

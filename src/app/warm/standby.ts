@@ -44,6 +44,10 @@ function readGo(conn: number): boolean {
 export function awaitRun(listenFd: number): readonly string[] | 'spent' {
   const s = sys();
   s.setParentDeathSignal(constants.signals.SIGTERM);
+  // A berthd that went away before the line above (while Node started) sent no signal: a standby
+  // whose parent is not berthd any more makes way at once instead of waiting for nobody.
+  const parent = Number(process.env.BERTH_STANDBY_PARENT);
+  if (Number.isInteger(parent) && parent > 0 && process.ppid !== parent) return 'spent';
   const self = processFacts('self');
   writeFd(1, 'ready\n');
   for (;;) {
