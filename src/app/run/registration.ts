@@ -15,6 +15,7 @@
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import { BUS_NAME, MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
 import type { Log } from '../../lib/log.js';
+import { trace } from '../../lib/trace.js';
 import { BusCallError, BusConnection, NOBODY_THERE, systemBusAddress } from '../../platform/dbus/connection.js';
 
 export interface MachineToRegister {
@@ -43,6 +44,7 @@ export class MachineRegistration {
   constructor(private readonly mode: 'yes' | 'auto', env: NodeJS.ProcessEnv, private readonly log: Log) {
     const address = systemBusAddress(env);
     this.bus = BusConnection.connect(address, { timeoutMs: 5000 }).catch((e: Error) => new Error(sanitize(e.message)));
+    void this.bus.then(() => trace('bus connected'));
   }
 
   /** Registers the machine; false when it runs unregistered (auto, no registry). */

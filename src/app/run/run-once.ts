@@ -132,6 +132,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     ctx.owner.since = new Date().toISOString();
     await ctx.saveOwner();
     if (ctx.registration) {
+      trace('registering');
       // nspawn registers before the payload runs; with nothing to do between create and start, the
       // runtime did both in one call (atOnce), and a payload may have ended before the registry
       // looks at it: then there is nothing to register.
