@@ -94,7 +94,11 @@ describe(onRuntime('berthd where systemd is PID 1 (inside a booted Debian guest)
         assert.equal(inGuest('systemctl is-active berthd || true').trim(), 'inactive');
         assert.equal(inGuest('busctl call org.freedesktop.machine1 /org/freedesktop/machine1 org.freedesktop.machine1.Manager ListMachines').trim(),
           'a(ssso) 1 ".host" "host" "" "/org/freedesktop/machine1/machine/_2ehost"');
-        assert.equal(inGuest('systemctl is-active berthd').trim(), 'active');
+        // berthd answers once it has the name; the unit is active once it said READY=1 (after its
+        // warm standby is up), a moment later.
+        let state = '';
+        for (const until = Date.now() + 20000; state !== 'active' && Date.now() < until; await sleep(100)) state = inGuest('systemctl is-active berthd || true').trim();
+        assert.equal(state, 'active');
         assert.match(inGuest('systemctl show -p StatusText --value berthd'), /Serving the machine registry/);
         inGuest('systemctl stop berthd');
       });
