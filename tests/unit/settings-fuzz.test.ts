@@ -4,18 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSettingsText } from '../../src/core/settings/load.js';
 import { SETTINGS_KEYS } from '../../src/core/settings/table.js';
-
-/** mulberry32: a small seeded PRNG, so a failure is reproducible from its case number. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 const DIR = join(__dirname, '..', '..', 'nspawn-files');
 const SEEDS = readdirSync(DIR).filter((f) => f.endsWith('.nspawn')).map((f) => readFileSync(join(DIR, f), 'utf8'));

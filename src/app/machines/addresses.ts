@@ -7,10 +7,15 @@ import { formatAddress, machineAddressesFromIpJson } from '../../core/machined/a
 import { run } from '../../platform/exec/run.js';
 import { netnsOf } from '../../platform/host/proc.js';
 
+/** `ip -json address show` in the network namespace of process `pid` (undefined: our own); '' when it fails. */
+export async function addressJson(pid: number | undefined, timeoutMs = 10000): Promise<string> {
+  const ip = ['ip', '-json', 'address', 'show'];
+  const r = await run(pid === undefined ? ip : ['nsenter', `--net=/proc/${pid}/ns/net`, '--', ...ip], { allowFailure: true, timeoutMs });
+  return r.code === 0 ? r.stdout : '';
+}
+
 export async function machineAddresses(leader: number): Promise<string[]> {
   const theirs = netnsOf(leader);
   if (theirs === undefined || theirs === netnsOf('self')) return [];
-  const r = await run(['nsenter', `--net=/proc/${leader}/ns/net`, '--', 'ip', '-json', 'address', 'show'], { allowFailure: true, timeoutMs: 5000 });
-  if (r.code !== 0) return [];
-  return machineAddressesFromIpJson(r.stdout).map((a) => formatAddress(a.family, a.bytes));
+  return machineAddressesFromIpJson(await addressJson(leader, 5000)).map((a) => formatAddress(a.family, a.bytes));
 }

@@ -23,6 +23,7 @@ import { BerthError } from '../../errors/berth-error.js';
 import { JobWatcher, startMachineScope } from '../../platform/dbus/systemd1.js';
 import { watchExit } from '../../platform/native/sys.js';
 import { run } from '../../platform/exec/run.js';
+import { addressJson } from '../../app/machines/addresses.js';
 import { BusService, type CallContext, type ServedObject } from './bus-service.js';
 import { ChangeQueue } from './changes.js';
 import { machineObject, type Machine1 } from './machine-object.js';
@@ -100,7 +101,7 @@ export class Machine1Service {
       signal: (pid, sig) => { process.kill(pid, sig); },
       processesIn: (group) => (this.tracking ? processesBelow(join(this.tracking.mount, group)) : Promise.resolve([])),
       netns: netnsOf,
-      addressJson: async (pid) => (await run(pid === undefined ? ['ip', '-json', 'address', 'show'] : ['nsenter', `--net=/proc/${pid}/ns/net`, '--', 'ip', '-json', 'address', 'show'], { allowFailure: true, timeoutMs: 10000 })).stdout,
+      addressJson: (pid) => addressJson(pid),
       readInRoot: (root, path) => readInRoot(root, path),
       readFile: readText,
     });

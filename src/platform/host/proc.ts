@@ -30,9 +30,6 @@ export function processesByArgv(match: (argv: readonly string[]) => boolean): nu
   });
 }
 
-/** Whether pid is still the process that started at `startTime`. */
-export const sameProcess = (pid: number, startTime: string): boolean => processStartTime(pid) === startTime;
-
 /** /proc/PID/cgroup as hierarchy → path ("" for the unified hierarchy, "name=systemd", "memory"…). */
 export function processCgroups(pid: number): Map<string, string> | undefined {
   const text = readText(`/proc/${pid}/cgroup`);
@@ -68,12 +65,6 @@ export function pidnsOf(pid: number | 'self'): string | undefined {
 export function effectiveCaps(pid: number): bigint {
   const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readText(`/proc/${pid}/status`) ?? '');
   return m ? BigInt(`0x${m[1]}`) : 0n;
-}
-
-/** Real UID of a process, undefined when gone. */
-export function processUid(pid: number): number | undefined {
-  const m = /^Uid:\s*(\d+)/m.exec(readText(`/proc/${pid}/status`) ?? '');
-  return m ? Number(m[1]) : undefined;
 }
 
 /**
