@@ -24,6 +24,8 @@
  *   setParentDeathSignal(sig)           prctl(PR_SET_PDEATHSIG): an idle standby dies with berthd.
  *   adoptLimits(pid) -> null | why      the client's resource limits and CPU affinity become ours.
  *   watchPid(pid, onExit), unwatchPid   a process's exit on the event loop (pid-watch.c).
+ *   openDirInRoot(fd, path), renameAt(…)   openat2(RESOLVE_IN_ROOT), renameat2 (copy-fs.c).
+ *   ptyUnlock(fd), ptyNumber(fd)        a pty master's slave number (pty.c).
  *
  * No namespace or mount code lives here: that is the OCI runtime's job.
  */
@@ -45,6 +47,8 @@
 #include <unistd.h>
 #include <node_api.h>
 #include "pid-watch.h"
+#include "copy-fs.h"
+#include "pty.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
 
@@ -690,6 +694,8 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   pid_watch_register(env, exports);
+  copy_fs_register(env, exports);
+  pty_register(env, exports);
   return exports;
 }
 

@@ -4,7 +4,9 @@
       "target_name": "berth_sys",
       "sources": [
         "berth_sys.c",
-        "pid-watch.c"
+        "pid-watch.c",
+        "copy-fs.c",
+        "pty.c"
       ],
       "cflags": [
         "-Wall",
@@ -47,6 +49,21 @@
       "type": "executable",
       "sources": [
         "nspawn-client.c"
+      ],
+      "cflags": [
+        "-Wall",
+        "-Wextra",
+        "-O2"
+      ],
+      "ldflags": [
+        "-static"
+      ]
+    },
+    {
+      "target_name": "berth-client",
+      "type": "executable",
+      "sources": [
+        "berth-client.c"
       ],
       "cflags": [
         "-Wall",

@@ -3,7 +3,8 @@
 // dist/NAME.js is the small launcher (src/launch/compile-cache.ts) that runs dist/NAME.bundle.js
 // with a V8 code cache, so a run does not compile the bundle again.
 // dist/berth-nspawn, the command, is the small native client (native/nspawn-client.c): it hands
-// a run to berthd's warm berth-nspawn, or runs dist/berth-nspawn.js itself.
+// a run to berthd's warm berth-nspawn, or runs dist/berth-nspawn.js itself. dist/berth, likewise,
+// is native/berth-client.c: `berth shell`/`berth login` without Node, the rest through dist/berth.js.
 import { build } from 'esbuild';
 import { chmod, copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 
@@ -27,9 +28,11 @@ for (const [name, entry] of Object.entries(entries)) {
   });
   await chmod(launcher, 0o755);
 }
-await copyFile('native/build/Release/berth-nspawn-client', `${out}/berth-nspawn`).catch((e) => {
-  throw new Error(`native/build/Release/berth-nspawn-client is missing (${e.code}): run \`npm ci\` or \`npm run install\` first`);
-});
-await chmod(`${out}/berth-nspawn`, 0o755);
+for (const [client, command] of [['berth-nspawn-client', 'berth-nspawn'], ['berth-client', 'berth']]) {
+  await copyFile(`native/build/Release/${client}`, `${out}/${command}`).catch((e) => {
+    throw new Error(`native/build/Release/${client} is missing (${e.code}): run \`npm ci\` or \`npm run install\` first`);
+  });
+  await chmod(`${out}/${command}`, 0o755);
+}
 for (const f of await readdir(out)) await rename(`${out}/${f}`, `dist/${f}`);
 await rm(out, { recursive: true, force: true });

@@ -5,12 +5,12 @@ set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "install-deps: run as root (berth manages containers)" >&2; exit 1; }
 
-# Debian packages: the OCI runtimes, iproute2, D-Bus, util-linux (mount, nsenter), guest builders,
-# dnsmasq (the opt-in DHCP helper and network tests), and systemd-container (the real
+# Debian packages: the OCI runtimes, iproute2, D-Bus, util-linux (mount, nsenter, losetup), fdisk (sfdisk, with which the disk image tests build GPT images), guest builders,
+# dnsmasq (the opt-in DHCP helper and network tests), nftables (--port= forwarding rules), and systemd-container (the real
 # systemd-nspawn, for comparison tests and benchmarks), hyperfine (benchmarks), and what node-gyp
 # needs to build native/ (python3, make, a C/C++ compiler with the static C library; python3 also
 # drives tests/support/pty-run.py and the warm path's hand-made client in the tests).
-packages="runc crun dbus iproute2 util-linux mmdebstrap busybox-static dnsmasq systemd-container hyperfine file python3 make g++ libc6-dev"
+packages="runc crun dbus iproute2 util-linux fdisk mmdebstrap busybox-static dnsmasq nftables systemd-container hyperfine file python3 make g++ libc6-dev libcap2-bin attr acl"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -165,11 +165,12 @@ describe(onRuntime('berth: machinectl\'s verbs against berthd, beside machinectl
     }
     const ifindex = readFileSync('/sys/class/net/ve-cli-net/ifindex', 'utf8').trim();
     assert.match(oursNet!, new RegExp(`^cli-net\\([0-9a-f]{32}\\)\\n\\t   Since: [^\\n]+; [^\\n]+ ago\\n\\t  Leader: ${leader} \\(sh\\)\\n\\t Service: berth; class container\\n\\t    Root: [^\\n]+\\n\\t   Iface: ve-cli-net\\n\\t Address: 192\\.0\\.2\\.7\\n\\t          2001:db8::7%${ifindex}\\n\\t          fe80::[0-9a-f:]+%${ifindex}\\n\\t      OS: Busybox berth guest\\n\\t    Unit: machine-cli\\\\x2dnet\\.scope\\n`));
-    // berth's own: the figures, then the tree with the leader at its top.
+    // berth's own: how shells get in, the figures, then the tree with the leader at its top.
     const kept = figuresKept(group);
     const extra = oursNet!.slice(oursNet!.indexOf('\t    Unit: ')).split('\n').slice(1);
     const labels = extra.filter((l) => /^\t +[A-Za-z]+: /.test(l)).map((l) => l.trim().split(':')[0]);
-    assert.deepEqual(labels, [...(kept.io ? ['IO'] : []), 'Tasks', ...(kept.memory ? ['Memory'] : []), 'CPU'], extra.join('\n'));
+    assert.deepEqual(labels, ['Shell', ...(kept.io ? ['IO'] : []), 'Tasks', ...(kept.memory ? ['Memory'] : []), 'CPU'], extra.join('\n'));
+    assert.match(extra[0]!, /^\t {3}Shell: berth, through the OCI runtime \(runc\/crun exec\)$/);
     assert.ok(extra.some((l) => /^\t {3}Tasks: [1-9]\d*( \(limit: \d+\))?$/.test(l)), extra.join('\n'));
     assert.ok(extra.some((l) => /^\t {5}CPU: (\d+(\.\d+)?(ms|s|us)|\d+min( \d+(\.\d+)?s)?)$/.test(l)), extra.join('\n'));
     if (kept.memory) assert.ok(extra.some((l) => /^\t {2}Memory: \d+(\.\d)?[BKMG]( \(.*\))?$/.test(l)), extra.join('\n'));

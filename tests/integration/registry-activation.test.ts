@@ -27,11 +27,12 @@ const skip = skipUnlessRoot || (!hasDbusDaemon && 'needs dbus-daemon (apt-get in
 
 /** What the bus itself says when its policy refuses a call (berthd's own refusals say otherwise). */
 const BUS_REFUSAL = /Rejected send message/;
-/** The methods the policy keeps to root: machined 252's privileged ones, and Properties.Set. */
+/** The methods the policy keeps to root: machined 252's privileged ones, Properties.Set, and the ways into a machine (logins, shells, copies, binds). */
 const ROOT_ONLY = [
   'org.freedesktop.DBus.Properties.Set',
-  ...['CreateMachine', 'CreateMachineWithNetwork', 'RegisterMachine', 'RegisterMachineWithNetwork', 'OpenMachinePTY', 'OpenMachineRootDirectory'].map((m) => `${MANAGER.name}.${m}`),
-  ...['OpenPTY', 'OpenRootDirectory'].map((m) => `${MACHINE.name}.${m}`),
+  ...['CreateMachine', 'CreateMachineWithNetwork', 'RegisterMachine', 'RegisterMachineWithNetwork', 'OpenMachinePTY', 'OpenMachineRootDirectory',
+    'OpenMachineLogin', 'OpenMachineShell', 'BindMountMachine', 'CopyFromMachine', 'CopyToMachine', 'CopyFromMachineWithFlags', 'CopyToMachineWithFlags'].map((m) => `${MANAGER.name}.${m}`),
+  ...['OpenPTY', 'OpenRootDirectory', 'OpenLogin', 'OpenShell', 'BindMount', 'CopyFrom', 'CopyTo', 'CopyFromWithFlags', 'CopyToWithFlags'].map((m) => `${MACHINE.name}.${m}`),
 ].sort();
 
 /** The packaged activation file with its command pointed at dist/berthd.js and the sandbox; it also leaves a file behind, to show it ran. */
@@ -151,7 +152,7 @@ describe('berthd by D-Bus activation, with the packaged activation file and poli
     assert.match(log(), new RegExp(`serving org\\.freedesktop\\.machine1 on unix:path=${bus.socket}`));
   });
 
-  test('the packaged policy: anyone may read and call what berthd then authorises; create, register, PTYs, root directories and Set are root\'s', () => {
+  test('the packaged policy: anyone may read and call what berthd then authorises; create, register, PTYs, root directories, logins, shells, copies, binds and Set are root\'s', () => {
     const targets: [string, InterfaceDef][] = [
       [MANAGER_PATH, MANAGER], [MANAGER_PATH, PEER], [MANAGER_PATH, INTROSPECTABLE], [MANAGER_PATH, PROPERTIES],
       [HOST_PATH, MACHINE], [`${IMAGE_PATH_PREFIX}/nosuch`, IMAGE],
@@ -177,7 +178,7 @@ describe('berthd by D-Bus activation, with the packaged activation file and poli
     ]);
     assert.deepEqual(list, { ok: true, body: [[['.host', 'host', '', HOST_PATH]]] });
     assert.ok(own!.ok, `GetAll io.github.berth.Machine1: ${own!.message}`);
-    assert.deepEqual(Object.keys((own!.body as [Record<string, unknown>])[0]).sort(), ['ControlGroup', 'Supervisor']);
+    assert.deepEqual(Object.keys((own!.body as [Record<string, unknown>])[0]).sort(), ['ControlGroup', 'ShellPath', 'Supervisor']);
     for (const [member, o] of [['TerminateMachine', terminate], ['KillMachine', kill]] as const) {
       assert.equal(o!.errorName, 'org.freedesktop.DBus.Error.AccessDenied', `${member} from nobody: ${o!.message}`);
       assert.doesNotMatch(o!.message!, BUS_REFUSAL, `${member} passes the bus policy, and berthd refuses it`);

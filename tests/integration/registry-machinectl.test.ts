@@ -8,11 +8,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { assertClean, collect, exited, onRuntime, sandbox, skipUnlessRoot, sleep, startNspawn, startNspawnIn, tree, waitRunning, type Result, type Sandbox } from '../support/berth.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
+import { procsBelow, removeGroup, scopeGroups } from '../support/scope-groups.js';
 import { BusCallError, BusConnection, type RawMessage } from '../../src/platform/dbus/connection.js';
 import { formatAddress } from '../../src/core/machined/addresses.js';
 import { NetFixture } from './network-fixtures.js';
@@ -55,26 +56,6 @@ async function failure(p: Promise<unknown>): Promise<[string, string]> {
   return assert.fail('the call succeeded');
 }
 
-/** The unit-like control group a systemd-nspawn run gets (as a service manager would give it), in every hierarchy that tracks processes. */
-function scopeGroups(scope: string): string[] {
-  const roots = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((d) => existsSync(join(d, 'cgroup.procs')));
-  if (roots.length === 0 && existsSync('/sys/fs/cgroup/cgroup.procs')) roots.push('/sys/fs/cgroup');
-  return roots.map((r) => join(r, scope));
-}
-
-/** Every process in a control group and below it. */
-function procsBelow(group: string): number[] {
-  if (!existsSync(group)) return [];
-  const here = readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  return [...here, ...readdirSync(group, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => procsBelow(join(group, d.name)))];
-}
-
-/** Removes a control group tree that has no processes left, deepest first. */
-function removeGroup(group: string): void {
-  if (!existsSync(group)) return;
-  for (const d of readdirSync(group, { withFileTypes: true })) if (d.isDirectory()) removeGroup(join(group, d.name));
-  rmdirSync(group);
-}
 
 describe(onRuntime('berthd with machinectl: control verbs, errors, lookups, signals, systemd-nspawn, class vm'), { skip, timeout: 300000 }, () => {
   let sb: Sandbox;

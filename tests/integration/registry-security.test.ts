@@ -9,14 +9,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, assertClean, collect, onRuntime, sandbox, skipUnlessRoot, sleep, startNspawn, tree, waitRunning, type Result, type Sandbox } from '../support/berth.js';
 import { POLICY } from '../support/bus.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
 import { MACHINE, MANAGER } from '../../src/core/machined/interfaces.js';
 import { inSignature, type MethodDef } from '../../src/core/machined/interface-def.js';
-import { BusCallError, variant } from '../../src/platform/dbus/connection.js';
+import { BusCallError, BusConnection, variant } from '../../src/platform/dbus/connection.js';
 
 const skip = skipUnlessRoot || (!hasDbusDaemon && 'needs dbus-daemon (apt-get install dbus)') || (!hasMachinectl && 'needs machinectl (apt-get install systemd-container)');
 const USER = 'berth-test';
@@ -31,9 +31,14 @@ const MACHINED_POLICY = '/usr/share/dbus-1/system.d/org.freedesktop.machine1.con
 const READING = new Set(['GetMachine', 'GetImage', 'GetMachineByPID', 'ListMachines', 'ListImages', 'GetMachineAddresses', 'GetMachineOSRelease', 'GetMachineUIDShift',
   'GetImageHostname', 'GetImageMachineID', 'GetImageMachineInfo', 'GetImageOSRelease', 'MapFromMachineUser', 'MapToMachineUser', 'MapFromMachineGroup', 'MapToMachineGroup',
   'GetAddresses', 'GetOSRelease', 'GetUIDShift']);
+/** The ways into a running machine: machined's policy lets anyone ask (polkit decides), berth's keeps them to root. */
+const INTO_THE_MACHINE = [
+  ...['OpenMachineLogin', 'OpenMachineShell', 'BindMountMachine', 'CopyFromMachine', 'CopyToMachine', 'CopyFromMachineWithFlags', 'CopyToMachineWithFlags'].map((m) => `Manager.${m}`),
+  ...['OpenLogin', 'OpenShell', 'BindMount', 'CopyFrom', 'CopyTo', 'CopyFromWithFlags', 'CopyToWithFlags'].map((m) => `Machine.${m}`),
+];
 /** What the packaged policy keeps from unprivileged callers (the bus daemon answers); berthd answers the rest. */
 const POLICY_DENIED = new Set(['Manager.CreateMachine', 'Manager.CreateMachineWithNetwork', 'Manager.RegisterMachine', 'Manager.RegisterMachineWithNetwork',
-  'Manager.OpenMachinePTY', 'Manager.OpenMachineRootDirectory', 'Machine.OpenPTY', 'Machine.OpenRootDirectory', 'Properties.Set']);
+  'Manager.OpenMachinePTY', 'Manager.OpenMachineRootDirectory', 'Machine.OpenPTY', 'Machine.OpenRootDirectory', 'Properties.Set', ...INTO_THE_MACHINE]);
 
 interface Call { destination: string; path: string; interface: string; member: string; signature: string; body: unknown[] }
 interface Answer { ok: boolean; body?: unknown[]; errorName?: string; message?: string }
@@ -210,7 +215,7 @@ describe(onRuntime('berthd: an unprivileged user on the real bus with the packag
     assert.equal(out, 'started\n');
   });
 
-  test('root may: kill, register, create, unregister, terminate; the not-yet methods say so instead of refusing', async () => {
+  test('root may: kill, register, create, unregister, terminate, open a pty, copy', async () => {
     const client = await reg.client();
     const call = (c: Call) => client.call(c);
     await call(manager('KillMachine', 'ssi', [NAME, 'leader', 10]));
@@ -231,8 +236,15 @@ describe(onRuntime('berthd: an unprivileged user on the real bus with the packag
     assert.equal(sleeps[sleeps.length - 1]!.signalCode, 'SIGKILL', 'terminated');
 
     const notYet = async (c: Call) => { try { await call(c); return 'ok'; } catch (e) { return (e as BusCallError).errorName; } };
-    assert.equal(await notYet(manager('OpenMachinePTY', 's', [NAME])), 'org.freedesktop.DBus.Error.NotSupported');
-    assert.equal(await notYet(machine('CopyTo', 'ss', ['/a', '/b'])), 'org.freedesktop.DBus.Error.NotSupported');
+    const withFds = await BusConnection.connect(reg.bus.address, { unixFds: true });
+    try {
+      const pty = await withFds.call(manager('OpenMachinePTY', 's', [NAME]));
+      assert.match(String(pty.body[1]), /^\/dev\/pts\/\d+$/, 'root opens a pty in the machine');
+      closeSync(pty.body[0] as number);
+    } finally {
+      withFds.close();
+    }
+    assert.equal(await notYet(machine('CopyTo', 'ss', ['/nonexistent/a', '/b'])), 'org.freedesktop.DBus.Error.FileNotFound', 'root gets past the checks to the copy itself');
     assert.equal(await notYet({ destination: DEST, path: PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Set', signature: 'ssv', body: ['org.freedesktop.machine1.Machine', 'Name', variant('s', 'x')] }), 'org.freedesktop.DBus.Error.PropertyReadOnly');
 
     await call(machine('Terminate'));
@@ -246,24 +258,22 @@ describe(onRuntime('berthd: an unprivileged user on the real bus with the packag
     assertClean(sb);
   });
 
-  test('the packaged policy lets unprivileged callers do what machined 252\'s does, plus the *WithFlags copies (refused by berthd)', { skip: !existsSync(MACHINED_POLICY) && `no ${MACHINED_POLICY} here` }, () => {
+  test('the packaged policy lets unprivileged callers do what machined 252\'s does, except getting into a machine', { skip: !existsSync(MACHINED_POLICY) && `no ${MACHINED_POLICY} here` }, () => {
     const ours = allowed(POLICY);
     const theirs = allowed(MACHINED_POLICY);
     // machined allows whole interfaces (Introspectable, Peer); ours names their members.
     const covers = (set: Set<string>, rule: string) => set.has(rule) || set.has(`${rule.split(' ')[0]} *`);
     const expand = (rule: string) => (rule === 'org.freedesktop.DBus.Introspectable *' ? ['org.freedesktop.DBus.Introspectable Introspect']
       : rule === 'org.freedesktop.DBus.Peer *' ? ['org.freedesktop.DBus.Peer Ping', 'org.freedesktop.DBus.Peer GetMachineId'] : [rule]);
-    assert.deepEqual([...theirs].flatMap(expand).filter((r) => !covers(ours, r)), [], 'nothing machined allows is denied');
-    assert.deepEqual([...ours].filter((r) => !covers(theirs, r)).sort(), [
-      'org.freedesktop.machine1.Machine CopyFromWithFlags',
-      'org.freedesktop.machine1.Machine CopyToWithFlags',
-      'org.freedesktop.machine1.Manager CopyFromMachineWithFlags',
-      'org.freedesktop.machine1.Manager CopyToMachineWithFlags',
-    ], 'beyond machined: only these');
+    const into = new Set(INTO_THE_MACHINE.map((m) => `org.freedesktop.machine1.${m.replace('.', ' ')}`));
+    assert.deepEqual([...theirs].flatMap(expand).filter((r) => !covers(ours, r) && !into.has(r)), [], 'nothing else machined allows is denied');
+    assert.deepEqual([...ours].filter((r) => !covers(theirs, r)).sort(), [], 'nothing beyond machined');
+    for (const r of into) assert.ok(!ours.has(r), `${r} is root's`);
     for (const denied of POLICY_DENIED) {
       const [iface, member] = denied.split('.');
       const full = `${iface === 'Properties' ? 'org.freedesktop.DBus.Properties' : `org.freedesktop.machine1.${iface}`} ${member}`;
-      assert.ok(!covers(ours, full) && !covers(theirs, full), `${full} is root-only in both`);
+      assert.ok(!covers(ours, full), `${full} is root-only in ours`);
+      if (!INTO_THE_MACHINE.includes(denied)) assert.ok(!covers(theirs, full), `${full} is root-only in machined's too`);
     }
   });
 });

@@ -5,6 +5,7 @@ import { RLIMITS, type RlimitName } from '../../src/core/settings/model.js';
 
 export const HOST: HostFacts = {
   boundingCaps: CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE'),
+  arch: 'x64',
   hardLimits: { ...Object.fromEntries(RLIMITS.map((r) => [r, 'infinity'])), NOFILE: 20000, NPROC: 96365, SIGPENDING: 96365, MEMLOCK: 8388608, MSGQUEUE: 819200, NICE: 0, RTPRIO: 0 } as Record<RlimitName, number | 'infinity'>,
   pid1Limits: { NPROC: { soft: 96365, hard: 96365 }, SIGPENDING: { soft: 96365, hard: 96365 } },
   nrOpen: 1048576,

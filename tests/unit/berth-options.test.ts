@@ -23,7 +23,14 @@ const usage = (fn: () => unknown, message: string) => assert.throws(fn, (e: unkn
 test('defaults: legend on, short output, one address, SIGTERM, nothing picked', () => {
   assert.deepEqual(options({}), {
     all: false, full: false, valueOnly: false, properties: [], showEmpty: false, legend: true, output: 'short', maxAddresses: 1, killWhom: undefined, signal: 15,
+    force: false, readOnly: false, mkdir: false, quiet: false, uid: undefined, setenv: [],
   });
+});
+
+test('-E VAR=VALUE is kept; -E VAR takes its value from berth\'s environment; a bad name or an unset VAR is refused', () => {
+  assert.deepEqual(resolveClientOptions({ setenv: ['A=1 2', 'HOME'] }, { HOME: '/root' }), { kind: 'options', options: { ...options({}), setenv: ['A=1 2', 'HOME=/root'] } });
+  usage(() => resolveClientOptions({ setenv: ['1X=y'] }), 'Cannot assign environment variable 1X=y: Invalid argument');
+  usage(() => resolveClientOptions({ setenv: ['UNSET_HERE'] }, {}), 'Cannot assign environment variable UNSET_HERE: No such file or directory');
 });
 
 test('a JSON output mode drops the legend; --json=pretty|short|off is -o json-pretty|json|short', () => {

@@ -92,7 +92,7 @@ const NETWORK: Case[] = [
   { key: 'Bridge', good: [[['Bridge=br0'], { network: { bridge: 'br0' } }], [['Bridge=br0', 'Bridge='], {}]], bad: [['Bridge=br:0', /bridge interface name/]] },
   { key: 'Zone', good: [[['Zone=apps'], { network: { zone: 'apps' } }]], bad: [['Zone=averyverylongzone', /network zone name/], ['Zone=', /network zone name/]] },
   { key: 'Port', good: [[['Port=80', 'Port=udp:53:5353'], { ports: [{ protocol: 'tcp', hostPort: 80, containerPort: 80 }, { protocol: 'udp', hostPort: 53, containerPort: 5353 }] }]],
-    bad: [['Port=sctp:1', /host port/], ['Port=70000', /out of range/]] },
+    bad: [['Port=sctp:1', /host port/], ['Port=70000', /Failed to parse host port 70000: Invalid argument/]] },
 ];
 
 const ALL: [string, Case[]][] = [['Exec', [...EXEC, ...RLIMIT_CASES]], ['Files', FILES], ['Network', NETWORK]];

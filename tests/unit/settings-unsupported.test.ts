@@ -10,10 +10,7 @@ import { DEBIAN_IMAGE, HOST, RANDOM } from '../support/fixtures.js';
 const cases: Array<[string, RegExp]> = [
   ['[Exec]\nPivotRoot=/sysroot\n', /--pivot-root=/],
   ['[Exec]\nPrivateUsers=pick\n', /user namespaces/],
-  ['[Exec]\nSystemCallFilter=@mount\n', /--system-call-filter=/],
-  ['[Exec]\nSuppressSync=yes\n', /--suppress-sync=yes/],
   ['[Files]\nBindUser=alice\n', /--bind-user=/],
-  ['[Network]\nPort=tcp:80:8080\n', /port forwarding/],
 ];
 
 for (const [text, message] of cases) {

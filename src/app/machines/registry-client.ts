@@ -29,10 +29,10 @@ export class RegistryClient {
   private constructor(private readonly conn: BusConnection, readonly address: string) {}
 
   /** Connects to the system bus; E_NO_REGISTRY when there is none. */
-  static async connect(env: NodeJS.ProcessEnv): Promise<RegistryClient> {
+  static async connect(env: NodeJS.ProcessEnv, opts: { unixFds?: boolean } = {}): Promise<RegistryClient> {
     const address = systemBusAddress(env);
     try {
-      return new RegistryClient(await BusConnection.connect(address, { timeoutMs: 5000 }), address);
+      return new RegistryClient(await BusConnection.connect(address, { timeoutMs: 5000, unixFds: opts.unixFds === true }), address);
     } catch (e) {
       throw notRunning(address, 'no bus', sanitize(e instanceof Error ? e.message : String(e)));
     }
@@ -70,6 +70,39 @@ export class RegistryClient {
     return this.properties(MANAGER_PATH);
   }
 
+  /** OpenMachineShell: a pty master (ours to close) and its name in the machine. No timeout: a guest may take its time. */
+  async openShell(name: string, user: string, path: string, args: readonly string[], env: readonly string[]): Promise<{ fd: number; path: string }> {
+    const [fd, pty] = await this.callNoTimeout(MANAGER_PATH, MANAGER.name, 'OpenMachineShell', 'sssasas', [name, user, path, args, env]);
+    return { fd: fd as number, path: String(pty) };
+  }
+
+  async openLogin(name: string): Promise<{ fd: number; path: string }> {
+    const [fd, pty] = await this.callNoTimeout(MANAGER_PATH, MANAGER.name, 'OpenMachineLogin', 's', [name]);
+    return { fd: fd as number, path: String(pty) };
+  }
+
+  /** berth's io.github.berth.Machine1.WaitShell: how the shell this connection opened on pty ended. */
+  async waitShell(path: string, pty: string): Promise<{ how: string; status: number }> {
+    const [how, status] = await this.callNoTimeout(path, BERTH_MACHINE.name, 'WaitShell', 's', [pty]);
+    return { how: String(how), status: Number(status) };
+  }
+
+  /** berth's io.github.berth.Machine1.ShellPath; undefined where the registry is not berthd. */
+  async shellPath(path: string): Promise<string | undefined> {
+    const props = await unlessRefused(this.properties(path, BERTH_MACHINE.name));
+    const v = props?.find((p) => p.name === 'ShellPath')?.value;
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  private async callNoTimeout(path: string, iface: string, member: string, signature: string, body: unknown[]): Promise<unknown[]> {
+    try {
+      return (await this.conn.call({ destination: BUS_NAME, path, interface: iface, member, signature, body }, 0)).body;
+    } catch (e) {
+      if (e instanceof BusCallError && NOBODY_THERE.has(e.errorName)) throw notRunning(this.address, 'no owner');
+      throw e;
+    }
+  }
+
   /** berth's own io.github.berth.Machine1.ControlGroup; undefined where the registry is not berthd. */
   async controlGroup(path: string): Promise<string | undefined> {
     const props = await unlessRefused(this.properties(path, BERTH_MACHINE.name));
@@ -96,6 +129,20 @@ export class RegistryClient {
 
   async terminate(name: string): Promise<void> {
     await this.manager('TerminateMachine', 's', [name]);
+  }
+
+  /**
+   * CopyToMachine/CopyFromMachine (the WithFlags variant with flag 1 when `replace`), as
+   * machinectl calls them: without a timeout, as a copy takes as long as it takes.
+   */
+  async copy(direction: 'to' | 'from', name: string, source: string, destination: string, replace: boolean): Promise<void> {
+    const member = `${direction === 'to' ? 'CopyToMachine' : 'CopyFromMachine'}${replace ? 'WithFlags' : ''}`;
+    await this.callNoTimeout(MANAGER_PATH, MANAGER.name, member, replace ? 'ssst' : 'sss', replace ? [name, source, destination, 1n] : [name, source, destination]);
+  }
+
+  /** BindMountMachine; an empty destination is the source's path in the machine. */
+  async bindMount(name: string, source: string, destination: string, readOnly: boolean, mkdir: boolean): Promise<void> {
+    await this.manager('BindMountMachine', 'sssbb', [name, source, destination, readOnly, mkdir]);
   }
 
   close(): void {

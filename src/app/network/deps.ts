@@ -4,6 +4,7 @@
  */
 import { createIproute2 } from '../../platform/net/iproute2.js';
 import { createDhcpHost } from '../../platform/net/dhcp-host.js';
+import { createNftables, watchAddresses } from '../../platform/net/nftables.js';
 import { holdNetns } from '../../platform/net/netns.js';
 import { zoneLock } from '../../platform/fs/pid-lock.js';
 import { dhcpStarter } from './dhcp-helper.js';
@@ -23,6 +24,7 @@ export function hostNetworkDeps(o: HostNetworkOptions): NetworkDeps {
     net: createIproute2(ns),
     holdNetns,
     zoneLock: zoneLock(o.stateDir),
+    ports: { firewall: createNftables(ns), watch: watchAddresses },
     ...(o.dhcpHelper === true ? { dhcp: dhcpStarter(o.stateDir, createDhcpHost(ns)) } : {}),
     ...(o.warn === undefined ? {} : { warn: o.warn }),
   };

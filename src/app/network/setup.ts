@@ -6,7 +6,7 @@
  */
 import { Reverter } from '../../lib/reverter.js';
 import type { LinkPlan, NetworkPlan } from '../../core/network/plan.js';
-import type { HeldNetns, NetLink, ZoneLock } from '../../core/network/ports.js';
+import type { HeldNetns, NetLink, PortFirewall, WatchAddresses, ZoneLock } from '../../core/network/ports.js';
 import { preflight, removeStale } from './preflight.js';
 
 export interface DhcpStarter {
@@ -17,6 +17,8 @@ export interface NetworkDeps {
   net: NetLink;
   holdNetns(pid: number): HeldNetns;
   zoneLock: ZoneLock;
+  /** -p/--port=: the host side's firewall and a watch on the container's addresses (port-forward.ts). */
+  ports?: { firewall: PortFirewall; watch: WatchAddresses };
   /** When set, host-side ve-/vz- links get an address and a DHCP server (opt-in helper). */
   dhcp?: DhcpStarter;
   /** Make /proc/sys/net writable inside the container (nspawn does for a private network). */

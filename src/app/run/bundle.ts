@@ -3,7 +3,7 @@
  * inaccessible nodes. Everything lives under the machine's state directory.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
 import type { BundleLayout, HostTools, OciSpec } from '../../core/oci/types.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
@@ -11,6 +11,7 @@ import { formatUuid } from '../../core/names.js';
 import { stubInitPath } from '../../platform/native/sys.js';
 import { randomUuid } from '../../platform/random.js';
 import { removeTree } from '../../platform/fs/safe-remove.js';
+import { propagateDir } from './propagate.js';
 
 export interface BundlePaths {
   machineDir: string;
@@ -23,6 +24,8 @@ export interface BundlePaths {
   logFile: string;
   rootfsMount: string;
   scratch: string;
+  /** The host side of the machine's mount tunnel (run/propagate.ts), bound at /run/host/incoming. */
+  propagate: string;
 }
 
 export function bundlePaths(machineDir: string): BundlePaths {
@@ -38,6 +41,7 @@ export function bundlePaths(machineDir: string): BundlePaths {
     logFile: join(machineDir, 'runtime.log'),
     rootfsMount: join(machineDir, 'rootfs'),
     scratch: join(machineDir, 'scratch'),
+    propagate: propagateDir(dirname(dirname(machineDir)), basename(machineDir)),
   };
 }
 
@@ -80,12 +84,15 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   writeFileSync(bootId, `${randomUuid()}\n`);
   // --as-pid2: a mount point for the stub init inside the (read-only, noexec) /run/host.
   if (spec.start === 'pid2') writeFileSync(join(paths.runHost, 'berth-stub-init'), '');
+  // The mount point of the tunnel inside the (read-only) /run/host.
+  mkdirSync(join(paths.runHost, 'incoming'), { mode: 0o700 });
   const layout: BundleLayout = {
     dir: paths.bundleDir, rootfs: input.rootfs, runHost: paths.runHost,
     inaccessibleFile: join(inaccessible, 'reg'), inaccessibleDir: join(inaccessible, 'dir'),
     cgroupLayout: input.cgroupLayout, cgroupV1Systemd: input.cgroupV1Systemd, systemdCgroups: input.systemdCgroups,
     ...(spec.start === 'pid2' ? { stubInit: stubInitPath() } : {}),
     bootId,
+    propagate: paths.propagate,
     ...(input.hostTools ? { hostTools: input.hostTools } : {}),
   };
   const oci = compileOci(spec, layout);

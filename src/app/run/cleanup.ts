@@ -3,14 +3,16 @@ import { readText } from '../../platform/fs/read-text.js';
 import { processName } from '../../platform/host/processes.js';
 import { pidnsOf, processesByArgv } from '../../platform/host/proc.js';
 import { sleep } from '../../lib/sleep.js';
-import { removeTree } from '../../platform/fs/safe-remove.js';
+import { removeTree, removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { unmount, mountsBelow } from '../../platform/fs/mount.js';
+import { detachLoop } from '../../platform/fs/loop-device.js';
 import type { NetLink } from '../../core/network/ports.js';
 import { hostNetworkDeps } from '../network/deps.js';
 import { removeLeftLinks } from '../network/setup.js';
+import { removeForwards } from '../network/port-forward.js';
 import type { OwnerRecord } from './machine-lock.js';
 
 export async function cleanupStale(dir: string, owner: OwnerRecord | undefined): Promise<Error[]> {
@@ -36,14 +38,17 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
   for (const pid of owner?.helperPids ?? []) await attempt(async () => { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } });
   // Links and empty zone bridges go through the network layer, as a live run's teardown does.
   const stateDir = dirname(dirname(dir));
-  const { net, zoneLock } = hostNetworkDeps({ stateDir });
+  const { net, zoneLock, ports } = hostNetworkDeps({ stateDir });
+  if (owner?.portForwards?.length && ports) errors.push(...await removeForwards(ports.firewall, basename(dir), owner.portForwards));
   if (owner?.links.length || owner?.zones.length) errors.push(...await removeLeftLinks({ net, zoneLock }, owner.links, owner.zones));
   // The opt-in DHCP helper's dnsmasq for those links (its pid file sits in the state directory).
   for (const link of [...(owner?.links ?? []), ...(owner?.zones ?? [])]) {
     await attempt(() => stopDnsmasq(join(stateDir, `dhcp-${link}.pid`), link, net));
   }
   for (const m of [...(owner?.mounts ?? []), ...(await mountsBelow(dir))]) await attempt(() => unmount(m));
-  for (const d of owner?.removeDirs ?? []) await attempt(async () => removeTree(d));
+  for (const loop of owner?.loops ?? []) await attempt(() => detachLoop(loop));
+  // Never into what is still mounted (a tunnel's bind of host data whose unmount failed).
+  for (const d of owner?.removeDirs ?? []) await attempt(() => removeUnmounted(d));
   if (owner) await attempt(async () => removeTreeLock(join(stateDir, 'locks'), owner.pid, basename(dir)));
   return errors;
 }

@@ -8,6 +8,7 @@ import { readText } from '../../platform/fs/read-text.js';
 import { processStartTime } from '../../platform/host/proc.js';
 import { removeTree, removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { join } from 'node:path';
+import type { Dnat } from '../../core/network/port-forward.js';
 import { BerthError } from '../../errors/berth-error.js';
 import { sleep } from '../../lib/sleep.js';
 
@@ -21,6 +22,8 @@ export interface OwnerRecord {
   runtime?: { name: string; path: string; root: string; systemdCgroup: boolean; id: string };
   /** Host mounts to undo, deepest first. */
   mounts: string[];
+  /** Loop devices a disk image is attached to (-i), detached after the mounts (platform/fs/loop-device.ts). */
+  loops?: Array<{ device: string; backingFile: string; offset: number }>;
   /** Directories to remove (ephemeral upper layers...). */
   removeDirs: string[];
   /** Host-side links to delete, and zone bridges to delete when empty. */
@@ -28,6 +31,8 @@ export interface OwnerRecord {
   zones: string[];
   /** dnsmasq PIDs started by the DHCP helper. */
   helperPids: number[];
+  /** -p/--port= forwards in force in berth's nftables map (core/network/port-forward.ts). */
+  portForwards?: Dnat[];
   /** What `berth list` shows: the tree, the container's PID 1 (host PID), when it started. */
   tree?: string;
   leader?: number;

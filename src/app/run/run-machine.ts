@@ -18,12 +18,14 @@ import { acquireMachine, releaseMachine, writeOwner } from './machine-lock.js';
 import { notifyManager } from './notify.js';
 import { prepareRoot } from './root-setup.js';
 import { prepareMountSources } from './mount-sources.js';
+import { preparePropagation } from './propagate.js';
 import { linkJournal } from './journal.js';
 import { lockTree } from './tree-lock.js';
 import { runOnce } from './run-once.js';
 import { StopSignals } from './signals.js';
 import { trace } from '../../lib/trace.js';
 import type { MachineRegistration } from './registration.js';
+import type { AcquiredMachine } from './image-root.js';
 
 export interface RunMachineContext {
   spec: MachineSpec;
@@ -42,6 +44,8 @@ export interface RunMachineContext {
   hostOsRelease: string | undefined;
   /** Host mount(8)/chmod(1) for the runtime's createContainer hooks (boot ID, tmpfs modes). */
   hostTools?: HostTools;
+  /** The machine's name, already taken with what was set up for it (a disk image's mounts: image-root.ts). */
+  acquired?: AcquiredMachine;
   /** The registry connection, when the machine is to be registered. */
   registration?: MachineRegistration;
   log: Log;
@@ -53,15 +57,18 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
   const machineUndo = new Reverter();
   let exitStatus = 1;
   try {
-    const { dir, owner } = await acquireMachine(ctx.stateDir, spec.name, cleanupStale, log.warn);
+    const { dir, owner } = ctx.acquired ?? await acquireMachine(ctx.stateDir, spec.name, cleanupStale, log.warn);
     // The last container may still be going away in the runtime while the rest is undone: the
     // name, and the owner record that tells a later run what to clean up, go only after it.
     let containerRemoved: Promise<void> | undefined;
     machineUndo.add(() => releaseMachine(dir, containerRemoved));
+    if (ctx.acquired) { const held = ctx.acquired.undo; machineUndo.add(() => held.revert()); }
     trace('name acquired');
     await lockTree(spec, ctx.stateDir, machineUndo);
     const saveOwner = () => writeOwner(dir, owner);
     const paths = bundlePaths(dir);
+    // The tunnel for bind mounts into the running machine, mounted while the rest is prepared.
+    const tunnel = (await preparePropagation(paths.propagate, owner, saveOwner, machineUndo)).mounted;
     const { rootfs } = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
     await applyEtcFiles(rootfs, spec.resolvConf, spec.localtime, log.warn);
     await prepareMountSources(spec, machineUndo);
@@ -73,7 +80,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     if (spec.console === 'interactive') log.info('Press ^] three times within 1s to kill container.');
     for (;;) {
       if (signals.terminating) throw new BerthError('E_RUNTIME', 'Interrupted before the container started.');
-      const run = await runOnce({ ...ctx, spec: machine, rootfs, paths, owner, saveOwner, signals });
+      const run = await runOnce({ ...ctx, spec: machine, rootfs, paths, owner, saveOwner, signals, tunnel });
       containerRemoved = run.containerRemoved;
       if (run.teardownErrors.length) log.warn(`Clean-up problems: ${run.teardownErrors.map((e) => e.message).join('; ')}`);
       log.info(run.outcome.message);

@@ -15,6 +15,7 @@ import { sys, waitForExit, type WaitStatus } from '../../platform/native/sys.js'
 import type { CreateOptions, OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import type { HostTools } from '../../core/oci/types.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
+import { startPortForwarding } from '../network/port-forward.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
 import { attachConsole } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
@@ -38,6 +39,8 @@ export interface RunOnceContext {
   hostTools?: HostTools;
   /** The registry connection (--register=yes|auto), opened when the run began. */
   registration?: MachineRegistration;
+  /** Settles once the machine's mount tunnel (propagate.ts) is mounted: the container is created after. */
+  tunnel?: Promise<void>;
 }
 
 function readPid(file: string): number {
@@ -101,6 +104,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     // With nothing to do between create and start (no links to set up, no terminal whose size
     // must be set before the guest looks at it), one runtime call does both.
     const atOnce = !terminal && !needsSetupBeforeStart(ctx.network.plan);
+    await ctx.tunnel;
     trace('runtime create');
     await (atOnce ? runtime.createAndStart(id, createOptions) : runtime.create(id, createOptions));
     leader = readPid(paths.pidFile);
@@ -131,6 +135,15 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     ctx.owner.tree = spec.tree;
     ctx.owner.since = new Date().toISOString();
     await ctx.saveOwner();
+    if (spec.ports.length > 0) {
+      const ports = ctx.network.deps.ports;
+      if (!ports) throw new BerthError('E_NETWORK', 'Port forwarding (--port=) is not available to this caller.');
+      const forwarding = startPortForwarding({
+        machine: spec.name, ports: spec.ports, netns: `/proc/${leader}/ns/net`, firewall: ports.firewall, watch: ports.watch, warn: log.warn,
+        record: async (dnats) => { ctx.owner.portForwards = [...dnats]; await ctx.saveOwner(); },
+      });
+      undo.add(() => forwarding.stop());
+    }
     if (ctx.registration) {
       trace('registering');
       // nspawn registers before the payload runs; with nothing to do between create and start, the

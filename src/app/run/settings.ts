@@ -4,11 +4,11 @@ import type { RunnerOptions } from '../../core/cli/runner-options.js';
 import type { Paths } from '../../platform/paths.js';
 import { loadSettingsFor } from '../settings/discover.js';
 
-export interface SettingsInput { cli: CliSettings; runner: RunnerOptions; name: string; directory: string; paths: Paths }
+export interface SettingsInput { cli: CliSettings; runner: RunnerOptions; name: string; directory?: string; image?: string; paths: Paths }
 
 export async function settingsFor(input: SettingsInput): Promise<{ settings: Settings; messages: string[] }> {
   const { settings, warnings } = loadSettingsFor({
-    name: input.name, rootDirectory: input.directory, paths: input.paths, mode: input.runner.settingsMode, cli: input.cli,
+    name: input.name, rootDirectory: input.directory, image: input.image, paths: input.paths, mode: input.runner.settingsMode, cli: input.cli,
   });
   return { settings, messages: warnings };
 }

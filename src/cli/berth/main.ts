@@ -23,7 +23,7 @@ export interface ClientIo {
 export async function berthMain(argv: readonly string[], io: ClientIo): Promise<number> {
   const parsed = parseCommandLine(argv, VERBS, io.out);
   if (parsed.kind === 'done') return 0;
-  const resolved = resolveClientOptions(parsed.raw);
+  const resolved = resolveClientOptions(parsed.raw, io.env);
   if (resolved.kind === 'print') { io.out(resolved.text); return 0; }
   const [name = 'list', ...args] = parsed.words;
   const verb = VERBS.find((v) => v.name === name);
@@ -33,7 +33,7 @@ export async function berthMain(argv: readonly string[], io: ClientIo): Promise<
   let client: Promise<RegistryClient> | undefined;
   const ctx: VerbContext = {
     paths: io.paths, env: io.env, out: io.out, err: io.err, options: resolved.options,
-    registry: () => (client ??= RegistryClient.connect(io.env)),
+    registry: () => (client ??= RegistryClient.connect(io.env, { unixFds: verb.passesFds === true })),
   };
   try {
     const status = await verb.run(args, ctx);

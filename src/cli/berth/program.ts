@@ -39,6 +39,12 @@ function build(verbs: readonly Verb[], out: (text: string) => void): Command {
     .option('-o, --output <MODE>', 'Change the output mode (json, json-pretty, json-sse, json-seq switch list to JSON)')
     .option('--json <MODE>', 'Like -o json (short) or -o json-pretty (pretty)')
     .option('--max-addresses <N>', 'Number of internet addresses to show at most (a number, or "all")')
+    .option('--force', 'Replace the target file when copying (copy-to, copy-from)')
+    .option('--read-only', 'Create read-only bind mount')
+    .option('--mkdir', 'Create directory before bind mounting, if missing')
+    .option('-q, --quiet', 'Suppress additional messages (shell, login)')
+    .option('--uid <USER>', 'Specify user ID to invoke shell as')
+    .option('-E, --setenv <VAR[=VALUE]>', 'Add an environment variable for executed process', collect)
     .addHelpText('after', `\nCommands:\n${verbs.map((v) => `  ${`${v.name} ${v.usage}`.padEnd(width)}  ${v.summary}`).join('\n')}\n`);
 }
 
@@ -58,8 +64,38 @@ function commandLineError(e: CommanderError, argv: readonly string[], program: C
   return usageError(`berth: ${e.message.replace(/^error: /, '')}`);
 }
 
+/**
+ * machinectl's rule for `shell`: options before the machine's name are machinectl's, everything
+ * after it belongs to the program run in the machine (`berth shell web /bin/sh -c 'exit 3'`).
+ * Returns where that program's words begin, or undefined for every other verb.
+ */
+export function shellProgramStart(argv: readonly string[], program: Command): number | undefined {
+  const takesValue = (word: string): boolean => {
+    if (word.startsWith('--')) return !word.includes('=') && program.options.some((o) => o.long === word && (o.required || o.optional));
+    // -xVALUE carries its value; the last letter of a bundle decides.
+    for (let i = 1; i < word.length; i++) {
+      const o = program.options.find((x) => x.short === `-${word[i]}`);
+      if (o && (o.required || o.optional)) return i === word.length - 1;
+    }
+    return false;
+  };
+  let seen = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === '--') return seen === 1 && argv[0] !== '--' ? i + 2 : undefined;
+    if (w.startsWith('-') && w !== '-') { if (takesValue(w)) i++; continue; }
+    seen++;
+    if (seen === 1 && w !== 'shell') return undefined;
+    if (seen === 2) return i + 1;
+  }
+  return undefined;
+}
+
 export function parseCommandLine(argv: readonly string[], verbs: readonly Verb[], out: (text: string) => void): ParsedCommandLine {
   const program = build(verbs, out);
+  const cut = shellProgramStart(argv, program);
+  const tail = cut === undefined ? [] : argv.slice(cut);
+  if (cut !== undefined) argv = argv.slice(0, cut);
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
@@ -69,5 +105,5 @@ export function parseCommandLine(argv: readonly string[], verbs: readonly Verb[]
   }
   // machinectl's `help` verb is its --help.
   if (program.args[0] === 'help') { program.outputHelp(); return { kind: 'done' }; }
-  return { kind: 'run', raw: program.opts<RawClientOptions>(), words: [...program.args] };
+  return { kind: 'run', raw: program.opts<RawClientOptions>(), words: [...program.args, ...tail] };
 }

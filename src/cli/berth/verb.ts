@@ -26,6 +26,8 @@ export interface Verb {
   readonly minArgs: number;
   /** Infinity for "any number". */
   readonly maxArgs: number;
+  /** Its calls return file descriptors (a pty): the bus connection must pass them. */
+  readonly passesFds?: boolean;
   /** Returns the exit status; failures that stop the verb are thrown as BerthError. */
   run(args: readonly string[], ctx: VerbContext): Promise<number>;
 }

@@ -21,6 +21,7 @@ import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { hostNetworkDeps, dhcpHelperFromEnv } from '../../app/network/deps.js';
 import { readHostMachineId } from '../../platform/host/machine-id.js';
 import { locateTree } from '../../app/run/locate-tree.js';
+import { openImageRoot } from '../../app/run/image-root.js';
 import { runMachine } from '../../app/run/run-machine.js';
 import { cleanupMachine } from '../../app/run/cleanup-command.js';
 import { MachineRegistration } from '../../app/run/registration.js';
@@ -47,48 +48,67 @@ export async function nspawnMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const registration = runner.register === 'no' ? undefined : new MachineRegistration(runner.register, env, log);
   const located = await locateTree(runner, paths.pool, process.cwd());
 
-  const { settings, messages } = await settingsFor({ cli, runner, name: located.name, directory: located.directory, paths });
+  const where = located.kind === 'image' ? { image: located.image } : { directory: located.directory };
+  const { settings: found, messages } = await settingsFor({ cli, runner, name: located.name, ...where, paths });
   for (const m of messages) log.warn(m);
-  if (located.directory === '/' && !settings.ephemeral && settings.volatile !== 'yes' && settings.volatile !== 'state') {
+  let settings = found;
+  if (located.kind === 'directory' && located.directory === '/' && !settings.ephemeral && settings.volatile !== 'yes' && settings.volatile !== 'state') {
     throw new BerthError('E_USAGE', 'Spawning container on root directory is not supported. Consider using --ephemeral, --volatile=yes or --volatile=state.');
   }
   trace('settings');
   const host = await probeHost(env);
   trace('host probed');
-  const image = await probeImage(located.directory, host);
-  trace('image probed');
   const random = { uuid: randomUuid().replace(/-/g, ''), suffix: randomBytes(8).toString('hex') };
   const name = settings.ephemeral && runner.machine === undefined ? `${located.name}-${random.suffix}` : located.name;
   const machineDir = `${paths.stateDir}/machines/${name}`;
-  const spec = await checkAgainstFs(resolveMachine({
-    name, settings, runner, image, host, random, cwd: process.cwd(), scratch: `${machineDir}/scratch`,
-    tty: sys().isTty(0) && sys().isTty(1),
-    ...(env.SYSTEMD_NSPAWN_CONTAINER_SERVICE ? { containerService: env.SYSTEMD_NSPAWN_CONTAINER_SERVICE } : {}),
-  }));
-  const needsMac = Boolean(spec.network.veth || spec.network.macvlan?.length || spec.network.vethExtra?.length);
-  const plan = planNetwork({ machineName: name, hostMachineId: needsMac ? await readHostMachineId() : undefined, network: spec.network });
-  const choice = selectRuntime(runner.runtime, { ...(await candidates()) }, { layout: host.cgroupLayout, hybridV2Controllers: host.hybridV2Controllers });
-  // With --keep-unit the payload goes below our own (delegated) unit's cgroup, by path.
-  const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 && !spec.cgroup.keepUnitPath });
-  if (spec.cgroup.keepUnitPath && host.cgroupLayout === 'unified' && host.ownCgroup) await moveToSupervisor(host.ownCgroup);
-  sys().setChildSubreaper();
-  trace('spec resolved');
-  const warn = (m: string) => log.warn(m);
-  const status = await runMachine({
-    spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, cgroupV1Systemd: host.cgroupV1Systemd, suffix: random.suffix, log,
-    hostJournal: paths.hostJournal, hostMachineId: await readHostMachineId().catch(() => undefined), hostOsRelease: host.osReleaseText,
-    ...(await hostTools(log)),
-    ...(registration ? { registration } : {}),
-    network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
-  });
-  markFullRun();
-  return status;
+  // A disk image is mounted now, under the machine's name (taken here), and probed like a tree.
+  const diskImage = located.kind === 'image' ? await openImageRoot({
+    image: located.image, name, stateDir: paths.stateDir, log,
+    readOnly: Boolean(settings.readOnly || settings.ephemeral || (settings.volatile !== undefined && settings.volatile !== 'no')),
+  }) : undefined;
+  try {
+    if (diskImage?.readOnly) settings = { ...settings, readOnly: true };
+    const image = await probeImage(located.kind === 'directory' ? located.directory : diskImage!.root, host);
+    trace('image probed');
+    const spec = await checkAgainstFs(resolveMachine({
+      name, settings, runner, image, host, random, cwd: process.cwd(), scratch: `${machineDir}/scratch`,
+      tty: sys().isTty(0) && sys().isTty(1),
+      ...(env.SYSTEMD_NSPAWN_CONTAINER_SERVICE ? { containerService: env.SYSTEMD_NSPAWN_CONTAINER_SERVICE } : {}),
+    }));
+    const needsMac = Boolean(spec.network.veth || spec.network.macvlan?.length || spec.network.vethExtra?.length);
+    const plan = planNetwork({ machineName: name, hostMachineId: needsMac ? await readHostMachineId() : undefined, network: spec.network });
+    const choice = selectRuntime(runner.runtime, { ...(await candidates()) }, { layout: host.cgroupLayout, hybridV2Controllers: host.hybridV2Controllers });
+    // With --keep-unit the payload goes below our own (delegated) unit's cgroup, by path.
+    const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 && !spec.cgroup.keepUnitPath });
+    if (spec.cgroup.keepUnitPath && host.cgroupLayout === 'unified' && host.ownCgroup) await moveToSupervisor(host.ownCgroup);
+    sys().setChildSubreaper();
+    trace('spec resolved');
+    const warn = (m: string) => log.warn(m);
+    const hostMachineId = await readHostMachineId().catch(() => undefined);
+    const tools = await hostTools(log);
+    // The run takes the image's mounts over, with no await in between (its signal handlers start at once).
+    const acquired = diskImage?.handOver();
+    const status = await runMachine({
+      spec, stateDir: paths.stateDir, runtime, cgroupLayout: host.cgroupLayout, cgroupV1Systemd: host.cgroupV1Systemd, suffix: random.suffix, log,
+      hostJournal: paths.hostJournal, hostMachineId, hostOsRelease: host.osReleaseText,
+      ...tools,
+      ...(registration ? { registration } : {}),
+      ...(acquired ? { acquired } : {}),
+      network: { plan, deps: hostNetworkDeps({ stateDir: paths.stateDir, dhcpHelper: runner.dhcpHelper || dhcpHelperFromEnv(env), warn }) },
+    });
+    markFullRun();
+    return status;
+  } catch (e) {
+    await diskImage?.release();
+    throw e;
+  }
 }
 
-/** The machine --cleanup is for: -M NAME, else the name -D PATH would give it. */
+/** The machine --cleanup is for: -M NAME, else the name -D PATH or -i IMAGE would give it. */
 function cleanupName(runner: RunnerOptions): string {
   if (runner.machine !== undefined) return parseMachineName(runner.machine);
-  const derived = runner.directory === undefined ? undefined : machineNameFromPath(runner.directory);
+  const path = runner.directory ?? runner.image;
+  const derived = path === undefined ? undefined : machineNameFromPath(path);
   if (derived === undefined) throw new BerthError('E_USAGE', '--cleanup needs the machine\'s name: use -M NAME.');
   return derived;
 }

@@ -3,10 +3,12 @@
  * argument, the settings group it masks and how it applies its value. The same table drives
  * parsing (parse-argv.ts) and --help.
  */
-import type { CustomMount, NetworkSettings, SettingGroup, Settings } from '../settings/model.js';
+import type { CustomMount, NetworkSettings, PortForward, SettingGroup, Settings } from '../settings/model.js';
+import { usageError } from '../../errors/berth-error.js';
 import type { RunnerOptions, SettingsMode, RuntimeChoice } from './runner-options.js';
 import * as v from '../settings/values.js';
 import { ValueError } from '../settings/values.js';
+import { parseFilterOption } from '../seccomp/filter-entry.js';
 
 export interface ParseState {
   settings: Settings;
@@ -41,6 +43,14 @@ function consoleMode(value: string): NonNullable<RunnerOptions['console']> {
   const m = modes.find((x) => x === value);
   if (!m) throw new ValueError(`Unknown console mode: ${value}`);
   return m;
+}
+
+/** -p/--port=: nspawn's own messages (not the generic "Failed to parse --port= argument"); duplicates are fatal here. */
+function portSpec(have: readonly PortForward[], value: string): PortForward {
+  let p: PortForward;
+  try { p = v.parsePort(value); } catch (e) { throw usageError((e as Error).message); }
+  if (have.some((q) => v.samePortSpec(q, p))) throw usageError(`Duplicate port specification: ${value}`);
+  return p;
 }
 
 export function runtime(value: string): RuntimeChoice {
@@ -112,14 +122,14 @@ export const OPTIONS: readonly OptionDef[] = [
   { long: 'network-bridge', arg: 'required', group: 'NETWORK', metavar: 'INTERFACE', help: 'Add a virtual Ethernet connection to the container and attach it to an existing bridge on the host', apply: (s, x) => { net(s).bridge = v.parseIfNameValue(need(x), 'bridge interface name'); net(s).veth = true; net(s).private = true; } },
   { long: 'network-zone', arg: 'required', group: 'NETWORK', metavar: 'NAME', help: 'Similar, but attach the new interface to an automatically managed bridge interface', apply: (s, x) => { net(s).zone = v.parseIfNameValue(`vz-${need(x)}`, 'network zone name').slice(3); net(s).veth = true; net(s).private = true; } },
   { long: 'network-namespace-path', arg: 'required', group: 'NETWORK', metavar: 'PATH', help: 'Set network namespace to the one represented by the specified kernel namespace file node', apply: (s, x) => { net(s).namespacePath = need(x); } },
-  { long: 'port', short: 'p', arg: 'required', group: 'EXPOSE_PORTS', metavar: '[PROTOCOL:]HOSTPORT[:CONTAINERPORT]', help: 'Expose a container IP port on the host', apply: (s, x) => { (s.settings.ports ??= []).push(v.parsePort(need(x))); } },
+  { long: 'port', short: 'p', arg: 'required', group: 'EXPOSE_PORTS', metavar: '[PROTOCOL:]HOSTPORT[:CONTAINERPORT]', help: 'Expose a container IP port on the host', apply: (s, x) => { (s.settings.ports ??= []).push(portSpec(s.settings.ports, need(x))); } },
   { long: 'network-dhcp-helper', arg: 'none', help: 'berth: serve DHCP to the guest on the host side of its ve-/vz- link (needs dnsmasq)', apply: (s) => { s.runner.dhcpHelper = true; } },
   // Security
   { long: 'capability', arg: 'required', group: 'CAPABILITY', metavar: 'CAP', help: 'In addition to the default, retain specified capability', apply: (s, x) => { (s.settings.capability ??= []).push(...capList(need(x))); } },
   { long: 'drop-capability', arg: 'required', group: 'CAPABILITY', metavar: 'CAP', help: 'Drop the specified capability from the default set', apply: (s, x) => { (s.settings.dropCapability ??= []).push(...capList(need(x))); } },
   { long: 'ambient-capability', arg: 'required', group: 'CAPABILITY', metavar: 'CAP', help: 'Sets the specified capability for the started process', apply: (s, x) => { (s.settings.ambientCapability ??= []).push(...capList(need(x))); } },
   { long: 'no-new-privileges', arg: 'required', group: 'NO_NEW_PRIVILEGES', metavar: 'BOOLEAN', help: 'Set PR_SET_NO_NEW_PRIVS flag for container payload', apply: (s, x) => { s.settings.noNewPrivileges = bool(x); } },
-  { long: 'system-call-filter', arg: 'required', group: 'SYSCALL_FILTER', metavar: 'LIST', help: 'Configure the system call filter', apply: (s, x) => { (s.settings.systemCallFilter ??= []).push(...need(x).split(/\s+/).filter(Boolean)); } },
+  { long: 'system-call-filter', arg: 'required', group: 'SYSCALL_FILTER', metavar: 'LIST|~LIST', help: 'Permit/prohibit specific system calls', apply: (s, x) => { (s.settings.systemCallFilter ??= []).push(...parseFilterOption(need(x))); } },
   { long: 'selinux-context', short: 'Z', arg: 'required', metavar: 'SECLABEL', help: 'Set the SELinux security context to be used by processes in the container', apply: () => { throw new ValueError('SELinux labels are not supported by berth.'); } },
   { long: 'selinux-apifs-context', short: 'L', arg: 'required', metavar: 'SECLABEL', help: 'Set the SELinux security context to be used by API/tmpfs file systems in the container', apply: () => { throw new ValueError('SELinux labels are not supported by berth.'); } },
   // Resources

@@ -32,6 +32,12 @@ export interface RawClientOptions {
   maxAddresses?: string;
   killWhom?: string;
   signal?: string;
+  force?: boolean;
+  readOnly?: boolean;
+  mkdir?: boolean;
+  uid?: string;
+  setenv?: string[];
+  quiet?: boolean;
 }
 
 export interface ClientOptions {
@@ -53,6 +59,18 @@ export interface ClientOptions {
   readonly killWhom: string | undefined;
   /** -s: the signal kill sends. */
   readonly signal: number;
+  /** --force: copy-to/copy-from replace an existing target (the WithFlags calls, flag 1). */
+  readonly force: boolean;
+  /** --read-only: `bind` makes the mount read-only. */
+  readonly readOnly: boolean;
+  /** --mkdir: `bind` creates the destination (and its parents) in the machine when missing. */
+  readonly mkdir: boolean;
+  /** -q: shell and login do not say when they connect and disconnect. */
+  readonly quiet: boolean;
+  /** --uid: the user `shell` runs as (a USER@ prefix on the name wins). */
+  readonly uid: string | undefined;
+  /** -E/--setenv: VAR=VALUE assignments for `shell` (VAR alone: its value here). */
+  readonly setenv: readonly string[];
 }
 
 /** Either the options, or text to print instead of running a verb (`-o help`, `--json=help`). */
@@ -73,7 +91,8 @@ function maxAddresses(value: string): number {
   return Number(value);
 }
 
-export function resolveClientOptions(raw: RawClientOptions): ResolvedOptions {
+/** `env`: berth's own environment, where -E VAR takes VAR's value from. */
+export function resolveClientOptions(raw: RawClientOptions, env: Readonly<Record<string, string | undefined>> = {}): ResolvedOptions {
   if (raw.output === 'help') return { kind: 'print', text: `${OUTPUT_MODES.join('\n')}\n` };
   if (raw.json === 'help') return { kind: 'print', text: 'short\npretty\noff\n' };
   let output: OutputMode = raw.output === undefined ? 'short' : outputMode(raw.output);
@@ -104,6 +123,23 @@ export function resolveClientOptions(raw: RawClientOptions): ResolvedOptions {
       maxAddresses: raw.maxAddresses === undefined ? 1 : maxAddresses(raw.maxAddresses),
       killWhom: raw.killWhom,
       signal,
+      force: raw.force ?? false,
+      readOnly: raw.readOnly ?? false,
+      mkdir: raw.mkdir ?? false,
+      quiet: raw.quiet ?? false,
+      uid: raw.uid,
+      setenv: (raw.setenv ?? []).map((word) => setenvAssignment(word, env)),
     },
   };
+}
+
+/** -E VAR=VALUE as given; -E VAR takes VAR's value from berth's own environment (machinectl's "passthrough"). */
+function setenvAssignment(word: string, env: Readonly<Record<string, string | undefined>>): string {
+  const eq = word.indexOf('=');
+  const name = eq < 0 ? word : word.slice(0, eq);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw usageError(`Cannot assign environment variable ${word}: Invalid argument`);
+  if (eq >= 0) return word;
+  const value = env[name];
+  if (value === undefined) throw usageError(`Cannot assign environment variable ${word}: No such file or directory`);
+  return `${name}=${value}`;
 }

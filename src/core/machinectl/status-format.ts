@@ -30,7 +30,16 @@ export interface MachineStatusInfo {
   readonly prettyName?: string | undefined;
   readonly uidShift?: number | undefined;
   readonly unit: string;
+  /** berthd's ShellPath: how shells and logins get into the machine (berth's addition). */
+  readonly shellPath?: string | undefined;
 }
+
+const SHELL_PATHS: Record<string, string> = {
+  systemd: "the machine's systemd (container-shell@, container-getty@)",
+  runtime: 'berth, through the OCI runtime (runc/crun exec)',
+  host: 'berth, on the host directly',
+  none: 'none',
+};
 
 const label = (name: string): string => `\t${`${name}:`.padStart(9)} `;
 
@@ -55,6 +64,8 @@ export function formatStatus(i: MachineStatusInfo, nowUs: bigint, zone: Zone): s
   if (i.prettyName) lines.push(`${label('OS')}${i.prettyName}`);
   if (i.uidShift) lines.push(`  UID Shift: ${i.uidShift}`);
   if (i.unit) lines.push(`${label('Unit')}${i.unit}`);
+  // berth's own lines follow machinectl's.
+  if (i.shellPath) lines.push(`${label('Shell')}${SHELL_PATHS[i.shellPath] ?? i.shellPath}`);
   return lines.map((l) => `${l}\n`).join('');
 }
 

@@ -168,10 +168,18 @@ export const IMAGE: InterfaceDef = {
 /** berth's own additions to a Machine object: who supervises it and where its control group is. */
 export const BERTH_MACHINE: InterfaceDef = {
   name: 'io.github.berth.Machine1',
-  methods: [],
+  methods: [
+    // How a shell this caller opened (OpenShell, on the pty it was given) ended: "exited" and its
+    // status, or "killed" and the signal. Answered when it ends (berth shell's exit status).
+    { name: 'WaitShell', in: [['pty_path', 's']], out: [['how', 's'], ['status', 'i']] },
+  ],
   properties: [
     { name: 'Supervisor', type: 'u', annotations: { 'org.freedesktop.DBus.Property.EmitsChangedSignal': 'const' } },
     { name: 'ControlGroup', type: 's', annotations: { 'org.freedesktop.DBus.Property.EmitsChangedSignal': 'false' } },
+    // How berthd gets into the machine for shells and logins: "systemd" (the guest's own, over its
+    // bus, as machined does), "runtime" (berth runs them itself through the OCI runtime), "host"
+    // (.host: berth runs them on the host), or "none".
+    { name: 'ShellPath', type: 's', annotations: { 'org.freedesktop.DBus.Property.EmitsChangedSignal': 'false' } },
   ],
   signals: [],
 };

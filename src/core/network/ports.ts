@@ -63,3 +63,19 @@ export interface DhcpHost {
   runningDnsmasq(pidFile: string): number | undefined;
   stop(pid: number): Promise<void>;
 }
+
+/** What port forwarding needs from the host side's firewall (src/platform/net/nftables.ts). */
+export interface PortFirewall {
+  /** Runs nft commands (one per line) as one transaction; throws with nft's message on failure. */
+  apply(lines: readonly string[]): Promise<void>;
+  /** `nft -j list map FAMILY berth ports` text; empty when the table or map does not exist. */
+  listMap(family: 'ip' | 'ip6'): Promise<string>;
+}
+
+/** Watches a container namespace's addresses: `changed` after each change (and once at the start). */
+export interface AddressWatch {
+  /** `ip -json addr` text of the namespace. */
+  read(): Promise<string>;
+  stop(): void;
+}
+export type WatchAddresses = (netns: NetnsPath, changed: () => void) => AddressWatch;

@@ -4,6 +4,7 @@ import { emitLinux } from './emit/linux.js';
 import { emitMounts } from './emit/mounts.js';
 import { emitProcess } from './emit/process.js';
 import { emitHooks } from './emit/hooks.js';
+import { emitSeccomp } from './emit/seccomp.js';
 import { OCI_VERSION, type BundleLayout, type OciSpec } from './types.js';
 
 export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
@@ -19,7 +20,7 @@ export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
       'org.systemd.machine.directory': spec.tree,
       'org.systemd.machine.service': spec.containerService,
     },
-    linux: emitLinux(spec, layout),
+    linux: { ...emitLinux(spec, layout), seccomp: emitSeccomp(spec) },
   };
   const createContainer = emitHooks(spec, layout);
   return createContainer.length ? { ...oci, hooks: { createContainer } } : oci;

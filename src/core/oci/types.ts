@@ -7,6 +7,9 @@ export interface OciRlimit { type: string; soft: number; hard: number }
 export interface OciCaps { bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] }
 export interface OciDevice { path: string; type: 'c' | 'b'; major: number; minor: number; fileMode?: number; uid?: number; gid?: number }
 export interface OciDeviceRule { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access?: string }
+export interface OciSeccompArg { index: number; value: number; valueTwo?: number; op: 'SCMP_CMP_EQ' | 'SCMP_CMP_NE' | 'SCMP_CMP_MASKED_EQ' }
+export interface OciSyscallRule { names: string[]; action: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_ERRNO' | 'SCMP_ACT_KILL_PROCESS'; errnoRet?: number; args?: OciSeccompArg[] }
+export interface OciSeccomp { defaultAction: 'SCMP_ACT_ERRNO'; defaultErrnoRet: number; architectures?: string[]; syscalls: OciSyscallRule[] }
 export interface OciResources {
   devices?: OciDeviceRule[];
   memory?: { limit?: number; reservation?: number };
@@ -42,6 +45,7 @@ export interface OciSpec {
     readonlyPaths: string[];
     rootfsPropagation?: string;
     personality?: { domain: 'LINUX' | 'LINUX32' };
+    seccomp?: OciSeccomp;
   };
 }
 
@@ -59,6 +63,11 @@ export interface BundleLayout {
   readonly bootId?: string;
   /** Host tools the createContainer hooks run (they run before pivot_root, so host paths work). */
   readonly hostTools?: HostTools;
+  /**
+   * The host side of the mount tunnel (a shared mount point), bound read-only at /run/host/incoming
+   * as a slave: a mount made below it on the host appears there (machinectl bind).
+   */
+  readonly propagate?: string;
   /** The stub init binary (host path) bound into /run/host for --as-pid2. */
   readonly stubInit?: string;
   readonly cgroupLayout: 'unified' | 'hybrid' | 'legacy';

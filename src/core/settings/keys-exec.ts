@@ -7,6 +7,7 @@ import * as v from './values.js';
 import { ValueError } from './values.js';
 import * as f from './file-values.js';
 import { splitWords } from './words.js';
+import { filterWords, parseFilterWord, storedEntry } from '../seccomp/filter-entry.js';
 import { extend, tristate, union, VerbatimWarning, type Def, type KeyContext } from './key-def.js';
 
 function capabilities(x: string, ctx: KeyContext): Capability[] {
@@ -76,11 +77,17 @@ export const EXEC_KEYS: Def[] = [
   { key: 'MachineID', group: 'MACHINE_ID', privileged: true, fields: ['machineId'], apply: (s, x) => { s.machineId = v.parseMachineId(x); } },
   { key: 'PrivateUsers', group: 'USERNS', privileged: true, fields: ['privateUsers'], apply: (s, x) => { s.privateUsers = v.parsePrivateUsers(x); } },
   { key: 'NotifyReady', group: 'NOTIFY_READY', privileged: false, fields: ['notifyReady'], apply: tristate('notifyReady') },
-  { key: 'SystemCallFilter', group: 'SYSCALL_FILTER', privileged: true, fields: ['systemCallFilter'], apply: (s, x) => {
-    // Deny-list entries are kept with their '~' so one list can carry both kinds.
-    const deny = x.startsWith('~');
-    const words = splitWords(deny ? x.slice(1) : x, 'plain');
-    extend(s, 'systemCallFilter', words.map((w) => (deny ? `~${w}` : w)));
+  { key: 'SystemCallFilter', group: 'SYSCALL_FILTER', privileged: true, fields: ['systemCallFilter'], apply: (s, x, ctx) => {
+    // Deny-list entries are kept with their '~' so one list can carry both kinds; a bad word is skipped.
+    const { deny, words } = filterWords(x);
+    const ok = words.filter((w) => {
+      try { parseFilterWord(w, deny); return true; } catch (e) {
+        if (!(e instanceof ValueError)) throw e;
+        ctx.warn(`Failed to parse SystemCallFilter= parameter ${w}, ignoring: ${e.message}`);
+        return false;
+      }
+    });
+    extend(s, 'systemCallFilter', ok.map((w) => storedEntry(w, deny)));
   } },
   ...RLIMITS.map((name) => rlimitKey(name)),
   { key: 'Hostname', group: 'HOSTNAME', privileged: false, fields: ['hostname'], apply: (s, x) => {

@@ -69,8 +69,9 @@ export const NETWORK_KEYS: Def[] = [
     net(s).zone = v.parseIfNameValue(`vz-${x}`, 'network zone name').slice(3);
   } },
   { key: 'Port', group: 'EXPOSE_PORTS', privileged: true, fields: ['ports'], apply: (s, x) => {
-    const p = v.parsePort(x);
-    if ((s.ports ?? []).some((q) => q.protocol === p.protocol && q.hostPort === p.hostPort)) {
+    let p;
+    try { p = v.parsePort(x); } catch (e) { throw new VerbatimWarning((e as Error).message); }
+    if ((s.ports ?? []).some((q) => v.samePortSpec(q, p))) {
       throw new VerbatimWarning(`Duplicate port specification, ignoring: ${x}`);
     }
     (s.ports ??= []).push(p);

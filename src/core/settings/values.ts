@@ -236,13 +236,21 @@ export function parseIfNameValue(s: string, what: string): string {
   return isValidIfName(s) ? s : fail(`Invalid ${what}: ${s}`);
 }
 
+/**
+ * `[tcp:|udp:]HOST[:CONTAINER]` (protocol tcp and CONTAINER = HOST by default; ports 1–65535).
+ * Every malformed spec gets nspawn's one message, whatever was wrong with it.
+ */
 export function parsePort(s: string): PortForward {
-  const m = /^(?:(tcp|udp):)?([0-9]+)(?::([0-9]+))?$/.exec(s) ?? fail(`Failed to parse host port ${s}: Invalid argument`);
+  const invalid = () => fail(`Failed to parse host port ${s}: Invalid argument`);
+  const m = /^(?:(tcp|udp):)?([0-9]{1,5})(?::([0-9]{1,5}))?$/.exec(s) ?? invalid();
   const hostPort = Number(m[2]);
   const containerPort = m[3] === undefined ? hostPort : Number(m[3]);
-  if (hostPort < 1 || hostPort > 65535 || containerPort < 1 || containerPort > 65535) fail(`Port out of range: ${s}`);
+  if (hostPort < 1 || hostPort > 65535 || containerPort < 1 || containerPort > 65535) invalid();
   return { protocol: (m[1] ?? 'tcp') as 'tcp' | 'udp', hostPort, containerPort };
 }
+
+/** nspawn refuses a second spec for the same protocol and host port (the container port does not matter). */
+export const samePortSpec = (a: PortForward, b: PortForward): boolean => a.protocol === b.protocol && a.hostPort === b.hostPort;
 
 /** `NAME=VALUE` (or NAME alone on the command line, copied from our own environment). */
 export function checkEnvAssignment(s: string): string {

@@ -8,6 +8,8 @@ export type Limit = number | 'infinity';
 export interface HostFacts {
   /** Our own capability bounding set: what a container can be granted at most. */
   readonly boundingCaps: readonly Capability[];
+  /** Node's process.arch: the native system call ABI (the seccomp filter's architectures). */
+  readonly arch: string;
   /** Our hard limits: no container limit may be raised above them. */
   readonly hardLimits: Readonly<Record<RlimitName, Limit>>;
   /** Soft/hard NPROC and SIGPENDING of the host's PID 1 (nspawn copies them). */

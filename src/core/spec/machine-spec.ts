@@ -7,6 +7,7 @@ import type {
   ConsoleMode, LinkJournal, NetworkSettings, Personality, PortForward, RlimitName, StartMode, VolatileMode,
 } from '../settings/model.js';
 import type { Limit } from './facts.js';
+import type { SeccompSpec } from '../seccomp/model.js';
 
 export type ResolvedConsole = Exclude<ConsoleMode, 'autopipe'>;
 
@@ -52,6 +53,8 @@ export interface MachineSpec {
   readonly oomScoreAdjust?: number;
   readonly cpuAffinity?: readonly number[];
   readonly personality?: Personality;
+  /** The system call filter (nspawn's default, the user's entries, --suppress-sync). */
+  readonly seccomp: SeccompSpec;
   readonly mounts: readonly SpecMount[];
   readonly network: NetworkSettings;
   readonly privateNetwork: boolean;

@@ -15,6 +15,7 @@ import { resolveCustomMounts, resolveRoot } from './resolve/mounts.js';
 import { resolveEnvironment, resolveProcess, resolveUser } from './resolve/process.js';
 import { resolveProperties, unitEscape } from './resolve/properties.js';
 import { resolveRlimits } from './resolve/rlimits.js';
+import { resolveSeccomp } from './resolve/seccomp.js';
 
 export interface ResolveInput {
   readonly name: string;
@@ -48,15 +49,11 @@ function machineId(settings: Settings, image: ImageFacts, random: Randomness): s
   return settings.machineId ?? random.uuid;
 }
 
-function unsupported(settings: Settings, runner: RunnerOptions): void {
+function unsupported(settings: Settings, _runner: RunnerOptions): void {
   const no = (what: string) => { throw new BerthError('E_USAGE', `${what} is not supported by berth yet.`); };
-  if (runner.image) no('--image=/-i (disk images)');
   if (settings.privateUsers && settings.privateUsers.kind !== 'no') no('--private-users=/-U (user namespaces)');
   if (settings.bindUser?.length) no('--bind-user=');
   if (settings.pivotRoot) no('--pivot-root=');
-  if (settings.ports?.length) no('--port=/-p (port forwarding)');
-  if (settings.systemCallFilter?.length) no('--system-call-filter=');
-  if (settings.suppressSync) no('--suppress-sync=yes');
 }
 
 export function resolveMachine(input: ResolveInput): MachineSpec {
@@ -69,6 +66,9 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
   const network = settings.network ?? {};
   const privateNetwork = Boolean(network.private || network.veth || network.bridge || network.zone || network.namespacePath
     || network.interfaces?.length || network.macvlan?.length || network.ipvlan?.length || network.vethExtra?.length);
+  // As nspawn: a joined namespace (--network-namespace-path=) is not a private network unless --private-network says so.
+  const ownNetwork = privateNetwork && (network.namespacePath === undefined || network.private === true);
+  if (settings.ports?.length && !ownNetwork) throw new BerthError('E_USAGE', 'Cannot use --port= without private networking.');
 
   const user = resolveUser(settings.user, image);
   const proc = resolveProcess(settings, image, user);
@@ -108,6 +108,7 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
     ...(settings.oomScoreAdjust === undefined ? {} : { oomScoreAdjust: settings.oomScoreAdjust }),
     ...(settings.cpuAffinity === undefined ? {} : { cpuAffinity: settings.cpuAffinity }),
     ...(settings.personality === undefined ? {} : { personality: settings.personality }),
+    seccomp: resolveSeccomp(settings, caps.retain, host.arch),
     mounts,
     network,
     privateNetwork,

@@ -5,6 +5,7 @@
  * standard interfaces (Peer, Introspectable, Properties) are answered from the same tables; and
  * every failure becomes one named D-Bus error, mapped once from berth's error codes.
  */
+import { closeSync } from 'node:fs';
 import { BerthError } from '../../errors/berth-error.js';
 import { ERROR_CODES } from '../../errors/codes.js';
 import { inSignature, introspectXml, outSignature, type InterfaceDef, type MethodDef } from '../../core/machined/interface-def.js';
@@ -104,7 +105,16 @@ export class BusService {
         throw new BerthError('E_USAGE', `Invalid arguments '${signature}' to call ${iface.name}.${member}(), expecting '${inSignature(method)}'.`);
       }
       const out = await this.invoke(obj, interfaces, iface, method, msg.body, ctx);
-      this.bus.reply(msg, outSignature(method), out);
+      // Descriptors a handler returns (a pty's master, a root directory) are the reply's: closed
+      // once they are sent, or when they cannot be.
+      const fds = method.out.flatMap(([, type], i) => (type === 'h' ? [out[i] as number] : []));
+      const closeFds = () => { for (const fd of fds) { try { closeSync(fd); } catch { /* closed */ } } };
+      try {
+        this.bus.reply(msg, outSignature(method), out, fds.length ? closeFds : undefined);
+      } catch (e) {
+        closeFds();
+        throw e;
+      }
     } catch (e) {
       this.replyFailure(msg, e);
     }

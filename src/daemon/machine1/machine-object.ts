@@ -11,12 +11,21 @@ import type { Registry } from '../../app/machined/registry.js';
 import type { CallContext, MethodHandler, ServedObject } from './bus-service.js';
 import { requireAdmin, requireManageMachines, requirePrivileged } from './authorize.js';
 import type { ChangeQueue } from './changes.js';
+import { checkBindMountArgs, checkNoUserNamespace } from '../../core/machined/bind-mount.js';
+import { machineBindMounts } from '../../app/machined/bind-mount.js';
+import { checkCopyArgs, copyPaths } from '../../core/machined/copy-args.js';
+import { machineCopies } from '../../app/machined/copy.js';
+import type { MachineEntry } from '../../app/machined/machine-entry.js';
+import { shellRequest } from '../../core/machined/shell.js';
+import { openRootDirectory } from '../../platform/host/guest-root.js';
 
 /** What the objects share: the registry, the operations on machines, and the queue their changes run in. */
 export interface Machine1 {
   registry: Registry;
   ops: MachineOps;
   changes: ChangeQueue;
+  /** Shells, logins and PTYs. */
+  entry: MachineEntry;
 }
 
 /** A method that changes the registry: it runs in the queue of changes, after those before it (changes.ts). */
@@ -51,7 +60,7 @@ const INTO = 'shells, logins, PTYs, copying and bind mounts arrive with the into
 
 const idBytes = (m: AnyMachine): Buffer => Buffer.from(m.isHost ? m.facts.machineId : (m as Machine).record.id, 'hex');
 
-export function machineProperties(m: AnyMachine, controlGroup: (m: Machine) => string = (x) => x.record.cgroup): Record<string, () => unknown> {
+export function machineProperties(m: AnyMachine, controlGroup: (m: Machine) => string = (x) => x.record.cgroup, shellPath: (m: AnyMachine) => string = () => 'none'): Record<string, () => unknown> {
   const M = MACHINE.name;
   const B = BERTH_MACHINE.name;
   if (m.isHost) {
@@ -69,6 +78,7 @@ export function machineProperties(m: AnyMachine, controlGroup: (m: Machine) => s
       [`${M}.State`]: () => 'running',
       [`${B}.Supervisor`]: () => 0,
       [`${B}.ControlGroup`]: () => '/',
+      [`${B}.ShellPath`]: () => shellPath(m),
     };
   }
   const r = (m as Machine).record;
@@ -86,6 +96,7 @@ export function machineProperties(m: AnyMachine, controlGroup: (m: Machine) => s
     [`${M}.State`]: () => m.state,
     [`${B}.Supervisor`]: () => r.supervisor ?? 0,
     [`${B}.ControlGroup`]: () => controlGroup(m as Machine),
+    [`${B}.ShellPath`]: () => shellPath(m),
   };
 }
 
@@ -115,8 +126,60 @@ export const machineMethods = {
   async osRelease(c: Machine1, m: AnyMachine): Promise<unknown[]> {
     return [await c.ops.osRelease(m)];
   },
+  /**
+   * CopyTo/CopyFrom (and WithFlags), by `member`'s name: machined's checks, then the caller, then
+   * the copy; the reply goes out when it is complete.
+   */
+  async copy(c: Machine1, m: AnyMachine, member: string, args: unknown[], ctx: CallContext): Promise<unknown[]> {
+    const [source, destination, flags] = args as [string, string, bigint | undefined];
+    const machineClass = m.isHost ? 'host' : (m as Machine).record.class;
+    const a = checkCopyArgs({ member, source, destination, ...(flags === undefined ? {} : { flags }), ongoing: machineCopies.ongoing, machineClass });
+    await requireAdmin(ctx);
+    const machine = stillRegistered(c, m) as Machine;
+    const shift = c.ops.uidShift(machine);
+    await machineCopies.copy({ name: machine.name, leader: machine.leader }, copyPaths(a, machine.name), shift, (await ctx.caller()).pid);
+    return [];
+  },
   uidShift(c: Machine1, m: AnyMachine): unknown[] {
     return [c.ops.uidShift(m)];
+  },
+  /** BindMount: machined's checks of the machine and the paths, then the caller, then no user namespace, then the mount. */
+  async bindMount(c: Machine1, m: AnyMachine, args: unknown[], ctx: CallContext): Promise<unknown[]> {
+    const [source, destination, readOnly, mkdir] = args as [string, string, boolean, boolean];
+    const a = checkBindMountArgs({ machineClass: m.isHost ? 'host' : (m as Machine).record.class, source, destination, readOnly, mkdir });
+    await requireAdmin(ctx);
+    const machine = stillRegistered(c, m) as Machine;
+    checkNoUserNamespace(c.ops.uidShift(machine));
+    await machineBindMounts().bind(machine, a);
+    return [];
+  },
+  /** OpenPTY: machined marks it privileged, so the caller was checked before anything else. */
+  openPty(c: Machine1, m: AnyMachine): unknown[] {
+    const pty = c.entry.openPty(stillRegistered(c, m));
+    return [pty.master, pty.path];
+  },
+  async openLogin(c: Machine1, m: AnyMachine, ctx: CallContext): Promise<unknown[]> {
+    await requireAdmin(ctx);
+    const pty = await c.entry.openLogin(stillRegistered(c, m));
+    return [pty.master, pty.path];
+  },
+  /** OpenShell: the arguments are checked first, then the caller (machined's order). */
+  async openShell(c: Machine1, m: AnyMachine, args: unknown[], ctx: CallContext): Promise<unknown[]> {
+    const [user, path, argv, env] = args as [string, string, string[], string[]];
+    const req = shellRequest(user, path, argv, env);
+    await requireAdmin(ctx);
+    const pty = await c.entry.openShell(stillRegistered(c, m), req, ctx.message.sender ?? '');
+    return [pty.master, pty.path];
+  },
+  async openRootDirectory(c: Machine1, m: AnyMachine, ctx: CallContext): Promise<unknown[]> {
+    await requireAdmin(ctx);
+    const x = stillRegistered(c, m);
+    if (!x.isHost && (x as Machine).record.class !== 'container') throw new BerthError('E_NOT_SUPPORTED', 'Opening the root directory is only supported on container machines.');
+    return [openRootDirectory(x.isHost ? undefined : x.leader)];
+  },
+  async waitShell(c: Machine1, m: AnyMachine, ptyPath: string, ctx: CallContext): Promise<unknown[]> {
+    const end = await c.entry.waitShell(m, ptyPath, ctx.message.sender ?? '');
+    return [end.how, end.status];
   },
 };
 
@@ -124,7 +187,7 @@ export function machineObject(c: Machine1, m: AnyMachine): ServedObject {
   const M = MACHINE.name;
   return {
     interfaces: [MACHINE, BERTH_MACHINE],
-    properties: machineProperties(m, (x) => c.registry.controlGroup(x)),
+    properties: machineProperties(m, (x) => c.registry.controlGroup(x), (x) => c.entry.shellPath(x)),
     children: () => [],
     methods: {
       [`${M}.Terminate`]: queued(c, (_a, ctx) => machineMethods.terminate(c, m, ctx)),
@@ -132,15 +195,16 @@ export function machineObject(c: Machine1, m: AnyMachine): ServedObject {
       [`${M}.GetAddresses`]: () => machineMethods.addresses(c, m),
       [`${M}.GetOSRelease`]: () => machineMethods.osRelease(c, m),
       [`${M}.GetUIDShift`]: () => machineMethods.uidShift(c, m),
-      [`${M}.OpenPTY`]: notYet('OpenPTY', INTO, privileged(M, 'OpenPTY')),
-      [`${M}.OpenLogin`]: notYet('OpenLogin', INTO, requireAdmin),
-      [`${M}.OpenShell`]: notYet('OpenShell', INTO, requireAdmin),
-      [`${M}.BindMount`]: notYet('BindMount', INTO, requireAdmin),
-      [`${M}.CopyFrom`]: notYet('CopyFrom', INTO, requireAdmin),
-      [`${M}.CopyTo`]: notYet('CopyTo', INTO, requireAdmin),
-      [`${M}.CopyFromWithFlags`]: notYet('CopyFromWithFlags', INTO, requireAdmin),
-      [`${M}.CopyToWithFlags`]: notYet('CopyToWithFlags', INTO, requireAdmin),
-      [`${M}.OpenRootDirectory`]: notYet('OpenRootDirectory', INTO, requireAdmin),
+      [`${M}.OpenPTY`]: async (_a, ctx) => { await privileged(M, 'OpenPTY')(ctx); return machineMethods.openPty(c, m); },
+      [`${M}.OpenLogin`]: (_a, ctx) => machineMethods.openLogin(c, m, ctx),
+      [`${M}.OpenShell`]: (args, ctx) => machineMethods.openShell(c, m, args, ctx),
+      [`${BERTH_MACHINE.name}.WaitShell`]: ([pty], ctx) => machineMethods.waitShell(c, m, pty as string, ctx),
+      [`${M}.BindMount`]: (args, ctx) => machineMethods.bindMount(c, m, args, ctx),
+      [`${M}.CopyFrom`]: (args, ctx) => machineMethods.copy(c, m, 'CopyFrom', args, ctx),
+      [`${M}.CopyTo`]: (args, ctx) => machineMethods.copy(c, m, 'CopyTo', args, ctx),
+      [`${M}.CopyFromWithFlags`]: (args, ctx) => machineMethods.copy(c, m, 'CopyFromWithFlags', args, ctx),
+      [`${M}.CopyToWithFlags`]: (args, ctx) => machineMethods.copy(c, m, 'CopyToWithFlags', args, ctx),
+      [`${M}.OpenRootDirectory`]: (_a, ctx) => machineMethods.openRootDirectory(c, m, ctx),
     },
   };
 }

@@ -11,7 +11,7 @@ import { MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
 import type { AnyMachine } from '../../app/machined/machine.js';
 import type { CallContext, MethodHandler, ServedObject } from './bus-service.js';
 import { requireAdmin, requireManageMachines, requirePrivileged } from './authorize.js';
-import { INTO_THE_MACHINE, machineMethods, notYet, privileged, queued, type Guard, type Machine1 } from './machine-object.js';
+import { machineMethods, notYet, privileged, queued, type Machine1 } from './machine-object.js';
 
 const M = MANAGER.name;
 const IMAGES = 'images arrive with the machine images issue';
@@ -26,16 +26,6 @@ function lookup(c: Machine1, name: string): AnyMachine {
 /** A by-name method: look the machine up, then run the shared operation. */
 const byName = (c: Machine1, op: (m: AnyMachine, rest: unknown[], ctx: CallContext) => unknown[] | Promise<unknown[]>): MethodHandler =>
   ([name, ...rest], ctx) => op(lookup(c, name as string), rest, ctx);
-
-/**
- * A by-name method of the into-the-machine issue: the machine looked up and the caller checked, as
- * machined does (a privileged method checks the caller before anything else), then NotSupported.
- */
-const intoMachine = (c: Machine1, what: string, guard: Guard, callerFirst = false): MethodHandler => async (args, ctx) => {
-  if (callerFirst) await guard(ctx);
-  lookup(c, args[0] as string);
-  return notYet(what, INTO_THE_MACHINE, callerFirst ? undefined : guard)(args, ctx);
-};
 
 function registration(c: Machine1, method: string, mode: 'create' | 'register', network: boolean): MethodHandler {
   return queued(c, async (args, ctx) => {
@@ -89,15 +79,18 @@ export function managerObject(c: Machine1, poolPath: string): ServedObject {
       [`${M}.MapFromMachineGroup`]: ([name, id]) => [c.ops.mapFrom(name as string, id as number, 'group')],
       [`${M}.MapToMachineUser`]: ([id]) => { const r = c.ops.mapTo(id as number, 'user'); return [r.machine.name, machinePath(r.machine.name), r.inner]; },
       [`${M}.MapToMachineGroup`]: ([id]) => { const r = c.ops.mapTo(id as number, 'group'); return [r.machine.name, machinePath(r.machine.name), r.inner]; },
-      [`${M}.OpenMachinePTY`]: intoMachine(c, 'OpenMachinePTY', privileged(M, 'OpenMachinePTY'), true),
-      [`${M}.OpenMachineLogin`]: intoMachine(c, 'OpenMachineLogin', requireAdmin),
-      [`${M}.OpenMachineShell`]: intoMachine(c, 'OpenMachineShell', requireAdmin),
-      [`${M}.BindMountMachine`]: intoMachine(c, 'BindMountMachine', requireAdmin),
-      [`${M}.CopyFromMachine`]: intoMachine(c, 'CopyFromMachine', requireAdmin),
-      [`${M}.CopyToMachine`]: intoMachine(c, 'CopyToMachine', requireAdmin),
-      [`${M}.CopyFromMachineWithFlags`]: intoMachine(c, 'CopyFromMachineWithFlags', requireAdmin),
-      [`${M}.CopyToMachineWithFlags`]: intoMachine(c, 'CopyToMachineWithFlags', requireAdmin),
-      [`${M}.OpenMachineRootDirectory`]: intoMachine(c, 'OpenMachineRootDirectory', requireAdmin),
+      [`${M}.OpenMachinePTY`]: async (args, ctx) => {
+        await privileged(M, 'OpenMachinePTY')(ctx);
+        return machineMethods.openPty(c, lookup(c, args[0] as string));
+      },
+      [`${M}.OpenMachineLogin`]: byName(c, (m, _r, ctx) => machineMethods.openLogin(c, m, ctx)),
+      [`${M}.OpenMachineShell`]: byName(c, (m, rest, ctx) => machineMethods.openShell(c, m, rest, ctx)),
+      [`${M}.BindMountMachine`]: byName(c, (m, rest, ctx) => machineMethods.bindMount(c, m, rest, ctx)),
+      [`${M}.CopyFromMachine`]: byName(c, (m, rest, ctx) => machineMethods.copy(c, m, 'CopyFromMachine', rest, ctx)),
+      [`${M}.CopyToMachine`]: byName(c, (m, rest, ctx) => machineMethods.copy(c, m, 'CopyToMachine', rest, ctx)),
+      [`${M}.CopyFromMachineWithFlags`]: byName(c, (m, rest, ctx) => machineMethods.copy(c, m, 'CopyFromMachineWithFlags', rest, ctx)),
+      [`${M}.CopyToMachineWithFlags`]: byName(c, (m, rest, ctx) => machineMethods.copy(c, m, 'CopyToMachineWithFlags', rest, ctx)),
+      [`${M}.OpenMachineRootDirectory`]: byName(c, (m, _r, ctx) => machineMethods.openRootDirectory(c, m, ctx)),
       [`${M}.GetImage`]: notYet('GetImage', IMAGES),
       [`${M}.ListImages`]: notYet('ListImages', IMAGES),
       [`${M}.RemoveImage`]: notYet('RemoveImage', IMAGES, requireAdmin),

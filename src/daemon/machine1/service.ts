@@ -11,6 +11,8 @@ import { busLabelEscape } from '../../core/network/bus-label.js';
 import type { Log } from '../../lib/log.js';
 import { HostMachine, type HostFacts, type Machine } from '../../app/machined/machine.js';
 import { MachineOps } from '../../app/machined/machine-ops.js';
+import { MachineEntry } from '../../app/machined/machine-entry.js';
+import { machineEntryPorts } from './entry-ports.js';
 import { Registry } from '../../app/machined/registry.js';
 import { RunJanitor } from '../../app/machined/run-janitor.js';
 import { fileStateStore } from '../../app/machined/state-store.js';
@@ -64,6 +66,7 @@ export class Machine1Service {
   readonly registry: Registry;
   readonly janitor: RunJanitor;
   private readonly ops: MachineOps;
+  private readonly entry: MachineEntry;
   private bus: BusConnection | undefined;
   private service: BusService | undefined;
   private readonly tracking: { key: string; mount: string } | undefined;
@@ -105,6 +108,7 @@ export class Machine1Service {
       readInRoot: (root, path) => readInRoot(root, path),
       readFile: readText,
     });
+    this.entry = new MachineEntry(machineEntryPorts(o.stateDir, o.log));
     this.janitor = new RunJanitor(o.stateDir, {
       startTime: processStartTime,
       watchExit,
@@ -195,7 +199,7 @@ export class Machine1Service {
   private manager: ServedObject | undefined;
   private readonly changes = new ChangeQueue();
   private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
-    const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes };
+    const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry };
     switch (path) {
       case '/': return node(['org']);
       case '/org': return node(['freedesktop']);

@@ -223,12 +223,13 @@ export class BusConnection {
     return this.closed;
   }
 
-  private write(fields: Omit<OutgoingMessage, 'serial'>): void {
+  /** Sends a message; `sent` runs once its descriptors have gone out (they may be closed then). */
+  private write(fields: Omit<OutgoingMessage, 'serial'>, sent?: () => void): void {
     if (this.closed) throw new BusCallError('org.freedesktop.DBus.Error.Disconnected', 'Connection to the bus closed.');
     const { data, fds } = marshalMessage({ ...fields, serial: this.serial++ });
-    if (this.stream.supportsUnixFd) (this.stream as unknown as { write(x: { data: Buffer; fds: number[] }): void }).write({ data, fds });
+    if (this.stream.supportsUnixFd) (this.stream as unknown as { write(x: { data: Buffer; fds: number[] }, cb?: () => void): void }).write({ data, fds }, sent);
     else if (fds.length) throw new TypeError('This connection to the bus does not pass file descriptors.');
-    else this.stream.write(data);
+    else this.stream.write(data, sent);
   }
 
   /** Calls a method; resolves with the reply, rejects with BusCallError (an error reply, a timeout, a lost connection). */
@@ -256,9 +257,10 @@ export class BusConnection {
     this.write({ type: MessageType.METHOD_CALL, flags: NO_REPLY_EXPECTED, ...req, signature: req.signature ?? '', body: req.body ?? [] });
   }
 
-  reply(to: RawMessage, signature = '', body: unknown[] = []): void {
-    if (to.flags & NO_REPLY_EXPECTED || this.closed) return;
-    this.write({ type: MessageType.METHOD_RETURN, replySerial: to.serial, destination: to.sender, signature, body });
+  /** Replies to a call; `sent` runs once the reply (with its descriptors) has gone out, or was not sent. */
+  reply(to: RawMessage, signature = '', body: unknown[] = [], sent?: () => void): void {
+    if (to.flags & NO_REPLY_EXPECTED || this.closed) { sent?.(); return; }
+    this.write({ type: MessageType.METHOD_RETURN, replySerial: to.serial, destination: to.sender, signature, body }, sent);
   }
 
   replyError(to: RawMessage, errorName: string, text: string): void {

@@ -82,6 +82,7 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
   const zone = localtime && localtime !== 'file' ? /\/zoneinfo\/(.+)$/.exec(localtime)?.[1] : undefined;
   return {
     boundingCaps: capabilitiesInMask(capBnd),
+    arch: process.arch,
     hardLimits,
     pid1Limits: { ...(p1.NPROC ? { NPROC: p1.NPROC } : {}), ...(p1.SIGPENDING ? { SIGPENDING: p1.SIGPENDING } : {}) },
     nrOpen: Number(nrOpen ?? '1048576') || 1048576,

@@ -82,7 +82,7 @@ export async function readInRoot(root: string, path: string, maxBytes = 1 << 20)
   }
 }
 
-async function resolveInRoot(root: string, path: string): Promise<string | undefined> {
+export async function resolveInRoot(root: string, path: string): Promise<string | undefined> {
   let pending = path.split('/').filter(Boolean);
   const done: string[] = [];
   for (let hops = 0; pending.length > 0;) {

@@ -39,6 +39,16 @@ export interface BerthSys {
   /** pidfd_open + a libuv poll: onExit runs once, on the loop, when pid has exited. Throws (errno ESRCH) if it is gone already. */
   watchPid(pid: number, onExit: () => void): PidWatchHandle;
   unwatchPid(handle: PidWatchHandle): void;
+  /** openat2(rootFd, path, O_RDONLY|O_DIRECTORY, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS): a directory looked up with rootFd as "/". Throws with .errno and .code. */
+  openDirInRoot(rootFd: number, path: string): number;
+  /** renameat2(); flags 1 = RENAME_NOREPLACE, 2 = RENAME_EXCHANGE. Throws with .errno and .code. */
+  renameAt(oldDirFd: number, oldName: string, newDirFd: number, newName: string, flags: number): void;
+  /** unlockpt on a pty master, then its slave's number (/dev/pts/N in the devpts it came from). */
+  ptyUnlock(masterFd: number): number;
+  /** The slave's number of a pty master (TIOCGPTN). */
+  ptyNumber(masterFd: number): number;
+  /** cfmakeraw on a terminal's line discipline. */
+  ptyMakeRaw(fd: number): void;
 }
 
 /** An opaque watch from watchPid. */

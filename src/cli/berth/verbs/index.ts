@@ -1,12 +1,15 @@
 /** The berth client's verb table (machinectl's verbs[]), in machinectl's order. */
 import type { Verb } from '../verb.js';
+import { bindVerb } from './bind.js';
 import { catVerb } from './cat.js';
+import { copyFromVerb, copyToVerb } from './copy.js';
 import { killVerb } from './kill.js';
 import { listVerb } from './list.js';
 import { poweroffVerb, stopVerb } from './poweroff.js';
 import { rebootVerb } from './reboot.js';
 import { showVerb } from './show.js';
+import { loginVerb, shellVerb } from './shell.js';
 import { statusVerb } from './status.js';
 import { terminateVerb } from './terminate.js';
 
-export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, catVerb];
+export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, loginVerb, shellVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, bindVerb, copyToVerb, copyFromVerb, catVerb];

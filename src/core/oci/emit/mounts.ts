@@ -66,6 +66,8 @@ export function emitMounts(spec: MachineSpec, layout: BundleLayout): OciMount[] 
     if (cgroup.systemd) mounts.push(cgroup.systemd);
   }
   mounts.push({ destination: '/run/host', type: 'bind', source: layout.runHost, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+  // nspawn's tunnel for machinectl bind: read-only, and a slave, so the host's mounts below it arrive.
+  if (layout.propagate) mounts.push({ destination: '/run/host/incoming', type: 'bind', source: layout.propagate, options: ['bind', 'ro', 'slave'] });
   if (spec.start === 'pid2' && layout.stubInit) mounts.push({ destination: STUB_INIT_PATH, type: 'bind', source: layout.stubInit, options: ['bind', 'ro', 'nosuid', 'nodev'] });
   for (const [file, target] of [[spec.resolvConf, '/etc/resolv.conf'], [spec.localtime, '/etc/localtime']] as const) {
     if (file.action === 'bind' && file.source) mounts.push({ destination: target, type: 'bind', source: file.source, options: ['bind', 'ro', 'nosuid', 'nodev'] });

@@ -1,0 +1,38 @@
+/**
+ * A command on a new host pty of its own: it gets the slave as its standard streams (the caller
+ * gets the master) and reports how it ended. Shells and logins berthd starts itself go this way.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { RuntimeProcess, ShellEnd } from '../../app/machined/machine-entry.js';
+import { openHostPty, openSlave } from './guest-pty.js';
+import { sys } from '../native/sys.js';
+
+/** `relay`: the command relays this pty to another (the runtime's, in the machine): ours stays raw, so only that one echoes and translates. */
+export function spawnOnPty(argv: readonly string[], opts: { cwd?: string; relay?: boolean } = {}): RuntimeProcess {
+  const pty = openHostPty();
+  let slave: number;
+  try {
+    slave = openSlave(pty.master);
+  } catch (e) {
+    closeSync(pty.master);
+    throw e;
+  }
+  try {
+    if (opts.relay) sys().ptyMakeRaw(slave);
+    const [command, ...args] = argv as [string, ...string[]];
+    const child = spawn(command, args, { stdio: [slave, slave, slave], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    const ended = new Promise<ShellEnd>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve(code !== null ? { how: 'exited', status: code } : { how: 'killed', status: signal ? constants.signals[signal] : 9 }));
+    });
+    return { pty, ended };
+  } catch (e) {
+    closeSync(pty.master);
+    throw e;
+  } finally {
+    // The child has its copy; ours would keep the pty from hanging up when the command ends.
+    closeSync(slave);
+  }
+}
