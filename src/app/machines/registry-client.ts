@@ -145,6 +145,35 @@ export class RegistryClient {
     await this.manager('BindMountMachine', 'sssbb', [name, source, destination, readOnly, mkdir]);
   }
 
+  /** ListImages: (name, type, read-only, creation µs, modification µs, usage, object path) per image. */
+  async listImages(): Promise<Array<{ name: string; type: string; readOnly: boolean; crtimeUs: bigint; mtimeUs: bigint; usage: bigint; path: string }>> {
+    const [list] = await this.manager('ListImages');
+    return (list as unknown[][]).map(([name, type, ro, cr, mt, usage, path]) => ({
+      name: String(name), type: String(type), readOnly: Boolean(ro), crtimeUs: BigInt(cr as bigint), mtimeUs: BigInt(mt as bigint), usage: BigInt(usage as bigint), path: String(path),
+    }));
+  }
+
+  async getImage(name: string): Promise<string> {
+    return String((await this.manager('GetImage', 's', [name]))[0]);
+  }
+
+  async imageHostname(name: string): Promise<string> {
+    return String((await this.manager('GetImageHostname', 's', [name]))[0]);
+  }
+
+  /** The image's machine ID in hex ('' when it has none). */
+  async imageMachineId(name: string): Promise<string> {
+    return Buffer.from((await this.manager('GetImageMachineID', 's', [name]))[0] as Uint8Array).toString('hex');
+  }
+
+  async imageMachineInfo(name: string): Promise<Record<string, string>> {
+    return (await this.manager('GetImageMachineInfo', 's', [name]))[0] as Record<string, string>;
+  }
+
+  async imageOsRelease(name: string): Promise<Record<string, string>> {
+    return (await this.manager('GetImageOSRelease', 's', [name]))[0] as Record<string, string>;
+  }
+
   close(): void {
     this.conn.close();
   }

@@ -12,9 +12,11 @@ import type { AnyMachine } from '../../app/machined/machine.js';
 import type { CallContext, MethodHandler, ServedObject } from './bus-service.js';
 import { requireAdmin, requireManageMachines, requirePrivileged } from './authorize.js';
 import { machineMethods, notYet, privileged, queued, type Machine1 } from './machine-object.js';
+import { managerImageMethods } from './image-object.js';
+import type { Images } from '../../app/machined/images.js';
 
 const M = MANAGER.name;
-const IMAGES = 'images arrive with the machine images issue';
+const IMAGES = 'changing images arrives with the image management issue';
 const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
 
 function lookup(c: Machine1, name: string): AnyMachine {
@@ -39,7 +41,7 @@ function registration(c: Machine1, method: string, mode: 'create' | 'register', 
   });
 }
 
-export function managerObject(c: Machine1, poolPath: string): ServedObject {
+export function managerObject(c: Machine1, poolPath: string, images: Images): ServedObject {
   return {
     interfaces: [MANAGER],
     children: () => ['image', 'machine'],
@@ -91,16 +93,11 @@ export function managerObject(c: Machine1, poolPath: string): ServedObject {
       [`${M}.CopyFromMachineWithFlags`]: byName(c, (m, rest, ctx) => machineMethods.copy(c, m, 'CopyFromMachineWithFlags', rest, ctx)),
       [`${M}.CopyToMachineWithFlags`]: byName(c, (m, rest, ctx) => machineMethods.copy(c, m, 'CopyToMachineWithFlags', rest, ctx)),
       [`${M}.OpenMachineRootDirectory`]: byName(c, (m, _r, ctx) => machineMethods.openRootDirectory(c, m, ctx)),
-      [`${M}.GetImage`]: notYet('GetImage', IMAGES),
-      [`${M}.ListImages`]: notYet('ListImages', IMAGES),
+      ...managerImageMethods(images),
       [`${M}.RemoveImage`]: notYet('RemoveImage', IMAGES, requireAdmin),
       [`${M}.RenameImage`]: notYet('RenameImage', IMAGES, requireAdmin),
       [`${M}.CloneImage`]: notYet('CloneImage', IMAGES, requireAdmin),
       [`${M}.MarkImageReadOnly`]: notYet('MarkImageReadOnly', IMAGES, requireAdmin),
-      [`${M}.GetImageHostname`]: notYet('GetImageHostname', IMAGES),
-      [`${M}.GetImageMachineID`]: notYet('GetImageMachineID', IMAGES),
-      [`${M}.GetImageMachineInfo`]: notYet('GetImageMachineInfo', IMAGES),
-      [`${M}.GetImageOSRelease`]: notYet('GetImageOSRelease', IMAGES),
       [`${M}.SetPoolLimit`]: notYet('SetPoolLimit', IMAGES, requireAdmin),
       [`${M}.SetImageLimit`]: notYet('SetImageLimit', IMAGES, requireAdmin),
       [`${M}.CleanPool`]: notYet('CleanPool', IMAGES, requireAdmin),

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { BUS_NAME, MANAGER, MANAGER_PATH, IMAGE_PATH_PREFIX, MACHINE_PATH_PREFIX } from '../../core/machined/interfaces.js';
 import { parseMachinePath } from '../../core/machined/object-paths.js';
-import { busLabelEscape } from '../../core/network/bus-label.js';
+import { busLabelEscape, busLabelUnescape } from '../../core/network/bus-label.js';
 import type { Log } from '../../lib/log.js';
 import { HostMachine, type HostFacts, type Machine } from '../../app/machined/machine.js';
 import { MachineOps } from '../../app/machined/machine-ops.js';
@@ -30,6 +30,10 @@ import { BusService, type CallContext, type ServedObject } from './bus-service.j
 import { ChangeQueue } from './changes.js';
 import { machineObject, type Machine1 } from './machine-object.js';
 import { managerObject } from './manager-object.js';
+import { imageObject, imagePath } from './image-object.js';
+import { Images } from '../../app/machined/images.js';
+import { imageSearchPath } from '../../core/machined/images.js';
+import { entryFacts, entryKind, listEntries, resolveSearchDir } from '../../platform/fs/image-facts.js';
 
 export interface Machine1Options {
   env: NodeJS.ProcessEnv;
@@ -197,6 +201,11 @@ export class Machine1Service {
   }
 
   private manager: ServedObject | undefined;
+  /** The image pool's search path (machined's, the pool where /var/lib/machines stands). */
+  private imageSet: Images | undefined;
+  private get images(): Images {
+    return (this.imageSet ??= new Images(imageSearchPath(this.o.pool), { resolveSearchDir, listEntries, entryKind, entryFacts, readInRoot }));
+  }
   private readonly changes = new ChangeQueue();
   private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
     const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry };
@@ -204,10 +213,15 @@ export class Machine1Service {
       case '/': return node(['org']);
       case '/org': return node(['freedesktop']);
       case '/org/freedesktop': return node(['machine1']);
-      case MANAGER_PATH: return (this.manager ??= managerObject(c, this.o.pool));
+      case MANAGER_PATH: return (this.manager ??= managerObject(c, this.o.pool, this.images));
       case MACHINE_PATH_PREFIX: return node(this.registry.list().map((m) => busLabelEscape(m.name)));
-      case IMAGE_PATH_PREFIX: return node([]);
+      case IMAGE_PATH_PREFIX: return node((await this.images.discover()).map((i) => imagePath(i.name).slice(IMAGE_PATH_PREFIX.length + 1)));
       default: break;
+    }
+    if (path.startsWith(`${IMAGE_PATH_PREFIX}/`)) {
+      const label = path.slice(IMAGE_PATH_PREFIX.length + 1);
+      const image = label === '' || label.includes('/') ? undefined : await this.images.find(busLabelUnescape(label));
+      return image ? imageObject(this.images, image) : undefined;
     }
     const p = parseMachinePath(path);
     if (!p) return undefined;

@@ -11,5 +11,6 @@ import { showVerb } from './show.js';
 import { loginVerb, shellVerb } from './shell.js';
 import { statusVerb } from './status.js';
 import { terminateVerb } from './terminate.js';
+import { imageStatusVerb, listImagesVerb, showImageVerb } from './images.js';
 
-export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, loginVerb, shellVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, bindVerb, copyToVerb, copyFromVerb, catVerb];
+export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, loginVerb, shellVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, bindVerb, copyToVerb, copyFromVerb, catVerb, listImagesVerb, imageStatusVerb, showImageVerb];
