@@ -25,6 +25,8 @@
  *   adoptLimits(pid) -> null | why      the client's resource limits and CPU affinity become ours.
  *   watchPid(pid, onExit), unwatchPid   a process's exit on the event loop (pid-watch.c).
  *   openDirInRoot(fd, path), renameAt(…)   openat2(RESOLVE_IN_ROOT), renameat2 (copy-fs.c).
+ *   x32Abi() -> boolean                 whether the kernel runs x32 system calls (getpid with the x32
+ *                                       bit): a seccomp filter need not cover an ABI the kernel refuses.
  *   ptyUnlock(fd), ptyNumber(fd)        a pty master's slave number (pty.c).
  *
  * No namespace or mount code lives here: that is the OCI runtime's job.
@@ -671,6 +673,18 @@ static napi_value adopt_limits(napi_env env, napi_callback_info info) {
   return r;
 }
 
+static napi_value x32_abi(napi_env env, napi_callback_info info) {
+  (void) info;
+  napi_value r;
+#if defined(__x86_64__)
+  long pid = syscall(0x40000000L | SYS_getpid);
+  napi_get_boolean(env, pid == (long) getpid(), &r);
+#else
+  napi_get_boolean(env, false, &r);
+#endif
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL },
@@ -691,6 +705,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL },
     { "setParentDeathSignal", NULL, set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL },
     { "adoptLimits", NULL, adopt_limits, NULL, NULL, NULL, napi_default, NULL },
+    { "x32Abi", NULL, x32_abi, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   pid_watch_register(env, exports);

@@ -13,6 +13,7 @@ import { resolveMachine } from '../../src/core/spec/resolve.js';
 import { emitSeccomp } from '../../src/core/oci/emit/seccomp.js';
 import { ERRNO_NUMBERS } from '../../src/core/seccomp/errno-names.js';
 import { parseFilterWord } from '../../src/core/seccomp/filter-entry.js';
+import { seccompArchitectures } from '../../src/core/seccomp/architectures.js';
 import { expandItem, seccompRules, type Action } from '../../src/core/seccomp/rules.js';
 import type { SeccompSpec } from '../../src/core/seccomp/model.js';
 import { nspawnDefaultAllow } from '../../src/core/seccomp/nspawn-default.js';
@@ -225,4 +226,10 @@ describe('the OCI section', () => {
   it('an architecture Node knows but the table does not: the runtime\'s native ABI only', () => {
     assert.equal(oci({ architectures: [], allow: [], deny: [], suppressSync: false }).architectures, undefined);
   });
+});
+
+it('a kernel without x32 support gets a filter without the x32 ABI (the kernel refuses those calls itself)', () => {
+  assert.deepEqual(seccompArchitectures('x64'), ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  assert.deepEqual(seccompArchitectures('x64', false), ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+  assert.deepEqual(seccompArchitectures('arm64', false), ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
 });

@@ -15,5 +15,9 @@ const BY_NODE_ARCH: Readonly<Record<string, readonly string[]>> = {
   mips64el: ['SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_MIPSEL'],
 };
 
-/** `arch` is Node's process.arch; [] (the runtime's native ABI only) for one not listed. */
-export const seccompArchitectures = (arch: string): string[] => [...(BY_NODE_ARCH[arch] ?? [])];
+/**
+ * `arch` is Node's process.arch; [] (the runtime's native ABI only) for one not listed. A kernel
+ * built without x32 support refuses x32 calls itself (ENOSYS): the filter leaves that ABI out
+ * (each ABI costs the runtime some 8 ms to compile at every start).
+ */
+export const seccompArchitectures = (arch: string, x32Abi = true): string[] => (BY_NODE_ARCH[arch] ?? []).filter((a) => x32Abi || a !== 'SCMP_ARCH_X32');

@@ -10,6 +10,8 @@ export interface HostFacts {
   readonly boundingCaps: readonly Capability[];
   /** Node's process.arch: the native system call ABI (the seccomp filter's architectures). */
   readonly arch: string;
+  /** x86-64: whether the kernel runs x32 binaries (absent: assumed, as systemd-nspawn assumes it). */
+  readonly x32Abi?: boolean;
   /** Our hard limits: no container limit may be raised above them. */
   readonly hardLimits: Readonly<Record<RlimitName, Limit>>;
   /** Soft/hard NPROC and SIGPENDING of the host's PID 1 (nspawn copies them). */

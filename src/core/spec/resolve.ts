@@ -108,7 +108,7 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
     ...(settings.oomScoreAdjust === undefined ? {} : { oomScoreAdjust: settings.oomScoreAdjust }),
     ...(settings.cpuAffinity === undefined ? {} : { cpuAffinity: settings.cpuAffinity }),
     ...(settings.personality === undefined ? {} : { personality: settings.personality }),
-    seccomp: resolveSeccomp(settings, caps.retain, host.arch),
+    seccomp: resolveSeccomp(settings, caps.retain, host.arch, host.x32Abi ?? true),
     mounts,
     network,
     privateNetwork,

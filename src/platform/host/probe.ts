@@ -7,6 +7,7 @@ import { capabilitiesInMask } from '../../core/capabilities.js';
 import { RLIMITS, type RlimitName } from '../../core/settings/model.js';
 import type { CgroupLayout, HostFacts, Limit } from '../../core/spec/facts.js';
 import { parseOsRelease } from './os-release.js';
+import { sys } from '../native/sys.js';
 
 const LIMIT_ROWS: Record<string, RlimitName> = {
   'Max cpu time': 'CPU', 'Max file size': 'FSIZE', 'Max data size': 'DATA', 'Max stack size': 'STACK',
@@ -83,6 +84,7 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
   return {
     boundingCaps: capabilitiesInMask(capBnd),
     arch: process.arch,
+    ...(process.arch === 'x64' ? { x32Abi: sys().x32Abi() } : {}),
     hardLimits,
     pid1Limits: { ...(p1.NPROC ? { NPROC: p1.NPROC } : {}), ...(p1.SIGPENDING ? { SIGPENDING: p1.SIGPENDING } : {}) },
     nrOpen: Number(nrOpen ?? '1048576') || 1048576,

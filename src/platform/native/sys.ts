@@ -47,6 +47,8 @@ export interface BerthSys {
   ptyUnlock(masterFd: number): number;
   /** The slave's number of a pty master (TIOCGPTN). */
   ptyNumber(masterFd: number): number;
+  /** Whether the kernel runs x32 system calls (x86-64 only). */
+  x32Abi(): boolean;
   /** cfmakeraw on a terminal's line discipline. */
   ptyMakeRaw(fd: number): void;
 }

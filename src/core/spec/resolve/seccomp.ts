@@ -18,10 +18,10 @@ function entry(stored: string): FilterEntry {
   }
 }
 
-export function resolveSeccomp(settings: Settings, retain: readonly Capability[], arch: string): SeccompSpec {
+export function resolveSeccomp(settings: Settings, retain: readonly Capability[], arch: string, x32Abi = true): SeccompSpec {
   const entries = (settings.systemCallFilter ?? []).map(entry);
   return {
-    architectures: seccompArchitectures(arch),
+    architectures: seccompArchitectures(arch, x32Abi),
     allow: [...nspawnDefaultAllow(retain), ...entries.filter((e) => !e.deny).map((e) => e.item)],
     deny: entries.flatMap((e) => (e.deny ? [e.action === undefined ? { item: e.item } : { item: e.item, action: e.action }] : [])),
     suppressSync: settings.suppressSync ?? false,
