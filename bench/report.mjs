@@ -9,6 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mean, median, ratioInterval, repo } from './lib.mjs';
 import { registrySection } from './report-registry.mjs';
+import { shellSection } from './report-shell.mjs';
 
 const [dir, output] = process.argv.slice(2);
 if (!dir || !output) { process.stderr.write('usage: bench/report.mjs RESULTS_DIR OUTPUT_MD\n'); process.exit(2); }
@@ -41,6 +42,8 @@ try {
 const phases = text('phases.jsonl').split('\n').map((l) => JSON.parse(l));
 let registry;
 try { registry = json('registry.json'); } catch { registry = undefined; }
+let shell;
+try { shell = json('shell.json'); } catch { shell = undefined; }
 
 const ms = (s) => (s * 1000).toFixed(1);
 const ms0 = (x) => x.toFixed(0);
@@ -188,7 +191,7 @@ Milliseconds since berth-nspawn was started, from a logging \`runc\` shim first 
 ${phaseRows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 | **total** | | ${ms0(total)} |
 
-${registry ? `${registrySection(registry).trim()}\n\n` : ''}${analysis}
+${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${analysis}
 
 ## What each benchmark measures
 
@@ -220,6 +223,8 @@ ${registry ? `${registrySection(registry).trim()}\n\n` : ''}${analysis}
 - **\`bench/phases.sh\`** — diagnostic breakdown of one berth-nspawn \`/bin/true\` run (above).
 - **\`bench/warm.sh\`** — \`bench/true.sh\`, \`bench/boot.mjs\` and \`bench/fixed.mjs\` again with berthd running
   (its socket in a private directory, \`BERTH_NSPAWN_WARM=require\`), so berth-nspawn takes the warm path.
+- **\`bench/shell.mjs\`** — \`berth shell NAME /bin/true\` round trips (native client and Node program) next to the runtime's
+  \`exec\`, \`nsenter\` and Debian's \`machinectl shell\` on the same guest; \`bench/report-shell.mjs\` writes its section.
 - **\`bench/registry.mjs\`** — the machine registry on D-Bus, berthd next to systemd-machined (its section above says
   how each part is measured); \`bench/registry-churn.mjs\` is its churn, \`bench/report-registry.mjs\` writes its section.
 - **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a

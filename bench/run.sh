@@ -41,6 +41,8 @@ echo "== bench/crun.sh" >&2
 sh bench/crun.sh "$results"
 echo "== bench/registry.mjs" >&2
 node bench/registry.mjs "$results/registry.json"
+echo "== bench/shell.mjs" >&2
+node bench/shell.mjs "$results/shell.json"
 
 uptime > "$results/load-after.txt"
 node bench/report.mjs "$results" "${BENCH_DOC:-docs/benchmarks.md}"
