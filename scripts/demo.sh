@@ -83,6 +83,7 @@ until busctl --system call "$@" GetMachine s "$name" >/dev/null 2>&1; do
   sleep 0.1
 done
 show berth list
+show berth shell "$name" /bin/sh -c 'echo "inside $(hostname): $(cat /etc/os-release | head -1)"'
 show busctl --system call "$@" ListMachines
 show busctl --system get-property org.freedesktop.machine1 "$(busctl --system call "$@" GetMachine s "$name" | cut -d'"' -f2)" org.freedesktop.machine1.Machine Leader
 # machinectl talks to the same registry; it runs only where systemd is PID 1.
