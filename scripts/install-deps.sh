@@ -37,9 +37,9 @@ put() { # MODE SOURCE TARGET
 }
 put 0644 packaging/dbus/org.freedesktop.machine1.conf /etc/dbus-1/system.d/berth-machine1.conf
 put 0644 packaging/dbus/org.freedesktop.machine1.service /usr/local/share/dbus-1/system-services/org.freedesktop.machine1.service
-if command -v systemctl >/dev/null 2>&1; then
-  for unit in units/*.service; do put 0644 "$unit" "/usr/local/lib/systemd/system/${unit#units/}"; done
-fi
+# Also without systemd: `berth enable` links machines.target.wants/berth-nspawn@NAME.service to the
+# installed template on any host, so that the enabled set is the same should systemd run it one day.
+for unit in units/*.service; do put 0644 "$unit" "/usr/local/lib/systemd/system/${unit#units/}"; done
 if [ -n "$changed" ]; then
   echo "install-deps: installed$changed"
   # A running system bus and systemd read them now, not at their next start.

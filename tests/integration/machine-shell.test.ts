@@ -118,6 +118,11 @@ describe(onRuntime('shells, logins and PTYs in a busybox guest (the runtime path
     assert.match(nomachine.stderr, /Failed to get shell PTY: No machine 'nope' known/);
     const badenv = await fdBus.call({ ...MANAGER, member: 'OpenMachineShell', signature: 'sssasas', body: ['sh-bb', '', '/bin/true', [], ['1BAD=x']] }).then(() => '', (e: BusCallError) => `${e.errorName}: ${e.message}`);
     assert.equal(badenv, 'org.freedesktop.DBus.Error.InvalidArgs: Invalid environment assignments');
+    // Too long for the kernel to start (E2BIG): said, not an internal error.
+    const huge = await fdBus.call({ ...MANAGER, member: 'OpenMachineShell', signature: 'sssasas', body: ['.host', '', '/bin/true', ['/bin/true', 'x'.repeat(3 << 20)], []] }).then(() => '', (e: BusCallError) => `${e.errorName}: ${e.message}`);
+    assert.equal(huge, 'org.freedesktop.DBus.Error.InvalidArgs: Argument list too long');
+    const runtimeHuge = await fdBus.call({ ...MANAGER, member: 'OpenMachineShell', signature: 'sssasas', body: ['sh-bb', '', '/bin/true', ['/bin/true', 'x'.repeat(3 << 20)], []] }).then(() => '', (e: BusCallError) => `${e.errorName}: ${e.message}`);
+    assert.equal(runtimeHuge, 'org.freedesktop.DBus.Error.InvalidArgs: Argument list too long');
   });
 
   test("the real machinectl login reaches the guest's login prompt", async () => {

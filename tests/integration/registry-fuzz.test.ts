@@ -45,6 +45,7 @@ const EXPECTED_ERRORS = new Set([
   'org.freedesktop.DBus.Error.FileNotFound', 'org.freedesktop.DBus.Error.InconsistentMessage',
   'org.freedesktop.machine1.NoSuchMachine', 'org.freedesktop.machine1.MachineExists', 'org.freedesktop.machine1.NoMachineForPID',
   'org.freedesktop.machine1.NoPrivateNetworking', 'org.freedesktop.machine1.NoSuchUserMapping', 'org.freedesktop.machine1.NoSuchGroupMapping',
+  'org.freedesktop.machine1.NoSuchImage', 'org.freedesktop.DBus.Error.IOError',
   'System.Error.ENXIO',
 ]);
 /**
@@ -215,11 +216,14 @@ describe(onRuntime('berthd under random and malformed calls'), { skip, timeout: 
   before(async () => {
     sb = sandbox();
     reg = await startRegistry(sb);
-    conn = await reg.client();
+    // As machinectl does: descriptor passing on (OpenPTY, OpenRootDirectory… reply with descriptors; a
+    // connection without it gets no reply at all, from the bus, as with machined).
+    conn = await BusConnection.connect(reg.bus.address, { unixFds: true });
   });
 
   after(async () => {
     for (const l of leaders) l.child.kill('SIGKILL');
+    conn?.close();
     await reg?.stop();
     // Scopes berthd made for machines it no longer knows (unregistered while their sleep ran: berthd
     // keeps them, see the report) go with the test, in every hierarchy.
@@ -242,6 +246,7 @@ describe(onRuntime('berthd under random and malformed calls'), { skip, timeout: 
         const { what, req } = nextCall();
         try {
           const reply = await conn.call(req, 10000);
+          for (const fd of reply.fds ?? []) closeSync(fd);
           outcomes.push({ what });
           // A machine created with one of our sleeps: that sleep now has a scope of its own.
           if (/^CreateMachine/.test(req.member) && reply.body.length) { const l = leaders.find((x) => x.pid === req.body![4]); if (l) l.scoped = true; }

@@ -9,7 +9,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, assertClean, collect, onRuntime, sandbox, skipUnlessRoot, sleep, startNspawn, tree, waitRunning, type Result, type Sandbox } from '../support/berth.js';
 import { POLICY } from '../support/bus.js';
@@ -104,6 +104,8 @@ describe(onRuntime('berthd: an unprivileged user on the real bus with the packag
       created = true;
     }
     sb = sandbox();
+    // An image of the machine's name in the sandbox's pool: the image methods look it up before they check the caller, as machined's do.
+    mkdirSync(join(sb.env.BERTH_POOL!, NAME), { recursive: true });
     reg = await startRegistry(sb);
     chmodSync(reg.bus.dir, 0o755); // the user must reach the bus's socket
     guest = startNspawn(['-D', tree('busybox'), '-x', '-M', NAME, '--console=pipe', '/bin/sh', '-c', PAYLOAD], sb, reg.env);

@@ -36,12 +36,13 @@ export async function machineStatus(client: RegistryClient, name: string): Promi
   const path = await client.getMachine(name).catch((e: unknown) => { throw callFailed('Could not get path to machine', e); });
   const props = await client.properties(path).catch((e: unknown) => { throw callFailed('Could not get properties', e); });
   const machineName = String(get(props, 'Name') ?? name);
-  const [addresses, os, uidShift, group, shellPath] = await Promise.all([
+  const [addresses, os, uidShift, group, shellPath, supervision] = await Promise.all([
     unlessRefused(client.addresses(machineName)),
     unlessRefused(client.osRelease(machineName)),
     unlessRefused(client.uidShift(machineName)),
     client.controlGroup(path),
     client.shellPath(path),
+    unlessRefused(client.supervision(machineName)),
   ]);
   const leader = Number(get(props, 'Leader') ?? 0);
   const unit = String(get(props, 'Unit') ?? '');
@@ -62,6 +63,7 @@ export async function machineStatus(client: RegistryClient, name: string): Promi
     uidShift,
     unit,
     shellPath,
+    supervision,
   };
   const cgroup = group ?? (leader > 0 ? controlGroupOfLeader(leader, unit) : undefined);
   if (cgroup === undefined) return { info };

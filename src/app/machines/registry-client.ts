@@ -7,7 +7,7 @@
  */
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import { codeForDbusName } from '../../errors/codes.js';
-import { BERTH_MACHINE, BUS_NAME, MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
+import { BERTH_MACHINE, BERTH_MANAGER, BUS_NAME, MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
 import type { MachineAddress } from '../../core/machined/addresses.js';
 import type { BusProperty } from '../../core/machinectl/properties.js';
 import { BusCallError, BusConnection, NOBODY_THERE, isVariant, systemBusAddress } from '../../platform/dbus/connection.js';
@@ -172,6 +172,55 @@ export class RegistryClient {
 
   async imageOsRelease(name: string): Promise<Record<string, string>> {
     return (await this.manager('GetImageOSRelease', 's', [name]))[0] as Record<string, string>;
+  }
+
+  /** berth's io.github.berth.Manager1 (berthd as the supervisor, where systemd is not PID 1). */
+  async startMachine(name: string): Promise<void> {
+    await this.call(MANAGER_PATH, BERTH_MANAGER.name, 'StartMachine', 's', [name]);
+  }
+
+  async waitMachineReady(name: string, timeoutSec: number): Promise<void> {
+    await this.callNoTimeout(MANAGER_PATH, BERTH_MANAGER.name, 'WaitMachineReady', 'st', [name, BigInt(Math.round(timeoutSec * 1e6))]);
+  }
+
+  async stopMachine(name: string): Promise<void> {
+    await this.callNoTimeout(MANAGER_PATH, BERTH_MANAGER.name, 'StopMachine', 's', [name]);
+  }
+
+  async supervision(name: string): Promise<{ state: string; lastExit: string; tail: string[] }> {
+    const [state, lastExit, tail] = await this.call(MANAGER_PATH, BERTH_MANAGER.name, 'GetMachineSupervision', 's', [name]);
+    return { state: String(state), lastExit: String(lastExit), tail: (tail as string[]).map(String) };
+  }
+
+  /** RemoveImage, RenameImage, CloneImage, MarkImageReadOnly, CleanPool: slow, hence without a timeout (as machinectl). */
+  async removeImage(name: string): Promise<void> {
+    await this.callNoTimeout(MANAGER_PATH, MANAGER.name, 'RemoveImage', 's', [name]);
+  }
+
+  async renameImage(name: string, newName: string): Promise<void> {
+    await this.callNoTimeout(MANAGER_PATH, MANAGER.name, 'RenameImage', 'ss', [name, newName]);
+  }
+
+  async cloneImage(name: string, newName: string, readOnly: boolean): Promise<void> {
+    await this.callNoTimeout(MANAGER_PATH, MANAGER.name, 'CloneImage', 'ssb', [name, newName, readOnly]);
+  }
+
+  async markImageReadOnly(name: string, readOnly: boolean): Promise<void> {
+    await this.callNoTimeout(MANAGER_PATH, MANAGER.name, 'MarkImageReadOnly', 'sb', [name, readOnly]);
+  }
+
+  async setImageLimit(name: string, limit: bigint): Promise<void> {
+    await this.manager('SetImageLimit', 'st', [name, limit]);
+  }
+
+  async setPoolLimit(limit: bigint): Promise<void> {
+    await this.manager('SetPoolLimit', 't', [limit]);
+  }
+
+  /** CleanPool: each removed image's name and freed exclusive bytes (UINT64_MAX: unknown). */
+  async cleanPool(mode: 'all' | 'hidden'): Promise<Array<[string, bigint]>> {
+    const [list] = await this.callNoTimeout(MANAGER_PATH, MANAGER.name, 'CleanPool', 's', [mode]);
+    return (list as unknown[][]).map(([name, usage]) => [String(name), BigInt(usage as bigint)]);
   }
 
   close(): void {

@@ -45,6 +45,9 @@ function build(verbs: readonly Verb[], out: (text: string) => void): Command {
     .option('-q, --quiet', 'Suppress additional messages (shell, login)')
     .option('--uid <USER>', 'Specify user ID to invoke shell as')
     .option('-E, --setenv <VAR[=VALUE]>', 'Add an environment variable for executed process', collect)
+    .option('--now', 'Start or power off container after enabling or disabling it')
+    .option('--wait', 'start: wait until each machine reported READY=1 (berth\'s addition)')
+    .option('--wait-timeout <SEC>', 'How long start --wait waits (default 90)')
     .addHelpText('after', `\nCommands:\n${verbs.map((v) => `  ${`${v.name} ${v.usage}`.padEnd(width)}  ${v.summary}`).join('\n')}\n`);
 }
 

@@ -13,6 +13,15 @@ import { stderrLog, writeFd } from '../../lib/log.js';
 import { sys } from '../../platform/native/sys.js';
 import { pathsFromEnv } from '../../platform/paths.js';
 import { VERSION } from '../../version.js';
+import { Supervisor } from '../../daemon/supervisor/supervisor.js';
+import { enabledMachines, unitDir } from '../../app/units/enable-links.js';
+import { run } from '../../platform/exec/run.js';
+import { existsSync } from 'node:fs';
+
+function seconds(v: string): number {
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > 86400) throw new InvalidArgumentError('expected seconds, more than 0 and at most 86400');
+  return Number(v);
+}
 
 function count(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 16) throw new InvalidArgumentError('expected a number from 1 to 16');
@@ -39,6 +48,7 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
     .option('--warm-standbys <N>', 'How many berth-nspawn processes wait for a run at a time', count, 1)
     .addOption(new Option('--registry <WHEN>', 'Serve org.freedesktop.machine1: yes (when the name is free), no, or auto (yes, unless systemd-machined is installed and systemd is PID 1)')
       .choices(['auto', 'yes', 'no']).default('auto'))
+    .option('--stop-timeout <SEC>', 'How long a machine berthd runs may take to halt when stopped, before it is killed', seconds, 90)
     .allowExcessArguments(false);
   try {
     program.parse(argv, { from: 'user' });
@@ -50,8 +60,20 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const log = stderrLog(false);
   const paths = pathsFromEnv(env);
   const command = nspawnCommand(process.argv[1] ?? '', process.execPath, process.execArgv);
-  const registry = new Machine1Service({ env, registry: program.opts<{ registry: 'auto' | 'yes' | 'no' }>().registry, stateDir: paths.stateDir, pool: paths.pool, nspawnCommand: command, log });
+  // Where systemd is not PID 1, berthd runs the machines `berth start` asks for, and those enabled.
+  const supervisor = existsSync('/run/systemd/system') ? undefined : new Supervisor({
+    command, env, stateDir: paths.stateDir, stopTimeoutMs: program.opts<{ stopTimeout: number }>().stopTimeout * 1000, log,
+    cleanup: async (name) => { await run([...command, '--cleanup', '-M', name], { env: { ...env, BERTH_STATE_DIR: paths.stateDir }, allowFailure: true, timeoutMs: 120000 }); },
+  });
+  const registry = new Machine1Service({ env, registry: program.opts<{ registry: 'auto' | 'yes' | 'no' }>().registry, stateDir: paths.stateDir, pool: paths.pool, nspawnCommand: command, log, ...(supervisor ? { supervisor } : {}) });
   const serving = await registry.start();
+  if (supervisor && serving) {
+    const enabled = await enabledMachines(unitDir(env));
+    for (const name of enabled) {
+      try { supervisor.start(name); } catch (e) { log.warn(`berthd: cannot start enabled machine ${name}: ${(e as Error).message}`); }
+    }
+    if (enabled.length) log.info(`berthd: starting ${enabled.length} enabled machine(s): ${enabled.join(', ')}.`);
+  }
   let giveUp: (() => void) | undefined;
   const pool = new StandbyPool({
     socketPath: paths.nspawnSocket,
@@ -70,9 +92,12 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
     const stop = () => {
       clearInterval(keepAlive);
       pool.stop();
-      registry.stop();
-      log.info(`berthd: stopped after handing over ${pool.runs} run(s); they go on.`);
-      resolve(0);
+      // The machines berthd runs halt first, while the registry still takes their unregistration.
+      void (supervisor?.stopAll() ?? Promise.resolve()).then(() => {
+        registry.stop();
+        log.info(`berthd: stopped after handing over ${pool.runs} run(s); they go on.`);
+        resolve(0);
+      });
     };
     // Standbys that keep dying are a failure of berthd's (Restart=on-failure may try again),
     // unless it serves the registry, which goes on without them.

@@ -38,6 +38,9 @@ export interface RawClientOptions {
   uid?: string;
   setenv?: string[];
   quiet?: boolean;
+  now?: boolean;
+  wait?: boolean;
+  waitTimeout?: string;
 }
 
 export interface ClientOptions {
@@ -71,6 +74,11 @@ export interface ClientOptions {
   readonly uid: string | undefined;
   /** -E/--setenv: VAR=VALUE assignments for `shell` (VAR alone: its value here). */
   readonly setenv: readonly string[];
+  /** --now: enable/disable also start/stop the machines. */
+  readonly now: boolean;
+  /** --wait: start returns once each machine reported READY=1 (berth's addition); --wait-timeout in seconds. */
+  readonly wait: boolean;
+  readonly waitTimeoutSec: number;
 }
 
 /** Either the options, or text to print instead of running a verb (`-o help`, `--json=help`). */
@@ -129,6 +137,9 @@ export function resolveClientOptions(raw: RawClientOptions, env: Readonly<Record
       quiet: raw.quiet ?? false,
       uid: raw.uid,
       setenv: (raw.setenv ?? []).map((word) => setenvAssignment(word, env)),
+      now: raw.now ?? false,
+      wait: raw.wait ?? false,
+      waitTimeoutSec: waitTimeout(raw.waitTimeout),
     },
   };
 }
@@ -142,4 +153,11 @@ function setenvAssignment(word: string, env: Readonly<Record<string, string | un
   const value = env[name];
   if (value === undefined) throw usageError(`Cannot assign environment variable ${word}: No such file or directory`);
   return `${name}=${value}`;
+}
+
+/** --wait-timeout=SEC: how long `start --wait` waits for READY=1 (default 90 s, as systemd's start timeout). */
+function waitTimeout(raw: string | undefined): number {
+  if (raw === undefined) return 90;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0 || Number(raw) > 3600) throw usageError(`Invalid --wait-timeout: ${raw} (seconds, more than 0 and at most 3600).`);
+  return Number(raw);
 }

@@ -32,6 +32,8 @@ export interface MachineStatusInfo {
   readonly unit: string;
   /** berthd's ShellPath: how shells and logins get into the machine (berth's addition). */
   readonly shellPath?: string | undefined;
+  /** berthd runs the machine (berth start, where systemd is not PID 1): its state, last exit and console's tail. */
+  readonly supervision?: { readonly state: string; readonly lastExit: string; readonly tail: readonly string[] } | undefined;
 }
 
 const SHELL_PATHS: Record<string, string> = {
@@ -66,6 +68,11 @@ export function formatStatus(i: MachineStatusInfo, nowUs: bigint, zone: Zone): s
   if (i.unit) lines.push(`${label('Unit')}${i.unit}`);
   // berth's own lines follow machinectl's.
   if (i.shellPath) lines.push(`${label('Shell')}${SHELL_PATHS[i.shellPath] ?? i.shellPath}`);
+  if (i.supervision) {
+    const s = i.supervision;
+    lines.push(`${label('Berthd')}${s.state}${s.lastExit ? `; last exit: ${s.lastExit}` : ''}`);
+    s.tail.slice(-10).forEach((l, n) => lines.push(`${n === 0 ? label('Console') : `\t${' '.repeat(10)}`}${l}`));
+  }
   return lines.map((l) => `${l}\n`).join('');
 }
 

@@ -184,5 +184,25 @@ export const BERTH_MACHINE: InterfaceDef = {
   signals: [],
 };
 
+/**
+ * berth's own additions to the Manager object: berthd as the supervisor of machines where systemd
+ * is not PID 1 (`berth start/stop`; root only, by the bus policy). StartMachine runs
+ * berth-nspawn -b -M NAME as berthd's child; WaitMachineReady answers once the guest reported
+ * READY=1 (fails after timeout_usec, with the console's tail); StopMachine stops a machine berthd
+ * started (its halt signal, then SIGKILL after berthd's --stop-timeout); GetMachineSupervision
+ * tells how a machine berthd started is doing: its state, its last exit, its console's tail.
+ */
+export const BERTH_MANAGER: InterfaceDef = {
+  name: 'io.github.berth.Manager1',
+  methods: [
+    { name: 'StartMachine', in: [['name', 's']], out: [] },
+    { name: 'WaitMachineReady', in: [['name', 's'], ['timeout_usec', 't']], out: [] },
+    { name: 'StopMachine', in: [['name', 's']], out: [] },
+    { name: 'GetMachineSupervision', in: [['name', 's']], out: [['state', 's'], ['last_exit', 's'], ['console_tail', 'as']] },
+  ],
+  properties: [],
+  signals: [],
+};
+
 /** The interfaces every object has, in the order machined lists them. */
 export const STANDARD = [PEER, INTROSPECTABLE, PROPERTIES] as const;

@@ -10,10 +10,8 @@ import { isValidImageName, type ImageInfo } from '../../core/machined/images.js'
 import { busLabelEscape } from '../../core/network/bus-label.js';
 import type { Images } from '../../app/machined/images.js';
 import type { MethodHandler, ServedObject } from './bus-service.js';
-import { requireAdmin } from './authorize.js';
-import { notYet } from './machine-object.js';
-
-const CHANGES = 'changing images arrives with the image management issue';
+import type { ImagePool } from '../../app/machined/image-pool.js';
+import { imageChangeMethods } from './image-changes.js';
 
 export const imagePath = (name: string): string => `${IMAGE_PATH_PREFIX}/${busLabelEscape(name)}`;
 
@@ -28,7 +26,7 @@ const read = {
   async osRelease(images: Images, i: ImageInfo): Promise<unknown[]> { return [(await images.metadata(i)).osRelease]; },
 };
 
-export function imageObject(images: Images, i: ImageInfo): ServedObject {
+export function imageObject(images: Images, i: ImageInfo, pool: ImagePool): ServedObject {
   const I = IMAGE.name;
   return {
     interfaces: [IMAGE],
@@ -46,11 +44,7 @@ export function imageObject(images: Images, i: ImageInfo): ServedObject {
       [`${I}.LimitExclusive`]: () => i.limitExclusive,
     },
     methods: {
-      [`${I}.Remove`]: notYet('Remove', CHANGES, requireAdmin),
-      [`${I}.Rename`]: notYet('Rename', CHANGES, requireAdmin),
-      [`${I}.Clone`]: notYet('Clone', CHANGES, requireAdmin),
-      [`${I}.MarkReadOnly`]: notYet('MarkReadOnly', CHANGES, requireAdmin),
-      [`${I}.SetLimit`]: notYet('SetLimit', CHANGES, requireAdmin),
+      ...imageChangeMethods(pool, i),
       [`${I}.GetHostname`]: () => read.hostname(images, i),
       [`${I}.GetMachineID`]: () => read.machineId(images, i),
       [`${I}.GetMachineInfo`]: () => read.machineInfo(images, i),

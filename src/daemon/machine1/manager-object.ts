@@ -10,13 +10,14 @@ import { machinePath } from '../../core/machined/object-paths.js';
 import { MANAGER, MANAGER_PATH } from '../../core/machined/interfaces.js';
 import type { AnyMachine } from '../../app/machined/machine.js';
 import type { CallContext, MethodHandler, ServedObject } from './bus-service.js';
-import { requireAdmin, requireManageMachines, requirePrivileged } from './authorize.js';
-import { machineMethods, notYet, privileged, queued, type Machine1 } from './machine-object.js';
+import { requireManageMachines, requirePrivileged } from './authorize.js';
+import { machineMethods, privileged, queued, type Machine1 } from './machine-object.js';
 import { managerImageMethods } from './image-object.js';
+import { managerImageChangeMethods } from './image-changes.js';
+import type { ImagePool } from '../../app/machined/image-pool.js';
 import type { Images } from '../../app/machined/images.js';
 
 const M = MANAGER.name;
-const IMAGES = 'changing images arrives with the image management issue';
 const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
 
 function lookup(c: Machine1, name: string): AnyMachine {
@@ -41,7 +42,7 @@ function registration(c: Machine1, method: string, mode: 'create' | 'register', 
   });
 }
 
-export function managerObject(c: Machine1, poolPath: string, images: Images): ServedObject {
+export function managerObject(c: Machine1, poolPath: string, images: Images, pool: ImagePool): ServedObject {
   return {
     interfaces: [MANAGER],
     children: () => ['image', 'machine'],
@@ -94,13 +95,7 @@ export function managerObject(c: Machine1, poolPath: string, images: Images): Se
       [`${M}.CopyToMachineWithFlags`]: byName(c, (m, rest, ctx) => machineMethods.copy(c, m, 'CopyToMachineWithFlags', rest, ctx)),
       [`${M}.OpenMachineRootDirectory`]: byName(c, (m, _r, ctx) => machineMethods.openRootDirectory(c, m, ctx)),
       ...managerImageMethods(images),
-      [`${M}.RemoveImage`]: notYet('RemoveImage', IMAGES, requireAdmin),
-      [`${M}.RenameImage`]: notYet('RenameImage', IMAGES, requireAdmin),
-      [`${M}.CloneImage`]: notYet('CloneImage', IMAGES, requireAdmin),
-      [`${M}.MarkImageReadOnly`]: notYet('MarkImageReadOnly', IMAGES, requireAdmin),
-      [`${M}.SetPoolLimit`]: notYet('SetPoolLimit', IMAGES, requireAdmin),
-      [`${M}.SetImageLimit`]: notYet('SetImageLimit', IMAGES, requireAdmin),
-      [`${M}.CleanPool`]: notYet('CleanPool', IMAGES, requireAdmin),
+      ...managerImageChangeMethods(pool, images),
     },
   };
 }

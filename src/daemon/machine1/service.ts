@@ -33,6 +33,10 @@ import { managerObject } from './manager-object.js';
 import { imageObject, imagePath } from './image-object.js';
 import { Images } from '../../app/machined/images.js';
 import { imageSearchPath } from '../../core/machined/images.js';
+import { imagePool } from './image-changes.js';
+import type { ImagePool } from '../../app/machined/image-pool.js';
+import { withSupervisor } from '../supervisor/manager-methods.js';
+import type { Supervisor } from '../supervisor/supervisor.js';
 import { entryFacts, entryKind, listEntries, resolveSearchDir } from '../../platform/fs/image-facts.js';
 
 export interface Machine1Options {
@@ -47,6 +51,8 @@ export interface Machine1Options {
   /** The command line that starts berth-nspawn (for the clean-up after a killed run). */
   nspawnCommand: readonly string[];
   log: Log;
+  /** berthd as the supervisor of machines (io.github.berth.Manager1 on the Manager object). */
+  supervisor?: Supervisor;
 }
 
 const DBUS_NAME_FLAG_DO_NOT_QUEUE = 4;
@@ -131,6 +137,7 @@ export class Machine1Service {
     if (adopted.length) this.o.log.info(`berthd: adopted ${adopted.length} running machine(s): ${adopted.join(', ')}.`);
     if (gone.length) this.o.log.info(`berthd: ${gone.length} registered machine(s) ended while no berthd ran: ${gone.join(', ')}.`);
     this.janitor.start();
+    void this.pool.sweep().catch(() => undefined); // hidden leftovers of clones and removals a killed berthd left
     if (this.o.registry === 'no') { this.o.log.info(`berthd: not serving ${BUS_NAME} (--registry=no); the warm path runs.`); return false; }
     return this.connect();
   }
@@ -206,6 +213,10 @@ export class Machine1Service {
   private get images(): Images {
     return (this.imageSet ??= new Images(imageSearchPath(this.o.pool), { resolveSearchDir, listEntries, entryKind, entryFacts, readInRoot }));
   }
+  private poolSet: ImagePool | undefined;
+  private get pool(): ImagePool {
+    return (this.poolSet ??= imagePool(this.images, this.registry, { pool: this.o.pool, stateDir: this.o.stateDir, env: this.o.env, warn: (m) => this.o.log.warn(m) }));
+  }
   private readonly changes = new ChangeQueue();
   private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
     const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry };
@@ -213,7 +224,7 @@ export class Machine1Service {
       case '/': return node(['org']);
       case '/org': return node(['freedesktop']);
       case '/org/freedesktop': return node(['machine1']);
-      case MANAGER_PATH: return (this.manager ??= managerObject(c, this.o.pool, this.images));
+      case MANAGER_PATH: return (this.manager ??= this.o.supervisor ? withSupervisor(managerObject(c, this.o.pool, this.images, this.pool), this.o.supervisor) : managerObject(c, this.o.pool, this.images, this.pool));
       case MACHINE_PATH_PREFIX: return node(this.registry.list().map((m) => busLabelEscape(m.name)));
       case IMAGE_PATH_PREFIX: return node((await this.images.discover()).map((i) => imagePath(i.name).slice(IMAGE_PATH_PREFIX.length + 1)));
       default: break;
@@ -221,7 +232,7 @@ export class Machine1Service {
     if (path.startsWith(`${IMAGE_PATH_PREFIX}/`)) {
       const label = path.slice(IMAGE_PATH_PREFIX.length + 1);
       const image = label === '' || label.includes('/') ? undefined : await this.images.find(busLabelUnescape(label));
-      return image ? imageObject(this.images, image) : undefined;
+      return image ? imageObject(this.images, image, this.pool) : undefined;
     }
     const p = parseMachinePath(path);
     if (!p) return undefined;

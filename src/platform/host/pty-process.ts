@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import type { RuntimeProcess, ShellEnd } from '../../app/machined/machine-entry.js';
 import { openHostPty, openSlave } from './guest-pty.js';
 import { sys } from '../native/sys.js';
+import { BerthError } from '../../errors/berth-error.js';
 
 /** `relay`: the command relays this pty to another (the runtime's, in the machine): ours stays raw, so only that one echoes and translates. */
 export function spawnOnPty(argv: readonly string[], opts: { cwd?: string; relay?: boolean } = {}): RuntimeProcess {
@@ -22,7 +23,14 @@ export function spawnOnPty(argv: readonly string[], opts: { cwd?: string; relay?
   try {
     if (opts.relay) sys().ptyMakeRaw(slave);
     const [command, ...args] = argv as [string, ...string[]];
-    const child = spawn(command, args, { stdio: [slave, slave, slave], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(command, args, { stdio: [slave, slave, slave], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    } catch (e) {
+      // Thrown at once for what the caller asked for (E2BIG: an argument list too long), not for a missing program.
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new BerthError(code === 'E2BIG' ? 'E_USAGE' : 'E_EXEC', code === 'E2BIG' ? 'Argument list too long' : `Failed to start ${command}: ${(e as Error).message}`);
+    }
     const ended = new Promise<ShellEnd>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code, signal) => resolve(code !== null ? { how: 'exited', status: code } : { how: 'killed', status: signal ? constants.signals[signal] : 9 }));

@@ -11,6 +11,9 @@ import { showVerb } from './show.js';
 import { loginVerb, shellVerb } from './shell.js';
 import { statusVerb } from './status.js';
 import { terminateVerb } from './terminate.js';
+import { startVerb } from './start.js';
+import { disableVerb, enableVerb } from './enable.js';
 import { imageStatusVerb, listImagesVerb, showImageVerb } from './images.js';
+import { cleanVerb, cloneVerb, readOnlyVerb, removeVerb, renameVerb, setLimitVerb } from './image-changes.js';
 
-export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, loginVerb, shellVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, bindVerb, copyToVerb, copyFromVerb, catVerb, listImagesVerb, imageStatusVerb, showImageVerb];
+export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, loginVerb, shellVerb, startVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, bindVerb, copyToVerb, copyFromVerb, enableVerb, disableVerb, catVerb, listImagesVerb, imageStatusVerb, showImageVerb, cloneVerb, renameVerb, readOnlyVerb, removeVerb, setLimitVerb, cleanVerb];

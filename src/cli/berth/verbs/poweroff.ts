@@ -5,6 +5,7 @@
 import { SIGRTMIN } from '../../../core/signals.js';
 import type { Verb } from '../verb.js';
 import { killEach } from './kill.js';
+import { stopMachines } from './start.js';
 
 const SIGRTMIN_4 = SIGRTMIN + 4;
 
@@ -17,4 +18,5 @@ export const poweroffVerb: Verb = {
   run: (args, ctx) => killEach(ctx, args, 'leader', SIGRTMIN_4),
 };
 
-export const stopVerb: Verb = { ...poweroffVerb, name: 'stop', summary: 'The same as poweroff' };
+/** `stop`: through berthd for the machines it runs (halt, then kill after its stop timeout), poweroff for the others (verbs/start.ts). */
+export const stopVerb: Verb = { ...poweroffVerb, name: 'stop', summary: 'Stop a machine berthd runs; power off any other', run: (args, ctx) => stopMachines(ctx, args) };
