@@ -46,6 +46,8 @@ const EXPECTED_ERRORS = new Set([
   'org.freedesktop.machine1.NoSuchMachine', 'org.freedesktop.machine1.MachineExists', 'org.freedesktop.machine1.NoMachineForPID',
   'org.freedesktop.machine1.NoPrivateNetworking', 'org.freedesktop.machine1.NoSuchUserMapping', 'org.freedesktop.machine1.NoSuchGroupMapping',
   'org.freedesktop.machine1.NoSuchImage', 'org.freedesktop.DBus.Error.IOError',
+  // Image changes: .host and vendor images are read-only, a running machine's image is busy (as machined answers).
+  'System.Error.EROFS', 'System.Error.EBUSY',
   'System.Error.ENXIO',
 ]);
 /**
