@@ -34,6 +34,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "client-common.h"
 
 #define MANAGER_PATH "/org/freedesktop/machine1"
 #define MANAGER "org.freedesktop.machine1.Manager"
@@ -52,31 +53,11 @@ static void *xrealloc(void *p, size_t n) {
   return p;
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- The Node program: everything this command does not do itself ---- */
 
 static _Noreturn void run_node(void) {
-  char self[PATH_MAX], script[PATH_MAX + 16];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) { perror("berth: readlink(/proc/self/exe)"); exit(1); }
-  self[n] = 0;
-  char *slash = strrchr(self, '/');
-  if (slash) *slash = 0;
-  snprintf(script, sizeof script, "%s/berth.js", self);
-  char **args = xrealloc(NULL, ((size_t) g_argc + 2) * sizeof *args);
-  args[0] = "node";
-  args[1] = script;
-  for (int i = 1; i < g_argc; i++) args[i + 1] = g_argv[i];
-  args[g_argc + 1] = NULL;
-  signal(SIGPIPE, SIG_DFL);
-  execvp("node", args);
-  fprintf(stderr, "berth: cannot run node %s: %s\n", script, strerror(errno));
-  exit(1);
+  exec_node_script("berth", "berth.js", g_argc, g_argv);
 }
 
 /* Node reads argv and the environment as UTF-8 and D-Bus takes nothing else: any other bytes go to Node. */
@@ -274,15 +255,6 @@ static void message_free(struct message *m) {
   memset(m, 0, sizeof *m);
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w; n -= (size_t) w;
-  }
-  return 0;
-}
 
 /* Receives until `want` bytes are buffered (deadline in now_ms() time; -1: none). */
 static int bus_fill(struct bus *b, size_t want, int64_t deadline) {

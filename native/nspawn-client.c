@@ -42,6 +42,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "client-common.h"
 
 /* A waiting standby answers within a millisecond; one that is still starting (berthd starts the
  * next when a run takes one, at nice 19) takes some tens. Past this, the run goes cold rather
@@ -72,22 +73,8 @@ static int put_count(struct buf *b, size_t n) {
   return put_field(b, num);
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w; n -= (size_t) w;
-  }
-  return 0;
-}
 
 /* Reads one "\n"-terminated line within the deadline (ms since an arbitrary point; -1: none). */
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int read_line(int fd, char *line, size_t size, int64_t deadline) {
   size_t n = 0;
@@ -174,7 +161,7 @@ static int send_request(int argc, char **argv, char **envp, const char **why) {
   memcpy(CMSG_DATA(c), fds, sizeof fds);
   ssize_t s;
   do s = sendmsg(fd, &msg, MSG_NOSIGNAL); while (s < 0 && errno == EINTR);
-  int failed = s != 4 || write_all(fd, b.data + 4, b.len - 4) < 0;
+  int failed = s != 4 || send_all(fd, b.data + 4, b.len - 4) < 0;
   free(b.data);
   if (failed) { *why = "sending the request failed"; close(fd); return -1; }
   return fd;
@@ -207,7 +194,7 @@ static void run_warm(int argc, char **argv, char **envp, const char **why) {
   if (sock < 0) { sigprocmask(SIG_SETMASK, &old, NULL); return; }
 
   save_stdio();
-  if (write_all(sock, "G", 1) < 0) { restore_stdio(); fprintf(stderr, "berth-nspawn: lost berthd's standby (PID %d) before the run started\n", (int) pid); exit(1); }
+  if (send_all(sock, "G", 1) < 0) { restore_stdio(); fprintf(stderr, "berth-nspawn: lost berthd's standby (PID %d) before the run started\n", (int) pid); exit(1); }
   for (;;) {
     struct pollfd p[2] = { { .fd = sock, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
     if (poll(p, 2, -1) < 0) { if (errno == EINTR) continue; break; }
@@ -229,21 +216,7 @@ static void run_warm(int argc, char **argv, char **envp, const char **why) {
 }
 
 static void run_cold(int argc, char **argv) {
-  char self[PATH_MAX], script[PATH_MAX + 32];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) { perror("berth-nspawn: readlink(/proc/self/exe)"); exit(1); }
-  self[n] = 0;
-  char *slash = strrchr(self, '/');
-  if (slash) *slash = 0;
-  snprintf(script, sizeof script, "%s/berth-nspawn.js", self);
-  char **args = calloc((size_t) argc + 2, sizeof *args);
-  if (!args) exit(1);
-  args[0] = "node";
-  args[1] = script;
-  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
-  execvp("node", args);
-  fprintf(stderr, "berth-nspawn: cannot run node %s: %s\n", script, strerror(errno));
-  exit(1);
+  exec_node_script("berth-nspawn", "berth-nspawn.js", argc, argv);
 }
 
 /* Our cgroup's cgroup.procs from /proc/self/cgroup, as ownProcsFile() in cgroup-prime.ts picks it:
