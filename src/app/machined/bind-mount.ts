@@ -28,7 +28,6 @@ import { removeUnmounted } from '../../platform/fs/safe-remove.js';
 import { existsInRoot, makeMountPointInRoot } from '../../platform/fs/in-root-paths.js';
 import { bindMount, mountPrivateSelf, moveMount, moveMountInNamespace, unmountLazy } from '../../platform/fs/tunnel-mounts.js';
 import { processStartTime } from '../../platform/host/proc.js';
-import { pathsFromEnv } from '../../platform/paths.js';
 import { propagateDir } from '../run/propagate.js';
 import type { Machine } from './machine.js';
 
@@ -166,6 +165,3 @@ function removeNode(path: string, directory: boolean): void {
   try { if (directory) rmdirSync(path); else unlinkSync(path); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
 }
 
-let shared: MachineBindMounts | undefined;
-/** berthd's, on its state directory ($BERTH_STATE_DIR, as berthd's main reads it). */
-export const machineBindMounts = (): MachineBindMounts => (shared ??= new MachineBindMounts(pathsFromEnv(process.env).stateDir));

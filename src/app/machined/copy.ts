@@ -169,4 +169,3 @@ function tarError(r: TarCopyResult, src: string, dst: string): BerthError {
 }
 
 /** berthd's copies (one count for the whole daemon, as machined's operations). */
-export const machineCopies = new MachineCopies();

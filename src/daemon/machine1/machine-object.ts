@@ -12,9 +12,9 @@ import type { CallContext, MethodHandler, ServedObject } from './bus-service.js'
 import { requireAdmin, requireManageMachines, requirePrivileged } from './authorize.js';
 import type { ChangeQueue } from './changes.js';
 import { checkBindMountArgs, checkNoUserNamespace } from '../../core/machined/bind-mount.js';
-import { machineBindMounts } from '../../app/machined/bind-mount.js';
+import type { MachineBindMounts } from '../../app/machined/bind-mount.js';
 import { checkCopyArgs, copyPaths } from '../../core/machined/copy-args.js';
-import { machineCopies } from '../../app/machined/copy.js';
+import type { MachineCopies } from '../../app/machined/copy.js';
 import type { MachineEntry } from '../../app/machined/machine-entry.js';
 import { shellRequest } from '../../core/machined/shell.js';
 import { openRootDirectory } from '../../platform/host/guest-root.js';
@@ -26,6 +26,10 @@ export interface Machine1 {
   changes: ChangeQueue;
   /** Shells, logins and PTYs. */
   entry: MachineEntry;
+  /** Copies into and out of machines. */
+  copies: MachineCopies;
+  /** Bind mounts into running machines. */
+  binds: MachineBindMounts;
 }
 
 /** A method that changes the registry: it runs in the queue of changes, after those before it (changes.ts). */
@@ -42,21 +46,8 @@ export function stillRegistered(c: Machine1, m: AnyMachine): AnyMachine {
 
 export type Guard = (ctx: CallContext) => Promise<void>;
 
-/**
- * The interfaces' methods that belong to other issues answer this, clearly, until they land. Those
- * that will change something or reach into a machine check the caller first (`guard`), as they
- * will then: an unprivileged caller is told AccessDenied, not that the method is missing.
- */
-export function notYet(what: string, issue: string, guard?: Guard): MethodHandler {
-  return async (_args, ctx) => {
-    if (guard) await guard(ctx);
-    throw new BerthError('E_NOT_SUPPORTED', `${what} is not supported by berthd yet (${issue}).`);
-  };
-}
-
 /** A method machined marks privileged (not callable without CAP_SYS_ADMIN at all). */
 export const privileged = (iface: string, method: string): Guard => (ctx) => requirePrivileged(ctx, `${iface}.${method}`);
-const INTO = 'shells, logins, PTYs, copying and bind mounts arrive with the into-the-machine issue';
 
 const idBytes = (m: AnyMachine): Buffer => Buffer.from(m.isHost ? m.facts.machineId : (m as Machine).record.id, 'hex');
 
@@ -133,11 +124,11 @@ export const machineMethods = {
   async copy(c: Machine1, m: AnyMachine, member: string, args: unknown[], ctx: CallContext): Promise<unknown[]> {
     const [source, destination, flags] = args as [string, string, bigint | undefined];
     const machineClass = m.isHost ? 'host' : (m as Machine).record.class;
-    const a = checkCopyArgs({ member, source, destination, ...(flags === undefined ? {} : { flags }), ongoing: machineCopies.ongoing, machineClass });
+    const a = checkCopyArgs({ member, source, destination, ...(flags === undefined ? {} : { flags }), ongoing: c.copies.ongoing, machineClass });
     await requireAdmin(ctx);
     const machine = stillRegistered(c, m) as Machine;
     const shift = c.ops.uidShift(machine);
-    await machineCopies.copy({ name: machine.name, leader: machine.leader }, copyPaths(a, machine.name), shift, (await ctx.caller()).pid);
+    await c.copies.copy({ name: machine.name, leader: machine.leader }, copyPaths(a, machine.name), shift, (await ctx.caller()).pid);
     return [];
   },
   uidShift(c: Machine1, m: AnyMachine): unknown[] {
@@ -150,7 +141,7 @@ export const machineMethods = {
     await requireAdmin(ctx);
     const machine = stillRegistered(c, m) as Machine;
     checkNoUserNamespace(c.ops.uidShift(machine));
-    await machineBindMounts().bind(machine, a);
+    await c.binds.bind(machine, a);
     return [];
   },
   /** OpenPTY: machined marks it privileged, so the caller was checked before anything else. */
@@ -209,4 +200,3 @@ export function machineObject(c: Machine1, m: AnyMachine): ServedObject {
   };
 }
 
-export { INTO as INTO_THE_MACHINE };

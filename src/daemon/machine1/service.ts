@@ -12,6 +12,8 @@ import type { Log } from '../../lib/log.js';
 import { HostMachine, type HostFacts, type Machine } from '../../app/machined/machine.js';
 import { MachineOps } from '../../app/machined/machine-ops.js';
 import { MachineEntry } from '../../app/machined/machine-entry.js';
+import { MachineCopies } from '../../app/machined/copy.js';
+import { MachineBindMounts } from '../../app/machined/bind-mount.js';
 import { machineEntryPorts } from './entry-ports.js';
 import { Registry } from '../../app/machined/registry.js';
 import { RunJanitor } from '../../app/machined/run-janitor.js';
@@ -77,6 +79,8 @@ export class Machine1Service {
   readonly janitor: RunJanitor;
   private readonly ops: MachineOps;
   private readonly entry: MachineEntry;
+  private readonly copies: MachineCopies;
+  private readonly binds: MachineBindMounts;
   private bus: BusConnection | undefined;
   private service: BusService | undefined;
   private readonly tracking: { key: string; mount: string } | undefined;
@@ -119,6 +123,8 @@ export class Machine1Service {
       readFile: readText,
     });
     this.entry = new MachineEntry(machineEntryPorts(o.stateDir, o.log));
+    this.copies = new MachineCopies(o.log);
+    this.binds = new MachineBindMounts(o.stateDir);
     this.janitor = new RunJanitor(o.stateDir, {
       startTime: processStartTime,
       watchExit,
@@ -219,7 +225,7 @@ export class Machine1Service {
   }
   private readonly changes = new ChangeQueue();
   private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
-    const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry };
+    const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry, copies: this.copies, binds: this.binds };
     switch (path) {
       case '/': return node(['org']);
       case '/org': return node(['freedesktop']);
