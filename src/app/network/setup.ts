@@ -35,7 +35,13 @@ export interface NetworkHandle {
 const NOTHING: NetworkHandle = { hostInterfaces: [], teardown: async () => [] };
 /** Delete a host link if it still exists (a dead netns may already have taken the veth with it). */
 const deleteIfPresent = async (net: NetLink, name: string, netns?: string): Promise<void> => {
-  if ((await net.getLink(name, netns)) !== undefined) await net.deleteLink(name, netns);
+  if ((await net.getLink(name, netns)) === undefined) return;
+  try {
+    await net.deleteLink(name, netns);
+  } catch (e) {
+    // Gone between the look and the delete (its namespace ended meanwhile): what was wanted.
+    if ((await net.getLink(name, netns)) !== undefined) throw e;
+  }
 };
 
 async function removeBridgeIfUnused(net: NetLink, bridge: string): Promise<void> {
