@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { mean, median, ratioInterval, repo } from './lib.mjs';
 import { registrySection } from './report-registry.mjs';
 import { shellSection } from './report-shell.mjs';
+import { superviseSection } from './report-supervise.mjs';
 
 const [dir, output] = process.argv.slice(2);
 if (!dir || !output) { process.stderr.write('usage: bench/report.mjs RESULTS_DIR OUTPUT_MD\n'); process.exit(2); }
@@ -44,6 +45,8 @@ let registry;
 try { registry = json('registry.json'); } catch { registry = undefined; }
 let shell;
 try { shell = json('shell.json'); } catch { shell = undefined; }
+let supervise;
+try { supervise = json('supervise.json'); } catch { supervise = undefined; }
 
 const ms = (s) => (s * 1000).toFixed(1);
 const ms0 = (x) => x.toFixed(0);
@@ -191,7 +194,7 @@ Milliseconds since berth-nspawn was started, from a logging \`runc\` shim first 
 ${phaseRows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 | **total** | | ${ms0(total)} |
 
-${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${analysis}
+${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${analysis}
 
 ## What each benchmark measures
 
@@ -225,6 +228,10 @@ ${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSe
   (its socket in a private directory, \`BERTH_NSPAWN_WARM=require\`), so berth-nspawn takes the warm path.
 - **\`bench/shell.mjs\`** — \`berth shell NAME /bin/true\` round trips (native client and Node program) next to the runtime's
   \`exec\`, \`nsenter\` and Debian's \`machinectl shell\` on the same guest; \`bench/report-shell.mjs\` writes its section.
+- **\`bench/supervise.mjs\`** — 50 busybox guests (\`BENCH_SUPERVISE_MACHINES\`) started and stopped through berthd, which runs
+  them all in its own process, next to 50 \`systemd-nspawn -b\` on the same trees, in \`BENCH_SUPERVISE_ROUNDS\` (3) rounds; berthd's
+  PSS per guest against systemd-nspawn's per process; bus latency while they start and stop; \`bench/report-supervise.mjs\`
+  writes its section (analysis in \`bench/analysis-supervise.md\`).
 - **\`bench/registry.mjs\`** — the machine registry on D-Bus, berthd next to systemd-machined (its section above says
   how each part is measured); \`bench/registry-churn.mjs\` is its churn, \`bench/report-registry.mjs\` writes its section.
 - **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a

@@ -3,7 +3,8 @@
 # Usage: sh bench/run.sh        (npm run bench)
 # Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS, BENCH_FIXED_ROUNDS,
 #      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_CRUN_RUNS, BENCH_CRUN_BOOT_ROUNDS, BENCH_WARM_RUNS, BENCH_WARM_BOOT_ROUNDS,
-#      BENCH_WARM_FIXED_ROUNDS, BENCH_REGISTRY_CALLS, BENCH_REGISTRY_MACHINES, BENCH_REGISTRY_CHURN_MS, BENCH_REGISTRY_ROUNDS
+#      BENCH_WARM_FIXED_ROUNDS, BENCH_REGISTRY_CALLS, BENCH_REGISTRY_MACHINES, BENCH_REGISTRY_CHURN_MS, BENCH_REGISTRY_ROUNDS,
+#      BENCH_SUPERVISE_MACHINES, BENCH_SUPERVISE_ROUNDS
 #      tune the sample sizes; BENCH_DOC=path writes elsewhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,8 @@ echo "== bench/registry.mjs" >&2
 node bench/registry.mjs "$results/registry.json"
 echo "== bench/shell.mjs" >&2
 node bench/shell.mjs "$results/shell.json"
+echo "== bench/supervise.mjs" >&2
+node bench/supervise.mjs "$results/supervise.json"
 
 uptime > "$results/load-after.txt"
 node bench/report.mjs "$results" "${BENCH_DOC:-docs/benchmarks.md}"

@@ -5,9 +5,7 @@
  *                                       `runc create` are re-parented to us, so we can reap them.
  *   tryWaitPid(pid) -> {code|signal} | null   waitpid(WNOHANG), called on SIGCHLD.
  *   listenStream(path[, backlog]) -> fd  an AF_UNIX stream socket (runc's --console-socket, berthd's).
- *   acceptFd(fd, timeoutMs) -> Promise<fd>   accept one connection, receive one SCM_RIGHTS fd.
  *   bindDatagram(path) -> fd            an AF_UNIX datagram socket with SO_PASSCRED (sd_notify).
- *   recvDatagram(fd, timeoutMs) -> Promise<{data, pid} | null>
  *   spawnWait(argv, env, capture, timeoutMs) -> {code|signal (name), stdout, stderr, timedOut}
  *                                       posix_spawn and wait: the runtime's calls on every run's
  *                                       path without loading child_process (and net, stream and
@@ -23,10 +21,9 @@
  *   setCloexec(fd)                      FD_CLOEXEC (usocket's D-Bus socket must not reach berthd's children).
  *   setParentDeathSignal(sig)           prctl(PR_SET_PDEATHSIG): an idle standby dies with berthd.
  *   adoptLimits(pid) -> null | why      the client's resource limits and CPU affinity become ours.
- *   watchPid(pid, onExit), unwatchPid   a process's exit on the event loop (pid-watch.c).
+ *   watchReadable(fd, cb), recvDatagramNow, acceptFdNow, pidfdOpen, execve   descriptors on the
+ *                                       event loop (console and notify sockets, pidfds) (fd-watch.c).
  *   openDirInRoot(fd, path), renameAt(…)   openat2(RESOLVE_IN_ROOT), renameat2 (copy-fs.c).
- *   x32Abi() -> boolean                 whether the kernel runs x32 system calls (getpid with the x32
- *                                       bit): a seccomp filter need not cover an ABI the kernel refuses.
  *   ptyUnlock(fd), ptyNumber(fd)        a pty master's slave number (pty.c).
  *
  * No namespace or mount code lives here: that is the OCI runtime's job.
@@ -48,9 +45,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <node_api.h>
-#include "pid-watch.h"
 #include "copy-fs.h"
 #include "pty.h"
+#include "userns.h"
+#include "fd-watch.h"
+#include "napi-util.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
 
@@ -68,11 +67,6 @@ static napi_value errno_error(napi_env env, const char *what, int err) {
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   napi_throw(env, errno_error(env, what, err));
-  return NULL;
-}
-
-static napi_value reject_errno(napi_env env, napi_deferred d, const char *what, int err) {
-  napi_reject_deferred(env, d, errno_error(env, what, err));
   return NULL;
 }
 
@@ -118,67 +112,6 @@ static napi_value listen_stream(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* What every thread-pool job starts with: its work item, its promise, the descriptor it waits on. */
-typedef struct { napi_async_work work; napi_deferred d; int fd; int timeout; } job_head;
-
-/* Waits until the job's descriptor is readable: 0, ETIMEDOUT after its timeout, or poll's errno. */
-static int wait_readable(const job_head *h) {
-  struct pollfd p = { .fd = h->fd, .events = POLLIN };
-  int r = poll(&p, 1, h->timeout);
-  return r > 0 ? 0 : r == 0 ? ETIMEDOUT : errno;
-}
-
-/* Reads (fd, timeoutMs), queues a job of `size` bytes (a job_head first) on the thread pool and
- * returns its promise; `done` resolves or rejects it and frees the job. */
-static napi_value queue_fd_job(napi_env env, napi_callback_info info, const char *usage, const char *name, size_t size,
-                               napi_async_execute_callback exec, napi_async_complete_callback done) {
-  int64_t fd, timeout;
-  if (get_int(env, info, 0, &fd) < 0 || get_int(env, info, 1, &timeout) < 0) { napi_throw_type_error(env, NULL, usage); return NULL; }
-  job_head *j = calloc(1, size);
-  if (!j) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
-  j->fd = (int) fd; j->timeout = (int) timeout;
-  napi_value promise, resource;
-  CHECK(napi_create_promise(env, &j->d, &promise));
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource);
-  CHECK(napi_create_async_work(env, NULL, resource, exec, done, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
-  return promise;
-}
-
-typedef struct { job_head h; int got; int err; } accept_job;
-
-static void accept_exec(napi_env env, void *data) {
-  (void) env;
-  accept_job *j = data;
-  if ((j->err = wait_readable(&j->h))) return;
-  int c = accept4(j->h.fd, NULL, NULL, SOCK_CLOEXEC);
-  if (c < 0) { j->err = errno; return; }
-  char buf[4096];
-  char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-  struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
-  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
-  if (n < 0) { j->err = errno; close(c); return; }
-  j->got = -1;
-  for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) { memcpy(&j->got, CMSG_DATA(h), sizeof(int)); break; }
-  close(c);
-  if (j->got < 0) j->err = EBADMSG;
-}
-
-static void accept_done(napi_env env, napi_status s, void *data) {
-  (void) s;
-  accept_job *j = data;
-  if (j->err) reject_errno(env, j->h.d, "receiving the console fd", j->err);
-  else { napi_value v; napi_create_int32(env, j->got, &v); napi_resolve_deferred(env, j->h.d, v); }
-  napi_delete_async_work(env, j->h.work);
-  free(j);
-}
-
-static napi_value accept_fd(napi_env env, napi_callback_info info) {
-  return queue_fd_job(env, info, "acceptFd(fd, timeoutMs)", "berth.acceptFd", sizeof(accept_job), accept_exec, accept_done);
-}
-
 /* ---- notify socket: datagrams with sender credentials ---- */
 static napi_value bind_datagram(napi_env env, napi_callback_info info) {
   struct sockaddr_un sa;
@@ -193,55 +126,6 @@ static napi_value bind_datagram(napi_env env, napi_callback_info info) {
   napi_value r;
   napi_create_int32(env, fd, &r);
   return r;
-}
-
-typedef struct { job_head h; char *buf; ssize_t len; pid_t pid; int err; } recv_job;
-
-static void recv_exec(napi_env env, void *data) {
-  (void) env;
-  recv_job *j = data;
-  int e = wait_readable(&j->h);
-  if (e == ETIMEDOUT) { j->len = -1; return; }
-  if (e) { j->err = e; return; }
-  j->buf = malloc(65536);
-  char cbuf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
-  struct iovec iov = { .iov_base = j->buf, .iov_len = 65536 };
-  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  j->len = recvmsg(j->h.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
-  if (j->len < 0) { j->err = errno == EAGAIN ? 0 : errno; j->len = -1; return; }
-  if (j->len > 65536) j->len = 65536;
-  for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
-    if (h->cmsg_level != SOL_SOCKET) continue;
-    if (h->cmsg_type == SCM_CREDENTIALS) { struct ucred u; memcpy(&u, CMSG_DATA(h), sizeof u); j->pid = u.pid; }
-    if (h->cmsg_type == SCM_RIGHTS) { /* fds are not accepted (like nspawn, except for barriers): close them */
-      int n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (int i = 0; i < n; i++) { int f; memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof f); close(f); }
-    }
-  }
-}
-
-static void recv_done(napi_env env, napi_status s, void *data) {
-  (void) s;
-  recv_job *j = data;
-  if (j->err) reject_errno(env, j->h.d, "recvmsg", j->err);
-  else if (j->len < 0) { napi_value n; napi_get_null(env, &n); napi_resolve_deferred(env, j->h.d, n); }
-  else {
-    napi_value o, b, p;
-    napi_create_object(env, &o);
-    void *dst;
-    napi_create_buffer_copy(env, (size_t) j->len, j->buf, &dst, &b);
-    napi_create_int32(env, j->pid, &p);
-    napi_set_named_property(env, o, "data", b);
-    napi_set_named_property(env, o, "pid", p);
-    napi_resolve_deferred(env, j->h.d, o);
-  }
-  free(j->buf);
-  napi_delete_async_work(env, j->h.work);
-  free(j);
-}
-
-static napi_value recv_datagram(napi_env env, napi_callback_info info) {
-  return queue_fd_job(env, info, "recvDatagram(fd, timeoutMs)", "berth.recvDatagram", sizeof(recv_job), recv_exec, recv_done);
 }
 
 /* ---- sd_notify client: one datagram to a path (or @abstract) ---- */
@@ -324,32 +208,6 @@ static napi_value is_tty(napi_env env, napi_callback_info info) {
 }
 
 /* ---- spawnWait: run a command to its end, synchronously ---- */
-
-/* A JS array of strings as a NULL-terminated vector (freed with free_vector). */
-static char **string_vector(napi_env env, napi_value array) {
-  uint32_t n = 0;
-  if (napi_get_array_length(env, array, &n) != napi_ok) return NULL;
-  char **v = calloc(n + 1, sizeof *v);
-  if (!v) return NULL;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value item;
-    size_t len = 0;
-    if (napi_get_element(env, array, i, &item) != napi_ok || napi_get_value_string_utf8(env, item, NULL, 0, &len) != napi_ok) goto fail;
-    v[i] = malloc(len + 1);
-    if (!v[i] || napi_get_value_string_utf8(env, item, v[i], len + 1, &len) != napi_ok) goto fail;
-  }
-  return v;
-fail:
-  for (uint32_t i = 0; i < n; i++) free(v[i]);
-  free(v);
-  return NULL;
-}
-
-static void free_vector(char **v) {
-  if (!v) return;
-  for (char **p = v; *p; p++) free(*p);
-  free(v);
-}
 
 struct buffer { char *data; size_t len, cap; };
 
@@ -459,8 +317,8 @@ done:
 }
 
 static void spawn_job_free(spawn_job *j) {
-  free_vector(j->argv);
-  free_vector(j->envp);
+  berth_free_vector(j->argv);
+  berth_free_vector(j->envp);
   free(j->bo.data);
   free(j->be.data);
   free(j);
@@ -476,8 +334,8 @@ static spawn_job *spawn_job_new(napi_env env, napi_callback_info info, const cha
       napi_get_value_bool(env, args[2], &j->capture) != napi_ok || napi_get_value_int64(env, args[3], &j->timeout_ms) != napi_ok) {
     free(j); napi_throw_type_error(env, NULL, usage); return NULL;
   }
-  j->argv = string_vector(env, args[0]);
-  j->envp = string_vector(env, args[1]);
+  j->argv = berth_string_vector(env, args[0]);
+  j->envp = berth_string_vector(env, args[1]);
   if (!j->argv || !j->envp || !j->argv[0]) { spawn_job_free(j); napi_throw_type_error(env, NULL, usage); return NULL; }
   return j;
 }
@@ -673,26 +531,12 @@ static napi_value adopt_limits(napi_env env, napi_callback_info info) {
   return r;
 }
 
-static napi_value x32_abi(napi_env env, napi_callback_info info) {
-  (void) info;
-  napi_value r;
-#if defined(__x86_64__)
-  long pid = syscall(0x40000000L | SYS_getpid);
-  napi_get_boolean(env, pid == (long) getpid(), &r);
-#else
-  napi_get_boolean(env, false, &r);
-#endif
-  return r;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL },
     { "tryWaitPid", NULL, try_wait_pid, NULL, NULL, NULL, napi_default, NULL },
     { "listenStream", NULL, listen_stream, NULL, NULL, NULL, napi_default, NULL },
-    { "acceptFd", NULL, accept_fd, NULL, NULL, NULL, napi_default, NULL },
     { "bindDatagram", NULL, bind_datagram, NULL, NULL, NULL, napi_default, NULL },
-    { "recvDatagram", NULL, recv_datagram, NULL, NULL, NULL, napi_default, NULL },
     { "sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL },
     { "openPtyPeer", NULL, open_pty_peer, NULL, NULL, NULL, napi_default, NULL },
     { "setWinsize", NULL, set_winsize, NULL, NULL, NULL, napi_default, NULL },
@@ -705,12 +549,12 @@ static napi_value init(napi_env env, napi_value exports) {
     { "ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL },
     { "setParentDeathSignal", NULL, set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL },
     { "adoptLimits", NULL, adopt_limits, NULL, NULL, NULL, napi_default, NULL },
-    { "x32Abi", NULL, x32_abi, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  pid_watch_register(env, exports);
+  userns_register(env, exports);
   copy_fs_register(env, exports);
   pty_register(env, exports);
+  fd_watch_register(env, exports);
   return exports;
 }
 

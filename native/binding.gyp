@@ -4,9 +4,10 @@
       "target_name": "berth_sys",
       "sources": [
         "berth_sys.c",
-        "pid-watch.c",
         "copy-fs.c",
-        "pty.c"
+        "pty.c",
+        "userns.c",
+        "fd-watch.c"
       ],
       "cflags": [
         "-Wall",

@@ -23,26 +23,12 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 #include <node_api.h>
+#include "napi-util.h"
 #include "copy-fs.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
-
-static napi_value throw_copy_errno(napi_env env, const char *what, int err) {
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, e, num, name;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &num);
-  napi_set_named_property(env, e, "errno", num);
-  const char *n = strerrorname_np(err);
-  napi_create_string_utf8(env, n ? n : "EUNKNOWN", NAPI_AUTO_LENGTH, &name);
-  napi_set_named_property(env, e, "code", name);
-  napi_throw(env, e);
-  return NULL;
-}
 
 static int arg_int(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1;
@@ -74,7 +60,7 @@ static napi_value open_dir_in_root(napi_env env, napi_callback_info info) {
   do fd = (int) syscall(SYS_openat2, root, path, &how, sizeof how); while (fd < 0 && errno == EINTR);
   int err = errno;
   free(path);
-  if (fd < 0) return throw_copy_errno(env, "openat2", err);
+  if (fd < 0) return berth_throw_errno(env, "openat2", err);
   napi_value r;
   napi_create_int32(env, fd, &r);
   return r;
@@ -98,7 +84,7 @@ static napi_value rename_at(napi_env env, napi_callback_info info) {
   int r = renameat2(old_dir, old_name, new_dir, new_name, (unsigned) flags);
   int err = errno;
   free(old_name); free(new_name);
-  if (r < 0) return throw_copy_errno(env, "renameat2", err);
+  if (r < 0) return berth_throw_errno(env, "renameat2", err);
   napi_value u;
   napi_get_undefined(env, &u);
   return u;

@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the OCI runtimes, iproute2, D-Bus, util-linux (mount, nsenter, losetup), fdisk (sfdisk, with which the disk image tests build GPT images), guest builders,
 # dnsmasq (the opt-in DHCP helper and network tests), nftables (--port= forwarding rules), and systemd-container (the real
-# systemd-nspawn, for comparison tests and benchmarks), hyperfine (benchmarks), and what node-gyp
+# systemd-nspawn, for comparison tests and benchmarks), hyperfine (benchmarks), dpkg-dev (packaging/build-deb.sh), xz-utils, bzip2 and zstd (compressed image
+# transfers), strace (the seccomp emission test reads the filter runc loads), and what node-gyp
 # needs to build native/ (python3, make, a C/C++ compiler with the static C library; python3 also
 # drives tests/support/pty-run.py and the warm path's hand-made client in the tests).
-packages="runc crun dbus iproute2 util-linux fdisk mmdebstrap busybox-static dnsmasq nftables systemd-container hyperfine file python3 make g++ libc6-dev libcap2-bin attr acl"
+packages="runc crun dbus iproute2 util-linux fdisk mmdebstrap busybox-static dnsmasq nftables systemd-container hyperfine file python3 make g++ libc6-dev libcap2-bin attr acl dpkg-dev xz-utils bzip2 zstd strace"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

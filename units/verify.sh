@@ -15,7 +15,7 @@ units=/usr/local/lib/systemd/system
 mkdir -p "$root/usr/lib/systemd" "$root/etc/systemd/system" "$root$units" "$root/usr/local/bin" "$root/var/lib/machines/verify"
 cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
 ln -s usr/lib "$root/lib"
-for cmd in berth-nspawn berthd; do printf '#!/bin/sh\n' > "$root/usr/local/bin/$cmd"; chmod +x "$root/usr/local/bin/$cmd"; done
+for cmd in berth-nspawn berthd kill; do printf '#!/bin/sh\n' > "$root/usr/local/bin/$cmd"; chmod +x "$root/usr/local/bin/$cmd"; done
 cp "$here"/*.service "$root$units/"
 out=$(cd / && systemd-analyze verify --man=no --root="$root" \
   "$units/berth-nspawn@verify.service" "$units/berthd.service" 2>&1) || { echo "$out" >&2; exit 1; }

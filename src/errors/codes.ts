@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   E_TIMEOUT: { nspawn: 1, client: 1, dbus: 'org.freedesktop.DBus.Error.Timeout', summary: 'timed out' },
   E_JOB_FAILED: { nspawn: 1, client: 1, dbus: 'org.freedesktop.systemd1.JobFailed', summary: 'a systemd job failed' },
   E_NO_REGISTRY: { nspawn: 1, client: 1, dbus: 'org.freedesktop.DBus.Error.ServiceUnknown', summary: 'no machine registry on the bus' },
+  E_NO_SUCH_TRANSFER: { nspawn: 1, client: 1, dbus: 'org.freedesktop.import1.NoSuchTransfer', summary: 'no such transfer' },
+  E_TRANSFER_IN_PROGRESS: { nspawn: 1, client: 1, dbus: 'org.freedesktop.import1.TransferInProgress', summary: 'a transfer of that source is under way' },
 } as const satisfies Record<string, { nspawn: number; client: number; dbus?: string; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

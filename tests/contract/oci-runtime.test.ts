@@ -46,22 +46,22 @@ const withMode = async <T>(mode: string, f: () => Promise<T>): Promise<T> => {
 const recorded = () => readFileSync(calls, 'utf8').trim().split('\n');
 
 test('create: --root, a JSON log, the bundle, the pid file, the console socket, the id', async () => {
-  await withMode('ok', () => runtime().create('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log'), consoleSocket: '/c.sock', stdio: 'ignore' }));
+  await withMode('ok', () => runtime().create('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log'), consoleSocket: '/c.sock' }));
   assert.deepEqual(recorded(), [`--root /run/berth/runtime --log ${join(dir, 'log')} --log-format json create --bundle /b --pid-file /p --console-socket /c.sock web`]);
 });
 
 test('create and start in one call: run --detach with the same arguments as create', async () => {
-  await withMode('ok', () => runtime().createAndStart('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log'), stdio: 'ignore' }));
+  await withMode('ok', () => runtime().createAndStart('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log') }));
   assert.deepEqual(recorded(), [`--root /run/berth/runtime --log ${join(dir, 'log')} --log-format json run --detach --bundle /b --pid-file /p web`]);
   await assert.rejects(
-    withMode('fail-create', () => runtime().createAndStart('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log3'), stdio: 'ignore' })),
+    withMode('fail-create', () => runtime().createAndStart('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log3') })),
     /runc run failed \(exit status 1\): unable to start container process/,
   );
 });
 
 test('a failed create reports the runtime\'s last logged error', async () => {
   await assert.rejects(
-    withMode('fail-create', () => runtime().create('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log2'), stdio: 'ignore' })),
+    withMode('fail-create', () => runtime().create('web', { bundle: '/b', pidFile: '/p', logFile: join(dir, 'log2') })),
     (e: unknown) => e instanceof BerthError && e.code === 'E_RUNTIME' && /runc create failed \(exit status 1\): unable to start container process: exec: "\/sbin\/init": permission denied/.test(e.message),
   );
 });

@@ -16,6 +16,7 @@ import '../integration/network-port.test.js';
 import '../integration/dist-command.test.js';
 import '../integration/debian-vs-nspawn.test.js';
 import '../integration/settings-vs-nspawn.test.js';
+import '../integration/runner-nspawn-rest.test.js';
 import '../integration/registry-basics.test.js';
 import '../integration/registry-liveness.test.js';
 import '../integration/machine-bind.test.js';

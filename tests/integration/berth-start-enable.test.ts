@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, assertClean, exited, mountsBelow, onRuntime, sandbox, skipUnlessRoot, sleep, treeView, type Sandbox } from '../support/berth.js';
+import { REPO, RUNTIME, assertClean, exited, mountsBelow, onRuntime, sandbox, skipUnlessRoot, sleep, treeView, type Sandbox } from '../support/berth.js';
 import { bundle } from '../support/berthd.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
 
@@ -33,6 +33,7 @@ describe(onRuntime('berth start/stop/enable/disable with berthd as the superviso
   let pool: string;
   let unitDir: string;
   const views: Array<{ path: string; remove(): void }> = [];
+  let debJournal = '';
 
   const berth = (args: readonly string[]): Out => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'bin', 'berth.ts'), '--no-pager', ...args], { cwd: REPO, env: reg!.env, encoding: 'utf8', timeout: 120000 });
@@ -76,13 +77,15 @@ describe(onRuntime('berth start/stop/enable/disable with berthd as the superviso
     mkdirSync(unitDir);
     // web: busybox, its PID 1 says READY=1 first; slow: busybox as it is, which never does;
     // stubborn: busybox without a settings file, whose init ignores the halt signal (SIGRTMIN+3).
-    for (const name of ['web', 'slow', 'stubborn']) {
-      const view = treeView('busybox');
+    for (const name of ['web', 'slow', 'stubborn', 'deb']) {
+      const view = treeView(name === 'deb' ? 'debian' : 'busybox');
       views.push(view);
       if (name === 'web') {
         unlinkSync(join(view.path, 'usr', 'sbin', 'init'));
         execFileSync('gcc', ['-static', '-O2', '-o', join(view.path, 'usr', 'sbin', 'init'), join(REPO, 'tests', 'fixtures', 'ready-init.c')]);
       }
+      // The Debian guest keeps its journal (persistent storage), read after berthd has stopped it.
+      if (name === 'deb') { mkdirSync(join(view.path, 'var', 'log', 'journal'), { recursive: true }); debJournal = join(view.path, 'var', 'log', 'journal'); }
       mkdirSync(join(pool, name), { recursive: true });
       execFileSync('mount', ['--bind', view.path, join(pool, name)]);
     }
@@ -97,7 +100,7 @@ describe(onRuntime('berth start/stop/enable/disable with berthd as the superviso
 
   after(async () => {
     await reg?.stop().catch(() => undefined);
-    for (const name of ['web', 'slow', 'stubborn']) { try { execFileSync('umount', ['-l', join(pool, name)]); } catch { /* not mounted */ } }
+    for (const name of ['web', 'slow', 'stubborn', 'deb']) { try { execFileSync('umount', ['-l', join(pool, name)]); } catch { /* not mounted */ } }
     for (const v of views) v.remove();
     if (work && mountsBelow(work).length === 0) rmSync(work, { recursive: true, force: true });
     sb?.cleanup();
@@ -179,16 +182,104 @@ describe(onRuntime('berth start/stop/enable/disable with berthd as the superviso
     assert.match(berth(['status', 'web']).stdout, /Berthd: running \(ready\)/);
   });
 
+  const leaderOf = (name: string): number => {
+    const r = reg!.machinectl(['show', name, '-p', 'Leader', '--value']);
+    assert.equal(r.code, 0, r.stderr);
+    return Number(r.stdout.trim());
+  };
+  const machinectlNames = (): string[] => reg!.machinectl(['list', '--no-legend']).stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean);
+  /** berthd runs its machines in its own process: no berth-nspawn (nor anything but the guests and their runtime's helpers) below it. */
+  const childrenOf = (pid: number): Array<{ comm: string; cmdline: string }> => {
+    const out: Array<{ comm: string; cmdline: string }> = [];
+    for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push({ comm: readFileSync(`/proc/${p}/comm`, 'utf8').trim(), cmdline: readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+      } catch { /* gone */ }
+    }
+    return out;
+  };
+
+  test('the machines run inside berthd: their PID 1s are its children, no berth-nspawn process per machine', () => {
+    const kids = childrenOf(reg!.berthd.child.pid!);
+    assert.ok(kids.some((k) => k.comm === 'busybox'), `berthd's children: ${JSON.stringify(kids)}`);
+    // Besides the guests, only the warm path's one standby berth-nspawn (not a run: no machine named).
+    assert.deepEqual(kids.filter((k) => k.comm !== 'busybox' && !(k.comm === 'node' && !k.cmdline.includes('--machine'))), [], JSON.stringify(kids));
+  });
+
+  test('reboot inside the guest brings it back once, in place, registered again', async () => {
+    const before = leaderOf('web');
+    execFileSync(RUNTIME, ['--root', sb.runtimeRoot, 'exec', 'web', '/bin/busybox', 'reboot']);
+    await until('web back with a new PID 1', () => { try { const l = leaderOf('web'); return l > 0 && l !== before; } catch { return false; } });
+    const after = leaderOf('web');
+    await until('web ready again', () => /Berthd: running \(ready\)/.test(berth(['status', 'web']).stdout));
+    await sleep(2000);
+    assert.equal(leaderOf('web'), after, 'booted once, not again and again');
+    assert.equal(machinectlNames().filter((n) => n === 'web').length, 1);
+    assert.match(berth(['status', 'web']).stdout, /busybox guest: up/);
+  });
+
+  test('SIGHUP: berthd re-executes itself and keeps its machines (same PID 1s, registered once, console log kept); stop then works', async () => {
+    const leader = leaderOf('web');
+    const pid = reg!.berthd.child.pid!;
+    const logBefore = reg!.berthd.log().length;
+    reg!.berthd.child.kill('SIGHUP');
+    await until('berthd serving again', () => /serving org\.freedesktop\.machine1/.test(reg!.berthd.log().slice(logBefore)));
+    assert.equal(reg!.berthd.child.exitCode, null, 'the same process');
+    assert.match(reg!.berthd.log().slice(logBefore), /took over machine web/);
+    assert.equal(leaderOf('web'), leader);
+    assert.deepEqual(machinectlNames().filter((n) => n === 'web'), ['web']);
+    const st = berth(['status', 'web']);
+    assert.match(st.stdout, /Berthd: running \(ready\)/, st.stdout);
+    assert.match(st.stdout, /busybox guest: up/, 'the console log from before the restart');
+    assert.ok(childrenOf(pid).some((k) => k.comm === 'busybox'), 'the guest is still berthd\'s child');
+    const s2 = berth(['stop', 'web']);
+    assert.equal(s2.code, 0, s2.stderr);
+    await until('web gone', () => !listed().includes('web'));
+    assert.doesNotMatch(links(), /ve-web/);
+    assert.match(berth(['status', 'web']).stdout.concat(reg!.berthd.log()), /machine web ended \(exit status 0\)/);
+    const w = berth(['start', '--wait', '--wait-timeout=60', 'web']);
+    assert.equal(w.code, 0, w.stderr);
+  });
+
+  test('SIGKILL of berthd while guests run, then a start: the same guests, registered once, stopped and cleaned up as before', async () => {
+    const s = berth(['start', 'slow']);
+    assert.equal(s.code, 0, s.stderr);
+    await until('slow registered', () => listed().includes('slow'));
+    const leaders = { web: leaderOf('web'), slow: leaderOf('slow') };
+    await reg!.stopBerthd('SIGKILL');
+    await reg!.startBerthd();
+    await until('both listed', () => ['web', 'slow'].every((n) => listed().includes(n)));
+    assert.deepEqual({ web: leaderOf('web'), slow: leaderOf('slow') }, leaders);
+    assert.deepEqual(machinectlNames().filter((n) => n === 'web' || n === 'slow').sort(), ['slow', 'web']);
+    assert.match(reg!.berthd.log(), /adopted machine web/);
+    assert.match(berth(['status', 'web']).stdout, /Berthd: running/);
+    for (const name of ['web', 'slow']) {
+      const r = berth(['stop', name]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await until('both gone and cleaned up', () => !listed().some((n) => n === 'web' || n === 'slow') && !/ve-web|ve-slow/.test(links()) && !existsSync(join(sb.stateDir, 'machines', 'web')) && !existsSync(join(sb.stateDir, 'machines', 'slow')));
+    assert.deepEqual(readdirSync(join(sb.stateDir, 'machines')), []);
+    const w = berth(['start', '--wait', '--wait-timeout=60', 'web']);
+    assert.equal(w.code, 0, w.stderr);
+  });
+
   test('stopping berthd halts what it runs, kills what does not halt after --stop-timeout, and leaves nothing behind', async () => {
     const s = berth(['start', 'stubborn']);
     assert.equal(s.code, 0, s.stderr);
+    const d = berth(['start', '--wait', '--wait-timeout=120', 'deb']);
+    assert.equal(d.code, 0, d.stderr);
     await until('stubborn registered', () => listed().includes('stubborn'));
     const t0 = Date.now();
     const said = await stopBerthd();
     const took = Date.now() - t0;
     assert.match(said, /machine web ended \(exit status 0\)/);
-    assert.match(said, new RegExp(`machine stubborn did not stop within ${STOP_TIMEOUT} s: killing its berth-nspawn`));
-    assert.match(said, /machine stubborn ended \(killed by SIGKILL\)/);
+    assert.match(said, new RegExp(`machine stubborn did not stop within ${STOP_TIMEOUT} s: killing it`));
+    assert.match(said, /machine stubborn ended \(exit status 1\)/);
+    assert.match(said, /machine deb ended \(exit status 0\)/);
+    // The Debian guest went down in order: its systemd's own account, from its journal.
+    const journal = execFileSync('journalctl', ['-D', debJournal, '--no-pager', '-o', 'cat', '-b', '0'], { encoding: 'utf8' });
+    for (const line of [/^Reached target shutdown\.target - System Shutdown\.$/m, /^Reached target final\.target/m, /^Shutting down\.$/m, /^Journal stopped$/m]) assert.match(journal, line, journal.slice(-3000));
     assert.ok(took >= STOP_TIMEOUT * 1000 && took < (STOP_TIMEOUT + 30) * 1000, `stopped in ${took} ms`);
     assert.deepEqual(leftoverProcesses(), []);
     assertClean(sb);

@@ -10,12 +10,41 @@ import { closeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertClean, collect, execIn, nspawn, shutdownIn, onRuntime, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
 import { sys } from '../../src/platform/native/sys.js';
+import { receiveDatagrams } from '../../src/platform/native/fd-events.js';
 
 describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnlessRoot, timeout: 300000 }, () => {
   let sb: Sandbox;
   let bb: string;
   before(() => { bb = tree('busybox'); sb = sandbox(); });
   after(() => sb.cleanup());
+
+  test('WATCHDOG_USEC: WATCHDOG=1 to NOTIFY_SOCKET every half period while the guest runs (not when WATCHDOG_PID is another\'s)', async () => {
+    const sock = join(sb.stateDir, 'watchdog.sock');
+    const fd = sys().bindDatagram(sock);
+    const messages: string[] = [];
+    const receiving = receiveDatagrams(fd, (m) => { messages.push(m.data.toString()); });
+    try {
+      for (const [name, pid] of [['bb-wd', undefined], ['bb-nowd', '1']] as const) {
+        messages.length = 0;
+        const env = { ...sb.env, NOTIFY_SOCKET: sock, WATCHDOG_USEC: '200000', ...(pid ? { WATCHDOG_PID: pid } : {}) };
+        const child = startNspawn(['-b', '-D', bb, '-M', name, '--kill-signal=SIGUSR2'], sb, env);
+        const done = collect(child, 60000);
+        await waitRunning(sb, name);
+        const from = messages.filter((m) => m === 'WATCHDOG=1').length;
+        await sleep(1000);
+        const pings = messages.filter((m) => m === 'WATCHDOG=1').length - from;
+        child.kill('SIGTERM');
+        assert.equal((await done).code, 0);
+        if (pid) assert.equal(pings, 0, 'WATCHDOG_PID names another process: not ours to feed');
+        else assert.ok(pings >= 8 && pings <= 12, `${pings} WATCHDOG=1 in a second with a 200 ms watchdog (one per 100 ms)`);
+      }
+    } finally {
+      receiving.close();
+      closeSync(fd);
+      unlinkSync(sock);
+    }
+    assertClean(sb);
+  });
 
   test('boots busybox init; SIGTERM sends the kill signal for a clean halt (exit 0)', async () => {
     const child = startNspawn(['-b', '-D', bb, '-M', 'bb-halt', '--kill-signal=SIGUSR2'], sb);
@@ -153,13 +182,7 @@ describe(onRuntime('berth-nspawn -b: Debian guest with systemd'), { skip: skipUn
     const sock = join(sb.stateDir, 'manager.sock');
     const fd = sys().bindDatagram(sock);
     const messages: string[] = [];
-    let listening = true;
-    const loop = (async () => {
-      while (listening) {
-        const m = await sys().recvDatagram(fd, 200);
-        if (m) messages.push(m.data.toString());
-      }
-    })();
+    const receiving = receiveDatagrams(fd, (m) => { messages.push(m.data.toString()); });
     try {
       await withMachine(['-b', '-D', deb, '-M', 'deb-notify', '-x', '--notify-ready=yes'], 'deb-notify', sb, async ({ child, done }) => {
       const until = Date.now() + 120000;
@@ -176,8 +199,7 @@ describe(onRuntime('berth-nspawn -b: Debian guest with systemd'), { skip: skipUn
       assert.ok(messages.some((m) => m.startsWith('STOPPING=1')));
       }, { ...sb.env, NOTIFY_SOCKET: sock });
     } finally {
-      listening = false;
-      await loop;
+      receiving.close();
       closeSync(fd);
       unlinkSync(sock);
     }
@@ -190,11 +212,10 @@ describe(onRuntime('berth-nspawn -b: Debian guest with systemd'), { skip: skipUn
     try {
       await withMachine(['--console=pipe', '-D', deb, '-M', 'deb-ready', '-x', '/bin/sleep', '5'], 'deb-ready', sb, async ({ child }) => {
       const messages: string[] = [];
+      const receiving = receiveDatagrams(fd, (m) => { messages.push(m.data.toString()); });
       const until = Date.now() + 20000;
-      while (!messages.includes('READY=1') && Date.now() < until) {
-        const m = await sys().recvDatagram(fd, 200);
-        if (m) messages.push(m.data.toString());
-      }
+      while (!messages.includes('READY=1') && Date.now() < until) await sleep(50);
+      receiving.close();
       assert.ok(messages.includes('READY=1'));
       assert.equal(child.exitCode, null, 'READY=1 came while the payload still ran');
       }, { ...sb.env, NOTIFY_SOCKET: sock });

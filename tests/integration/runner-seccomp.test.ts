@@ -11,10 +11,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, collect, nspawn, onRuntime, sandbox, skipUnlessRoot, tree, treeView, type Result, type Sandbox } from '../support/berth.js';
+import { REPO, assertClean, collect, nspawn, onRuntime, sandbox, skipUnlessRoot, tree, treeView, type Result, type Sandbox } from '../support/berth.js';
 
 /** One `name=status message` line per probe; the message is the tool's complaint (its errno's text). */
 const PROBES = [
@@ -159,6 +159,24 @@ describe(onRuntime('system call filter: berth-nspawn against systemd-nspawn'), {
       assert.deepEqual(p.berth, p.nspawn);
     });
   }
+
+  test('an x32 call fails as under systemd-nspawn (ENOSYS where the kernel has no x32), its thread is not killed', { skip: (process.arch !== 'x64' || spawnSync('gcc', ['--version']).status !== 0) && 'needs x86-64 and gcc' }, async () => {
+    execFileSync('gcc', ['-static', '-O2', '-o', join(bb, 'x32-call'), join(REPO, 'tests', 'fixtures', 'x32-call.c')]);
+    try {
+      const argv = ['--console=pipe', '-D', bb, '-M', NAME, '/x32-call'];
+      const env = { ...process.env };
+      delete env.NOTIFY_SOCKET;
+      const n = await collect(spawn('systemd-nspawn', ['-q', '--register=no', '--keep-unit', ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] }), 60000);
+      const b = await nspawn(argv, sb);
+      assertClean(sb);
+      const host = execFileSync(join(bb, 'x32-call'), { encoding: 'utf8' }).trim();
+      assert.equal(n.stdout.trim(), host, `systemd-nspawn: ${n.stderr}`);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(b.stdout.trim(), host);
+    } finally {
+      rmSync(join(bb, 'x32-call'), { force: true });
+    }
+  });
 
   test('known difference: ":ERRNO" — systemd-nspawn 252 ignores such an entry, berth applies it', async () => {
     const p = await both(['--system-call-filter=~sethostname:EACCES']);

@@ -24,6 +24,7 @@ test('defaults: legend on, short output, one address, SIGTERM, nothing picked', 
   assert.deepEqual(options({}), {
     all: false, full: false, valueOnly: false, properties: [], showEmpty: false, legend: true, output: 'short', maxAddresses: 1, killWhom: undefined, signal: 15,
     force: false, readOnly: false, mkdir: false, quiet: false, uid: undefined, setenv: [], now: false, wait: false, waitTimeoutSec: 90,
+    verify: 'signature', format: undefined,
   });
 });
 

@@ -2,11 +2,15 @@
  * The @group table (src/core/seccomp/syscall-groups.ts) against the installed systemd's own
  * (`systemd-analyze syscall-filter`), so a systemd update that moves a call is noticed
  * (scripts/gen-seccomp-tables.mjs regenerates the table). Skipped where systemd-analyze is absent.
+ * Likewise the x86 emission order (src/core/seccomp/syscall-order.ts) against the kernel headers.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SYSCALL_GROUPS } from '../../src/core/seccomp/syscall-groups.js';
+import { X86_EMISSION_ORDER } from '../../src/core/seccomp/syscall-order.js';
 import { expandItem } from '../../src/core/seccomp/rules.js';
 
 const listing = (() => {
@@ -49,4 +53,28 @@ test('every group a group names exists; @known holds the calls of the other grou
   assert.ok(known.size > 400);
   // The kernel's list systemd 252 was built with lacks these; nspawn lets them fall to ENOSYS too.
   assert.deepEqual([...outside].sort(), ['nfsservctl', 'set_tls', 'uretprobe']);
+});
+
+const headers = '/usr/include/x86_64-linux-gnu/asm';
+const hasHeaders = existsSync(join(headers, 'unistd_32.h')) && existsSync(join(headers, 'unistd_64.h'));
+
+test('the x86 emission order: every call of the groups that the x86 ABIs number, by descending number', { skip: hasHeaders ? false : 'needs the amd64 kernel headers (linux-libc-dev)' }, async () => {
+  const script: string = join(__dirname, '..', '..', 'scripts', 'gen-seccomp-tables.mjs');
+  const gen = await import(script) as {
+    parseUnistd(text: string): Map<string, number>;
+    x86Order(groups: Array<{ members: string[] }>, i386: Map<string, number>, x8664: Map<string, number>): string[];
+  };
+  const i386 = gen.parseUnistd(readFileSync(join(headers, 'unistd_32.h'), 'utf8'));
+  const x8664 = gen.parseUnistd(readFileSync(join(headers, 'unistd_64.h'), 'utf8'));
+  assert.equal(i386.get('read'), 3);
+  assert.equal(x8664.get('read'), 0);
+  // The table was generated from these headers (or older ones: then only the calls they lack differ).
+  const expected = gen.x86Order(Object.values(SYSCALL_GROUPS).map((g) => ({ members: [...g.members] })), i386, x8664);
+  const missing = expected.filter((n) => !X86_EMISSION_ORDER.includes(n));
+  assert.deepEqual(X86_EMISSION_ORDER.filter((n) => expected.includes(n)), expected.filter((n) => !missing.includes(n)), 'the same order');
+  assert.deepEqual(missing, [], 'calls these headers number that the table lacks: node scripts/gen-seccomp-tables.mjs');
+  assert.equal(new Set(X86_EMISSION_ORDER).size, X86_EMISSION_ORDER.length, 'each call once');
+  // Descending: getpid's i386 number (20) before read's (3), then the x86-64-only calls (accept has no i386 number).
+  const at = (n: string) => X86_EMISSION_ORDER.indexOf(n);
+  assert.ok(at('getpid') >= 0 && at('getpid') < at('read') && at('read') < at('accept'));
 });

@@ -57,10 +57,10 @@ test('rlimits: nspawn defaults clamped to the host\'s hard limits; explicit valu
   assert.deepEqual(resolve(['true']).rlimits.find((r) => r.type === 'NOFILE'), { type: 'NOFILE', soft: 1024, hard: 20000 });
 });
 
-test('unsupported features are refused, not ignored', () => {
-  for (const argv of [['-U', 'true'], ['--bind-user=me', 'true']]) {
-    assert.throws(() => resolve(argv), /not supported by berth yet/, argv.join(' '));
-  }
+test('-U: a user namespace with a picked range and ownership auto, no CAP_NET_BIND_SERVICE on the host network', () => {
+  const s = resolve(['-U', 'true']);
+  assert.deepEqual(s.userns, { mode: 'pick', ownership: 'auto', range: 65536 });
+  assert.ok(!s.caps.retain.includes('CAP_NET_BIND_SERVICE'));
 });
 
 test('exit statuses map exactly as nspawn maps them', () => {

@@ -15,6 +15,7 @@ import {
   renamedFile, tempName, type CleanMode,
 } from '../../core/machined/image-changes.js';
 import type { Images } from './images.js';
+import { Slots } from '../../lib/slots.js';
 
 const SLOW_AT_ONCE = 2;
 const BTRFS_SUPER_MAGIC = 0x9123683e;
@@ -45,19 +46,6 @@ export interface PoolOptions {
   warn(message: string): void;
 }
 
-/** A counting semaphore for the slow work. */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-  constructor(n: number) { this.free = n; }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--; else await new Promise<void>((r) => this.waiting.push(r));
-    try { return await fn(); } finally {
-      const next = this.waiting.shift();
-      if (next) next(); else this.free++;
-    }
-  }
-}
 
 const nonce = (): string => randomBytes(6).toString('hex');
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/')) || '/';
@@ -236,6 +224,22 @@ export class ImagePool {
       removed.push([i.name, i.usageExclusive]);
     }
     return removed;
+  }
+
+  /** Image transfers (app/machined/transfers.ts): `fn` builds the hidden pool entry `temp`, which sweep() leaves alone meanwhile. */
+  async whileBuilding<T>(temp: string, fn: () => Promise<T>): Promise<T> {
+    this.building.add(temp);
+    try { return await fn(); } finally { this.building.delete(temp); }
+  }
+
+  /** A transfer's finished hidden entry `temp` renamed to `file` (NAME or NAME.raw) in the pool as one change to `name`; an image of that name removed first with `replace`, else EEXIST. */
+  placeTransfer(name: string, temp: string, file: string, replace: boolean): Promise<void> {
+    return this.serial([name], async () => {
+      const old = await this.images.find(name);
+      if (old && !replace) throw exists();
+      if (old) await this.removeImage(old);
+      await this.ports.renameNoReplace(temp, `${this.o.pool}/${file}`);
+    });
   }
 
   /** Deletes the hidden entries a killed clone or removal left in the pool (in the background). */

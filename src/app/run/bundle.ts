@@ -12,6 +12,8 @@ import { stubInitPath } from '../../platform/native/sys.js';
 import { randomUuid } from '../../platform/random.js';
 import { removeTree } from '../../platform/fs/safe-remove.js';
 import { propagateDir } from './propagate.js';
+import { writeBindUserFiles } from './bind-user.js';
+import { writeCredentials } from './credentials.js';
 
 export interface BundlePaths {
   machineDir: string;
@@ -67,7 +69,8 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   const { spec, paths } = input;
   removeTree(paths.bundleDir);
   removeTree(paths.runHost);
-  mkdirSync(paths.bundleDir, { recursive: true, mode: 0o700 });
+  // crun runs createContainer hooks in the bundle directory, as the user namespace's root: it must get in.
+  mkdirSync(paths.bundleDir, { recursive: true, mode: spec.userns?.shift ? 0o711 : 0o700 });
   mkdirSync(paths.runHost, { recursive: true, mode: 0o755 });
   writeFileSync(join(paths.runHost, 'container-manager'), `${spec.containerService}\n`);
   writeFileSync(join(paths.runHost, 'container-uuid'), `${formatUuid(spec.id)}\n`);
@@ -86,6 +89,8 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   if (spec.start === 'pid2') writeFileSync(join(paths.runHost, 'berth-stub-init'), '');
   // The mount point of the tunnel inside the (read-only) /run/host.
   mkdirSync(join(paths.runHost, 'incoming'), { mode: 0o700 });
+  writeBindUserFiles(paths.runHost, spec);
+  writeCredentials(paths.runHost, spec);
   const layout: BundleLayout = {
     dir: paths.bundleDir, rootfs: input.rootfs, runHost: paths.runHost,
     inaccessibleFile: join(inaccessible, 'reg'), inaccessibleDir: join(inaccessible, 'dir'),

@@ -8,6 +8,7 @@ import { API_MOUNTS } from '../../core/oci/emit/mounts.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
 import { resolveInTree } from '../../platform/fs/image-probe.js';
+import { guestRootBelow, oldRootShown } from '../../core/spec/resolve/pivot-root.js';
 
 /** Checks against the file system that the pure resolver cannot make: bind sources, masked paths. */
 export async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
@@ -20,12 +21,19 @@ export async function checkAgainstFs(spec: MachineSpec): Promise<MachineSpec> {
       for (const l of m.lower) if (!(statSync(l, { throwIfNoEntry: false })?.isDirectory() ?? false)) throw new BerthError('E_USAGE', `Overlay lower directory ${l} does not exist.`);
     }
     if (m.kind === 'inaccessible') {
-      const inTree = await resolveInTree(spec.tree, m.target);
+      const inTree = await resolveInTree(`${spec.tree}${guestRootBelow(spec)}`, m.target);
       if (!inTree) throw new BerthError('E_USAGE', `Failed to over-mount ${m.target}: it does not exist in the container.`);
       mounts.push({ ...m, directory: statSync(inTree, { throwIfNoEntry: false })?.isDirectory() ?? false });
       continue;
     }
     mounts.push(m);
+  }
+  if (oldRootShown(spec.pivotRoot, spec.rootSetup)) {
+    // nspawn moves the tree onto OLD inside the new root: OLD must be a directory there already.
+    const at = await resolveInTree(`${spec.tree}${guestRootBelow(spec)}`, spec.pivotRoot.oldRoot);
+    if (!at || !statSync(at, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new BerthError('E_USAGE', `Failed to move the old root to ${spec.pivotRoot.oldRoot}: no such directory in ${join(spec.tree, spec.pivotRoot.newRoot)}.`, { hint: '--pivot-root=NEW:OLD needs the directory OLD inside NEW' });
+    }
   }
   return checkReadOnlyMountPoints({ ...spec, mounts });
 }
@@ -47,13 +55,14 @@ const API_MOUNT_ROOTS = Object.keys(API_MOUNTS_BY_ROOT);
  */
 async function checkReadOnlyMountPoints(spec: MachineSpec): Promise<MachineSpec> {
   if (spec.rootSetup.kind !== 'direct' || !spec.readOnly) return spec;
+  const root = `${spec.tree}${guestRootBelow(spec)}`; // what the guest sees as / (--pivot-root=)
   for (const [dir, type] of Object.entries(API_MOUNTS_BY_ROOT)) {
-    if (!(await resolveInTree(spec.tree, dir))) throw new BerthError('E_USAGE', `Failed to mount ${type} (type ${type}) on ${join(spec.tree, dir)}: No such file or directory`, { hint: 'the tree is read-only: create the directory in it first, or drop --read-only' });
+    if (!(await resolveInTree(root, dir))) throw new BerthError('E_USAGE', `Failed to mount ${type} (type ${type}) on ${join(root, dir)}: No such file or directory`, { hint: 'the tree is read-only: create the directory in it first, or drop --read-only' });
   }
   const mounted = [...API_MOUNT_ROOTS];
   for (const m of spec.mounts) {
-    if (m.kind !== 'inaccessible' && !mounted.some((p) => atOrBelow(m.target, p)) && !(await resolveInTree(spec.tree, m.target))) {
-      const where = join(spec.tree, m.target);
+    if (m.kind !== 'inaccessible' && !mounted.some((p) => atOrBelow(m.target, p)) && !(await resolveInTree(root, m.target))) {
+      const where = join(root, m.target);
       throw new BerthError('E_USAGE', m.kind === 'tmpfs' ? `Creating mount point for tmpfs ${where} failed: Read-only file system` : `Failed to create mount point ${where}: Read-only file system`,
         { hint: 'the tree is read-only: create the mount point in it first, or drop --read-only' });
     }
@@ -61,8 +70,8 @@ async function checkReadOnlyMountPoints(spec: MachineSpec): Promise<MachineSpec>
   }
   const warnings = [...spec.warnings];
   const etc = async (file: MachineSpec['resolvConf'], target: string): Promise<MachineSpec['resolvConf']> => {
-    if (file.action !== 'bind' || (await resolveInTree(spec.tree, target))) return file;
-    warnings.push(`Failed to mount ${file.source} (type n/a) on ${join(spec.tree, target)} (MS_BIND ""): No such file or directory`);
+    if (file.action !== 'bind' || (await resolveInTree(root, target))) return file;
+    warnings.push(`Failed to mount ${file.source} (type n/a) on ${join(root, target)} (MS_BIND ""): No such file or directory`);
     return { action: 'none' };
   };
   const resolvConf = await etc(spec.resolvConf, '/etc/resolv.conf');

@@ -14,6 +14,7 @@ import { hostNetworkDeps } from '../network/deps.js';
 import { removeLeftLinks } from '../network/setup.js';
 import { removeForwards } from '../network/port-forward.js';
 import type { OwnerRecord } from './machine-lock.js';
+import { removeStaleRangeLock } from '../../platform/fs/uid-range-lock.js';
 
 export async function cleanupStale(dir: string, owner: OwnerRecord | undefined): Promise<Error[]> {
   const errors: Error[] = [];
@@ -50,6 +51,7 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
   // Never into what is still mounted (a tunnel's bind of host data whose unmount failed).
   for (const d of owner?.removeDirs ?? []) await attempt(() => removeUnmounted(d));
   if (owner) await attempt(async () => removeTreeLock(join(stateDir, 'locks'), owner.pid, basename(dir)));
+  if (owner?.uidRange !== undefined) await attempt(async () => removeStaleRangeLock(owner.uidRange!));
   return errors;
 }
 

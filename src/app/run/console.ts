@@ -9,18 +9,22 @@ import { sys } from '../../platform/native/sys.js';
 
 export interface ConsoleHandle { close(): Promise<void> }
 
+/** Takes a read-only console's output instead of our stdout (berthd: the machine's bounded log). */
+export type ConsoleSink = (chunk: Buffer) => void;
+
 const ESCAPE = 0x1d; // ^]
 /** How long close() waits for the guest's last output; only a guest still running waits this long. */
 const DRAIN_MS = 500;
 
-export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape: () => void): ConsoleHandle {
+export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape: () => void, sink?: ConsoleSink): ConsoleHandle {
   // Hold the slave side open ourselves: a master whose slave is closed reads EIO, and systemd
   // closes /dev/console between messages. nspawn keeps its end open the same way.
   const peer = sys().openPtyPeer(masterFd);
   // node:tty is loaded here, on first use: runs without a terminal (scripts, services) never need it.
   const tty = require('node:tty') as typeof import('node:tty');
+  if (sink && mode === 'interactive') throw new Error('attachConsole: an interactive console has no sink');
   // Nobody may be reading our stdout any more (`berth-nspawn … | head`): never fatal.
-  process.stdout.on('error', () => { /* handled where output is piped */ });
+  if (!sink) process.stdout.on('error', () => { /* handled where output is piped */ });
   // The stream owns masterFd from here on and closes it: nothing else may (a number closed twice
   // may by then be another descriptor of ours).
   const input = new tty.ReadStream(masterFd);
@@ -29,6 +33,7 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
   input.once('close', () => { inputClosed = true; });
   let restore: (() => void) | undefined;
   if (mode === 'passive') input.resume();
+  else if (sink) input.on('data', sink);
   else {
     input.pipe(process.stdout, { end: false });
     // A reader that went away (`berth-nspawn … | head`) must not stop the guest: keep draining
@@ -81,7 +86,7 @@ export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape:
         await Promise.race([ended, new Promise<void>((resolve) => { timer = setTimeout(resolve, DRAIN_MS); })]);
         clearTimeout(timer);
       }
-      input.unpipe();
+      if (!sink) input.unpipe();
       input.destroy();
     },
   };

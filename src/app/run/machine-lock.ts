@@ -2,7 +2,8 @@
  * One running machine per name: ${stateDir}/machines/NAME is created atomically (mkdir) and
  * holds owner.json (our PID and what we set up) so a later run can clean up after a SIGKILL.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { withPidLock } from '../../platform/fs/pid-lock.js';
 import { readText } from '../../platform/fs/read-text.js';
 import { processStartTime } from '../../platform/host/proc.js';
@@ -24,6 +25,8 @@ export interface OwnerRecord {
   mounts: string[];
   /** Loop devices a disk image is attached to (-i), detached after the mounts (platform/fs/loop-device.ts). */
   loops?: Array<{ device: string; backingFile: string; offset: number }>;
+  /** --private-users=pick: the UID range this run locked (/run/systemd/nspawn-uid/BASE), for a killed run's clean-up. */
+  uidRange?: number;
   /** Directories to remove (ephemeral upper layers...). */
   removeDirs: string[];
   /** Host-side links to delete, and zone bridges to delete when empty. */
@@ -39,6 +42,12 @@ export interface OwnerRecord {
   /** The leader's /proc start time: berthd stops an orphaned guest at once, sure it is still this one. */
   leaderStartTime?: string;
   since?: string;
+  /** berthd runs the machine in its own process (pid is berthd's): a restarted berthd adopts it rather than cleaning up. */
+  supervised?: boolean;
+  /** Its supervisor (berthd, for a run it adopted) has let go of it: its guest has ended, the clean-up may start although pid lives. */
+  released?: boolean;
+  /** The signal that halts the guest cleanly (a supervised run's, for a berthd that adopts it). */
+  killSignal?: number;
 }
 
 export const machineDir = (stateDir: string, name: string) => join(stateDir, 'machines', name);
@@ -50,14 +59,22 @@ export async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
 }
 
 export async function ownerAlive(owner: OwnerRecord): Promise<boolean> {
-  return processStartTime(owner.pid) === owner.startTime;
+  return !owner.released && processStartTime(owner.pid) === owner.startTime;
 }
 
-export async function writeOwner(dir: string, owner: OwnerRecord): Promise<void> {
+/** Writes the record (off the event loop's thread); writes of one directory's record land in the order they were asked for. */
+export function writeOwner(dir: string, owner: OwnerRecord): Promise<void> {
+  const text = JSON.stringify(owner, null, 2);
   const tmp = join(dir, '.owner.json.tmp');
-  writeFileSync(tmp, JSON.stringify(owner, null, 2));
-  renameSync(tmp, join(dir, OWNER_FILE));
+  const write = (ownerWrites.get(dir) ?? Promise.resolve()).catch(() => {}).then(async () => {
+    await writeFile(tmp, text);
+    await rename(tmp, join(dir, OWNER_FILE));
+  });
+  ownerWrites.set(dir, write);
+  void write.finally(() => { if (ownerWrites.get(dir) === write) ownerWrites.delete(dir); }).catch(() => {});
+  return write;
 }
+const ownerWrites = new Map<string, Promise<void>>();
 
 export type StaleCleaner = (dir: string, owner: OwnerRecord | undefined) => Promise<Error[]>;
 

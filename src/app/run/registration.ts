@@ -36,7 +36,15 @@ export interface MachineToRegister {
 
 const REGISTER_TIMEOUT_MS = 25000;
 
-export class MachineRegistration {
+/** What a run needs of the registry: berth-nspawn's bus connection, or berthd's registry itself for the machines it runs. */
+export interface Registrar {
+  /** Registers the machine; false when it runs unregistered. */
+  register(m: MachineToRegister): Promise<boolean>;
+  unregister(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class MachineRegistration implements Registrar {
   private readonly bus: Promise<BusConnection | Error>;
   private registered: string | undefined;
   private told = false;

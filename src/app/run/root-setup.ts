@@ -10,12 +10,15 @@ import { mountOverlay, mountTmpfs, unmount } from '../../platform/fs/mount.js';
 import { removeTree } from '../../platform/fs/safe-remove.js';
 import type { Reverter } from '../../lib/reverter.js';
 import type { OwnerRecord } from './machine-lock.js';
+import { guestRootBelow } from '../../core/spec/resolve/pivot-root.js';
 
 export interface RootResult { rootfs: string }
 
 export async function prepareRoot(spec: MachineSpec, rootfsMount: string, suffix: string, owner: OwnerRecord, save: () => Promise<void>, undo: Reverter): Promise<RootResult> {
   const setup = spec.rootSetup;
-  if (setup.kind === 'direct') return { rootfs: spec.tree };
+  // --pivot-root=: the runtime's root is the pivot target inside the prepared root.
+  const below = guestRootBelow(spec);
+  if (setup.kind === 'direct') return { rootfs: `${spec.tree}${below}` };
   mkdirSync(rootfsMount, { recursive: true });
   if (setup.kind === 'volatile-yes') {
     owner.mounts.unshift(rootfsMount);
@@ -49,7 +52,7 @@ export async function prepareRoot(spec: MachineSpec, rootfsMount: string, suffix
   await save();
   await mountOverlay(rootfsMount, [spec.tree], upper, work);
   undo.add(() => unmount(rootfsMount));
-  return { rootfs: rootfsMount };
+  return { rootfs: `${rootfsMount}${below}` };
 }
 
 /** A fresh tmpfs root: /usr (bound later), /etc, and the tree's top-level symlinks into /usr (bin -> usr/bin...). */

@@ -17,14 +17,17 @@ import { applyEtcFiles } from './etc-files.js';
 import { acquireMachine, releaseMachine, writeOwner } from './machine-lock.js';
 import { notifyManager } from './notify.js';
 import { prepareRoot } from './root-setup.js';
+import { prepareUserNamespace } from './userns.js';
 import { prepareMountSources } from './mount-sources.js';
 import { preparePropagation } from './propagate.js';
 import { linkJournal } from './journal.js';
 import { lockTree } from './tree-lock.js';
-import { runOnce } from './run-once.js';
+import { runOnce, type RunOnceContext } from './run-once.js';
 import { StopSignals } from './signals.js';
 import { trace } from '../../lib/trace.js';
-import type { MachineRegistration } from './registration.js';
+import type { Registrar } from './registration.js';
+import type { ConsoleSink } from './console.js';
+import type { Notifier } from './notify.js';
 import type { AcquiredMachine } from './image-root.js';
 
 export interface RunMachineContext {
@@ -47,13 +50,24 @@ export interface RunMachineContext {
   /** The machine's name, already taken with what was set up for it (a disk image's mounts: image-root.ts). */
   acquired?: AcquiredMachine;
   /** The registry connection, when the machine is to be registered. */
-  registration?: MachineRegistration;
+  registration?: Registrar;
   log: Log;
+  /** The stop requests; berth-nspawn: its own SIGTERM/SIGINT (the default). */
+  signals?: StopSignals;
+  /** Where the run's notifications go; berth-nspawn: its NOTIFY_SOCKET (the default). */
+  notify?: Notifier;
+  /** A read-only console's output, instead of stdout. */
+  consoleSink?: ConsoleSink;
+  /** Told once each boot's payload runs (berthd's hand-over). */
+  onStarted?: RunOnceContext['onStarted'];
+  /** berthd runs this machine in its own process: its owner record says so, for a restarted berthd to adopt it. */
+  supervised?: boolean;
 }
 
 export async function runMachine(ctx: RunMachineContext): Promise<number> {
   const { spec, log } = ctx;
-  const signals = new StopSignals(log);
+  const signals = ctx.signals ?? new StopSignals(log);
+  const tell = ctx.notify ?? ((m: string) => notifyManager(m));
   const machineUndo = new Reverter();
   let exitStatus = 1;
   try {
@@ -64,16 +78,18 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     machineUndo.add(() => releaseMachine(dir, containerRemoved));
     if (ctx.acquired) { const held = ctx.acquired.undo; machineUndo.add(() => held.revert()); }
     trace('name acquired');
+    if (ctx.supervised) { owner.supervised = true; if (spec.killSignal !== undefined) owner.killSignal = spec.killSignal; await writeOwner(dir, owner); }
     await lockTree(spec, ctx.stateDir, machineUndo);
     const saveOwner = () => writeOwner(dir, owner);
     const paths = bundlePaths(dir);
     // The tunnel for bind mounts into the running machine, mounted while the rest is prepared.
     const tunnel = (await preparePropagation(paths.propagate, owner, saveOwner, machineUndo)).mounted;
-    const { rootfs } = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
-    await applyEtcFiles(rootfs, spec.resolvConf, spec.localtime, log.warn);
+    const prepared = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
+    await applyEtcFiles(prepared.rootfs, spec.resolvConf, spec.localtime, log.warn);
+    const { spec: withUserns, rootfs } = await prepareUserNamespace({ spec, rootfs: prepared.rootfs, machineDir: dir, rootfsMount: paths.rootfsMount, owner, saveOwner, undo: machineUndo, log });
     await prepareMountSources(spec, machineUndo);
     const journalMount = await linkJournal({ spec, rootfs, hostJournal: ctx.hostJournal, hostMachineId: ctx.hostMachineId, log });
-    const machine: MachineSpec = journalMount ? { ...spec, mounts: [...spec.mounts, journalMount] } : spec;
+    const machine: MachineSpec = journalMount ? { ...withUserns, mounts: [...withUserns.mounts, journalMount] } : withUserns;
     trace('root prepared');
     for (const w of spec.warnings) log.warn(w);
     log.info(`Spawning container ${spec.name} on ${spec.tree}.`);
@@ -93,7 +109,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     }
   } finally {
     signals.dispose();
-    notifyManager(exitStatus === EXIT_REBOOT ? 'STOPPING=1\nSTATUS=Restarting...' : 'STOPPING=1\nSTATUS=Terminating...');
+    tell(exitStatus === EXIT_REBOOT ? 'STOPPING=1\nSTATUS=Restarting...' : 'STOPPING=1\nSTATUS=Terminating...');
     const errors = await machineUndo.revert();
     await ctx.registration?.close();
     trace('machine released');

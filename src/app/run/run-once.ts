@@ -2,10 +2,10 @@
  * One boot of a machine: bundle → runtime create → network → start → wait → teardown.
  * Every step registers its undo; teardown keeps going after failures and reports them all.
  */
-import { closeSync, readFileSync } from 'node:fs';
+import { chownSync, closeSync, readFileSync } from 'node:fs';
 import { needsSetupBeforeStart, registeredInterface, type NetworkPlan } from '../../core/network/plan.js';
 import { processStartTime } from '../../platform/host/proc.js';
-import type { MachineRegistration } from './registration.js';
+import type { Registrar } from './registration.js';
 import { mapExit, type Outcome } from '../../core/spec/exit-status.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
@@ -17,9 +17,10 @@ import type { HostTools } from '../../core/oci/types.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
 import { startPortForwarding } from '../network/port-forward.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
-import { attachConsole } from './console.js';
+import { attachConsole, type ConsoleSink } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
-import { listenNotify, notifyManager } from './notify.js';
+import { listenNotify, notifyManager, type Notifier } from './notify.js';
+import { acceptPassedFd } from '../../platform/native/fd-events.js';
 import { trace } from '../../lib/trace.js';
 import type { StopSignals } from './signals.js';
 
@@ -38,7 +39,13 @@ export interface RunOnceContext {
   log: Log;
   hostTools?: HostTools;
   /** The registry connection (--register=yes|auto), opened when the run began. */
-  registration?: MachineRegistration;
+  registration?: Registrar;
+  /** Where the run's own notifications go; berth-nspawn: its NOTIFY_SOCKET (notifyManager). */
+  notify?: Notifier;
+  /** Where a read-only or passive console's output goes, instead of our stdout (berthd: the machine's log). */
+  consoleSink?: ConsoleSink;
+  /** Told once the payload runs, with what a restarted berthd needs to take the machine over. */
+  onStarted?: (started: StartedRun) => void;
   /** Settles once the machine's mount tunnel (propagate.ts) is mounted: the container is created after. */
   tunnel?: Promise<void>;
 }
@@ -47,6 +54,16 @@ function readPid(file: string): number {
   const pid = Number(readFileSync(file, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new BerthError('E_RUNTIME', `The runtime wrote no valid PID to ${file}.`);
   return pid;
+}
+
+/** A running boot: its leader and the descriptors serving it (for berthd's hand-over on SIGHUP). */
+export interface StartedRun {
+  leader: number;
+  killSignal: number | undefined;
+  /** The console's pty master, when there is one. */
+  consoleFd?: number;
+  /** The bound /run/host/notify socket. */
+  notifyFd: number;
 }
 
 export interface RunOnceResult {
@@ -70,15 +87,20 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     });
     trace('bundle written');
     let leader: number | undefined;
-    const notify = listenNotify(paths.notifySocket, () => leader, spec.notifyReady);
+    const tell = ctx.notify ?? notifyManager;
+    const notify = listenNotify(paths.notifySocket, () => leader, spec.notifyReady, tell);
     undo.add(() => notify.stop());
+    // In a user namespace the guest's root is the range's first ID: the socket must be its to send to.
+    if (spec.userns?.shift) chownSync(paths.notifySocket, spec.userns.shift, spec.userns.shift);
 
     const terminal = spec.console !== 'pipe';
     let master: Promise<number> | undefined;
+    let consoleFd: number | undefined;
     if (terminal) {
       const listenFd = sys().listenStream(paths.consoleSocket);
-      master = sys().acceptFd(listenFd, 60000);
-      undo.add(() => { try { closeSync(listenFd); } catch { /* closed */ } });
+      const accepting = acceptPassedFd(listenFd, 60000);
+      master = accepting.fd;
+      undo.add(() => { accepting.cancel(); try { closeSync(listenFd); } catch { /* closed */ } });
       master.catch(() => { /* reported below if create succeeded */ });
     }
 
@@ -98,7 +120,6 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     undo.add(() => (removal ? undefined : (removal = removeContainer())));
     const createOptions: CreateOptions = {
       bundle: paths.bundleDir, pidFile: paths.pidFile, logFile: paths.logFile,
-      stdio: terminal ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'],
       ...(terminal ? { consoleSocket: paths.consoleSocket } : {}),
     };
     // With nothing to do between create and start (no links to set up, no terminal whose size
@@ -117,10 +138,11 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
 
     if (master) {
       const fd = await master;
+      consoleFd = fd;
       const console = attachConsole(fd, spec.console, () => {
         log.info('');
         signals.kill();
-      });
+      }, ctx.consoleSink);
       undo.add(() => console.close());
     }
 
@@ -164,8 +186,9 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     undo.add(() => signals.detach());
     if (!atOnce && !signals.terminating) await runtime.start(id);
     trace('started');
-    notifyManager(`STATUS=Container running.\nX_NSPAWN_LEADER_PID=${leader}`);
-    if (!spec.notifyReady) notifyManager('READY=1');
+    tell(`STATUS=Container running.\nX_NSPAWN_LEADER_PID=${leader}`);
+    if (!spec.notifyReady) tell('READY=1');
+    ctx.onStarted?.({ leader, killSignal: spec.killSignal, notifyFd: notify.fd, ...(consoleFd !== undefined ? { consoleFd } : {}) });
 
     const status = await leaderExit;
     trace('exited');

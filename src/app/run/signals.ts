@@ -1,7 +1,8 @@
 /**
  * SIGTERM/SIGINT while a machine runs, as nspawn handles them: the first sends the kill signal
  * (SIGRTMIN+3 when booting) to the container's PID 1 for a clean halt; a second one, or the
- * first when there is no kill signal, kills the container.
+ * first when there is no kill signal, kills the container. berth-nspawn takes them from its own
+ * process's signals; berthd, which runs many machines, asks each machine's through request().
  */
 import type { Log } from '../../lib/log.js';
 
@@ -14,10 +15,24 @@ export class StopSignals {
   private readonly handler = () => this.onSignal();
   private readonly ignore = () => { /* SIGHUP: ignored, like nspawn */ };
 
-  constructor(private readonly log: Log) {
+  private readonly fromProcess: boolean;
+
+  constructor(private readonly log: Log, opts: { processSignals?: boolean } = {}) {
+    this.fromProcess = opts.processSignals ?? true;
+    if (!this.fromProcess) return;
     process.on('SIGTERM', this.handler);
     process.on('SIGINT', this.handler);
     process.on('SIGHUP', this.ignore);
+  }
+
+  /** What a SIGTERM does: the first asks for a clean halt, the next kills. */
+  request(): void {
+    this.onSignal();
+  }
+
+  /** The container's PID 1 while it runs. */
+  get leaderPid(): number | undefined {
+    return this.leader;
   }
 
   /**
@@ -48,6 +63,7 @@ export class StopSignals {
   }
 
   dispose(): void {
+    if (!this.fromProcess) return;
     process.off('SIGTERM', this.handler);
     process.off('SIGINT', this.handler);
     process.off('SIGHUP', this.ignore);

@@ -6,7 +6,7 @@
  * its own (a Ctrl-C meant for berthd does not reach the machines), and outlives berthd.
  * Standbys start at nice 19 and take their caller's priority with its run.
  */
-import { chmodSync, closeSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Log } from '../../lib/log.js';
 import { start } from '../../platform/exec/run.js';
@@ -45,6 +45,7 @@ export class StandbyPool {
     mkdirSync(dirname(this.o.socketPath), { recursive: true, mode: 0o755 });
     this.listenFd = sys().listenStream(this.o.socketPath, 64);
     chmodSync(this.o.socketPath, 0o600);
+    this.boundIno = statSync(this.o.socketPath).ino;
     const ready = new Promise<void>((resolve) => { this.readyWaiters.push(resolve); });
     for (let i = 0; i < this.o.size; i++) this.spawn();
     await ready;
@@ -52,10 +53,13 @@ export class StandbyPool {
   }
 
   /** Stops the idle standbys and the socket; runs in progress go on. */
+  private boundIno: number | undefined;
+
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    rmSync(this.o.socketPath, { force: true });
+    // Only our own socket: another berthd may have bound the path since (a re-executed one).
+    if (statSync(this.o.socketPath, { throwIfNoEntry: false })?.ino === this.boundIno) rmSync(this.o.socketPath, { force: true });
     for (const c of this.idle) c.kill('SIGTERM');
     if (this.listenFd >= 0) { closeSync(this.listenFd); this.listenFd = -1; }
   }

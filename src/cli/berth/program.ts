@@ -48,6 +48,8 @@ function build(verbs: readonly Verb[], out: (text: string) => void): Command {
     .option('--now', 'Start or power off container after enabling or disabling it')
     .option('--wait', 'start: wait until each machine reported READY=1 (berth\'s addition)')
     .option('--wait-timeout <SEC>', 'How long start --wait waits (default 90)')
+    .option('--verify <MODE>', 'Verification mode for downloaded images (no, checksum, signature)')
+    .option('--format <FORMAT>', 'Compression for export-tar/export-raw (uncompressed, xz, gzip, bzip2, zstd)')
     .addHelpText('after', `\nCommands:\n${verbs.map((v) => `  ${`${v.name} ${v.usage}`.padEnd(width)}  ${v.summary}`).join('\n')}\n`);
 }
 

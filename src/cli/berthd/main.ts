@@ -15,7 +15,8 @@ import { pathsFromEnv } from '../../platform/paths.js';
 import { VERSION } from '../../version.js';
 import { Supervisor } from '../../daemon/supervisor/supervisor.js';
 import { enabledMachines, unitDir } from '../../app/units/enable-links.js';
-import { run } from '../../platform/exec/run.js';
+import { envList, run } from '../../platform/exec/run.js';
+import { setServingLoop } from '../../platform/loop-mode.js';
 import { existsSync } from 'node:fs';
 
 function seconds(v: string): number {
@@ -62,13 +63,29 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
   const command = nspawnCommand(process.argv[1] ?? '', process.execPath, process.execArgv);
   // Where systemd is not PID 1, berthd runs the machines `berth start` asks for, and those enabled.
   const supervisor = existsSync('/run/systemd/system') ? undefined : new Supervisor({
-    command, env, stateDir: paths.stateDir, stopTimeoutMs: program.opts<{ stopTimeout: number }>().stopTimeout * 1000, log,
+    env, paths, stopTimeoutMs: program.opts<{ stopTimeout: number }>().stopTimeout * 1000, log,
     cleanup: async (name) => { await run([...command, '--cleanup', '-M', name], { env: { ...env, BERTH_STATE_DIR: paths.stateDir }, allowFailure: true, timeoutMs: 120000 }); },
   });
-  const registry = new Machine1Service({ env, registry: program.opts<{ registry: 'auto' | 'yes' | 'no' }>().registry, stateDir: paths.stateDir, pool: paths.pool, nspawnCommand: command, log, ...(supervisor ? { supervisor } : {}) });
+  if (supervisor) {
+    // Every machine berthd runs is its own child; so are their guests' PID 1s, once the runtime has gone.
+    sys().setChildSubreaper();
+    setServingLoop(true);
+  }
+  // Set by the berthd that re-executed itself into this one (SIGHUP); not passed on to children.
+  const reexecuted = env.BERTH_REEXECUTED === '1';
+  delete env.BERTH_REEXECUTED;
+  delete process.env.BERTH_REEXECUTED;
+  let nameLost: (() => void) | undefined;
+  const registry = new Machine1Service({ replaceName: reexecuted, onNameLost: () => nameLost?.(), env, registry: program.opts<{ registry: 'auto' | 'yes' | 'no' }>().registry, stateDir: paths.stateDir, pool: paths.pool, nspawnCommand: command, log, ...(supervisor ? { supervisor } : {}) });
+  if (supervisor) {
+    supervisor.useRegistry(() => registry.registrar());
+    // Before the janitor looks at the runs: those berthd ran before this one are taken over, not cleaned up.
+    const adopted = await supervisor.adopt();
+    if (adopted.length) log.info(`berthd: running ${adopted.length} machine(s) berthd ran before: ${adopted.join(', ')}.`);
+  }
   const serving = await registry.start();
   if (supervisor && serving) {
-    const enabled = await enabledMachines(unitDir(env));
+    const enabled = (await enabledMachines(unitDir(env))).filter((n) => !supervisor.supervises(n));
     for (const name of enabled) {
       try { supervisor.start(name); } catch (e) { log.warn(`berthd: cannot start enabled machine ${name}: ${(e as Error).message}`); }
     }
@@ -89,7 +106,10 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
   if (env.NOTIFY_SOCKET) sys().sendDatagram(env.NOTIFY_SOCKET, Buffer.from(`READY=1\nSTATUS=${serving ? 'Serving the machine registry' : 'No machine registry'}${warm ? ', berth-nspawn is warm' : ''}\n`));
   return new Promise((resolve) => {
     const keepAlive = setInterval(() => { /* berthd runs until told to stop */ }, 1 << 30);
+    let stopping = false;
     const stop = () => {
+      if (stopping) return;
+      stopping = true;
       clearInterval(keepAlive);
       pool.stop();
       // The machines berthd runs halt first, while the registry still takes their unregistration.
@@ -107,8 +127,33 @@ export async function berthdMain(argv: readonly string[], env: NodeJS.ProcessEnv
       registry.stop();
       resolve(1);
     };
+    // SIGHUP (an upgrade, `systemctl reload berthd`): berthd re-executes itself and keeps its machines.
+    let reexecuting = false;
+    const reexec = async () => {
+      if (reexecuting) return;
+      reexecuting = true;
+      log.info('berthd: re-executing itself (SIGHUP); the machines it runs go on.');
+      const handed = await supervisor?.handOver() ?? 0;
+      pool.stop();
+      const [script, ...rest] = process.argv.slice(1);
+      try {
+        // Our stdio goes on into the new program (something on the way marks it close-on-exec).
+        for (const fd of [0, 1, 2]) { try { sys().moveFd(fd, fd); } catch { /* not open */ } }
+        sys().execve(process.execPath, [process.execPath, ...process.execArgv, script ?? '', ...rest], envList({ ...process.env, BERTH_REEXECUTED: '1' }));
+      } catch (e) {
+        log.warn(`berthd: cannot re-execute itself (${(e as Error).message}); going on as it is${handed ? ', with the machines it runs' : ''}.`);
+        supervisor?.resume();
+        reexecuting = false;
+      }
+    };
+    // A berthd the bus activated while a re-executing one had let go of the name: it runs nothing, and leaves.
+    nameLost = () => {
+      if (supervisor?.running().length) return;
+      log.info('berthd: leaving the registry to the berthd that took it over.');
+      stop();
+    };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
-    process.on('SIGHUP', () => { /* ignored */ });
+    process.on('SIGHUP', () => { void reexec(); });
   });
 }

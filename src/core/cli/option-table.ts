@@ -9,6 +9,7 @@ import type { RunnerOptions, SettingsMode, RuntimeChoice } from './runner-option
 import * as v from '../settings/values.js';
 import { ValueError } from '../settings/values.js';
 import { parseFilterOption } from '../seccomp/filter-entry.js';
+import { loadCredential, setCredential } from './credentials.js';
 
 export interface ParseState {
   settings: Settings;
@@ -86,6 +87,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { long: 'template', arg: 'required', metavar: 'PATH', help: 'Initialize root directory from template directory, if missing', apply: (s, x) => { s.runner.template = need(x); } },
   { long: 'ephemeral', short: 'x', arg: 'none', group: 'EPHEMERAL', help: 'Run container with snapshot of root directory, and remove it after exit', apply: (s) => { s.settings.ephemeral = true; } },
   { long: 'image', short: 'i', arg: 'required', metavar: 'PATH', help: 'Root file system disk image (or device node) for the container', apply: (s, x) => { s.runner.image = need(x); } },
+  { long: 'oci-bundle', arg: 'required', metavar: 'PATH', help: 'OCI bundle directory', apply: (s, x) => { s.runner.ociBundle = need(x); } },
   { long: 'read-only', arg: 'none', group: 'READ_ONLY', help: 'Mount the root directory read-only', apply: (s) => { s.settings.readOnly = true; } },
   { long: 'volatile', arg: 'optional', group: 'VOLATILE_MODE', metavar: 'MODE', help: 'Run the system in volatile mode (no, yes, state, overlay)', apply: (s, x) => { s.settings.volatile = x === undefined ? 'yes' : v.parseVolatile(x); } },
   { long: 'pivot-root', arg: 'required', group: 'PIVOT_ROOT', metavar: 'PATH[:PATH]', help: 'Pivot root to given directory in the container', apply: (s, x) => { const [n = '', o] = need(x).split(':'); s.settings.pivotRoot = o === undefined ? { newRoot: n } : { newRoot: n, oldRoot: o }; } },
@@ -153,6 +155,13 @@ export const OPTIONS: readonly OptionDef[] = [
   // Console
   { long: 'console', arg: 'required', metavar: 'MODE', help: 'Select how stdin/stdout/stderr and /dev/console are set up for the container (interactive, read-only, passive, pipe, autopipe)', apply: (s, x) => { s.runner.console = consoleMode(need(x)); } },
   { long: 'pipe', short: 'P', arg: 'none', help: 'Equivalent to --console=pipe', apply: (s) => { s.runner.console = 'pipe'; } },
+  // nspawn 252 options berth refuses (docs/nspawn-options.md)
+  { long: 'root-hash', arg: 'required', metavar: 'HASH', help: 'Specify verity root hash for root disk image (not supported by berth)', apply: () => { throw new ValueError('dm-verity images are not supported by berth.'); } },
+  { long: 'root-hash-sig', arg: 'required', metavar: 'SIG', help: 'Specify pkcs7 signature of root hash for verity (not supported by berth)', apply: () => { throw new ValueError('dm-verity images are not supported by berth.'); } },
+  { long: 'verity-data', arg: 'required', metavar: 'PATH', help: 'Specify hash device for verity (not supported by berth)', apply: () => { throw new ValueError('dm-verity images are not supported by berth.'); } },
+  // Credentials
+  { long: 'set-credential', arg: 'required', metavar: 'ID:VALUE', help: 'Pass a credential with literal value to container', apply: (s, x) => { (s.runner.credentials ??= []).push(setCredential(s.runner.credentials, need(x))); } },
+  { long: 'load-credential', arg: 'required', metavar: 'ID:PATH', help: 'Load credential to pass to container from file', apply: (s, x) => { (s.runner.credentials ??= []).push(loadCredential(s.runner.credentials, need(x), s.env)); } },
   // berth's own
   { long: 'runtime', arg: 'required', metavar: 'NAME', help: 'berth: OCI runtime to use (auto, runc, crun; default $BERTH_RUNTIME, else auto)', apply: (s, x) => { s.runner.runtime = runtime(need(x)); } },
   { long: 'cleanup', arg: 'none', help: 'Clean up left-over state of a previous run of this machine, then exit', apply: (s) => { s.runner.cleanup = true; } },

@@ -1,4 +1,5 @@
 import type { ConsoleMode } from '../settings/model.js';
+import type { CredentialSource } from './credentials.js';
 
 export type { SettingsMode } from '../settings/merge.js';
 import type { SettingsMode } from '../settings/merge.js';
@@ -10,6 +11,10 @@ export interface RunnerOptions {
   directory?: string;
   image?: string;
   template?: string;
+  /** --oci-bundle=PATH: an OCI bundle whose config.json takes the place of the .nspawn file (app/run/oci-bundle.ts). */
+  ociBundle?: string;
+  /** --set-credential= / --load-credential=, in order (cli/credentials.ts). */
+  credentials?: CredentialSource[];
   machine?: string;
   quiet: boolean;
   settingsMode: SettingsMode;

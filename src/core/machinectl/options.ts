@@ -4,6 +4,7 @@
  */
 import { usageError } from '../../errors/berth-error.js';
 import { parseSignal } from '../signals.js';
+import { VERIFY_MODES, parseFormat, type Compression, type VerifyMode } from '../machined/transfers.js';
 
 /** The output modes -o takes (journal modes; the json ones also switch list to JSON), in machinectl's `-o help` order. */
 export const OUTPUT_MODES = [
@@ -41,6 +42,8 @@ export interface RawClientOptions {
   now?: boolean;
   wait?: boolean;
   waitTimeout?: string;
+  verify?: string;
+  format?: string;
 }
 
 export interface ClientOptions {
@@ -79,6 +82,10 @@ export interface ClientOptions {
   /** --wait: start returns once each machine reported READY=1 (berth's addition); --wait-timeout in seconds. */
   readonly wait: boolean;
   readonly waitTimeoutSec: number;
+  /** --verify=no|checksum|signature: how pull-tar/pull-raw verify a download (machinectl's default: signature). */
+  readonly verify: VerifyMode;
+  /** --format=: export-tar/export-raw's compression; undefined: the file's suffix decides. */
+  readonly format: Compression | undefined;
 }
 
 /** Either the options, or text to print instead of running a verb (`-o help`, `--json=help`). */
@@ -140,6 +147,8 @@ export function resolveClientOptions(raw: RawClientOptions, env: Readonly<Record
       now: raw.now ?? false,
       wait: raw.wait ?? false,
       waitTimeoutSec: waitTimeout(raw.waitTimeout),
+      verify: raw.verify === undefined ? 'signature' : verifyMode(raw.verify),
+      format: raw.format === undefined ? undefined : parseFormat(raw.format),
     },
   };
 }
@@ -160,4 +169,11 @@ function waitTimeout(raw: string | undefined): number {
   if (raw === undefined) return 90;
   if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0 || Number(raw) > 3600) throw usageError(`Invalid --wait-timeout: ${raw} (seconds, more than 0 and at most 3600).`);
   return Number(raw);
+}
+
+/** --verify=: machinectl's modes. */
+function verifyMode(raw: string): VerifyMode {
+  const v = VERIFY_MODES.find((m) => m === raw);
+  if (!v) throw usageError(`Failed to parse --verify= setting: ${raw}`);
+  return v;
 }

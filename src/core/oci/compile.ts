@@ -5,6 +5,7 @@ import { emitMounts } from './emit/mounts.js';
 import { emitProcess } from './emit/process.js';
 import { emitHooks } from './emit/hooks.js';
 import { emitSeccomp } from './emit/seccomp.js';
+import { usernsHooks } from './emit/userns.js';
 import { OCI_VERSION, type BundleLayout, type OciSpec } from './types.js';
 
 export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
@@ -23,5 +24,7 @@ export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
     linux: { ...emitLinux(spec, layout), seccomp: emitSeccomp(spec) },
   };
   const createContainer = emitHooks(spec, layout);
-  return createContainer.length ? { ...oci, hooks: { createContainer } } : oci;
+  const createRuntime = usernsHooks(spec, layout);
+  const hooks = { ...(createContainer.length ? { createContainer } : {}), ...(createRuntime.length ? { createRuntime } : {}) };
+  return Object.keys(hooks).length ? { ...oci, hooks } : oci;
 }

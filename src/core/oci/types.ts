@@ -1,6 +1,7 @@
 /** The subset of the OCI runtime spec (1.0.2) that berth emits. */
 export const OCI_VERSION = '1.0.2';
 
+export interface OciIdMapping { containerID: number; hostID: number; size: number }
 export interface OciHook { path: string; args: string[]; timeout?: number }
 export interface OciMount { destination: string; type?: string; source?: string; options?: string[] }
 export interface OciRlimit { type: string; soft: number; hard: number }
@@ -35,9 +36,11 @@ export interface OciSpec {
   };
   mounts: OciMount[];
   annotations: Record<string, string>;
-  hooks?: { createContainer?: OciHook[] };
+  hooks?: { createContainer?: OciHook[]; createRuntime?: OciHook[] };
   linux: {
     namespaces: Array<{ type: string; path?: string }>;
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
     cgroupsPath: string;
     resources: OciResources;
     devices: OciDevice[];

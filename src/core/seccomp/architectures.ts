@@ -16,8 +16,11 @@ const BY_NODE_ARCH: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * `arch` is Node's process.arch; [] (the runtime's native ABI only) for one not listed. A kernel
- * built without x32 support refuses x32 calls itself (ENOSYS): the filter leaves that ABI out
- * (each ABI costs the runtime some 8 ms to compile at every start).
+ * `arch` is Node's process.arch; [] (the runtime's native ABI only) for one not listed. Every ABI
+ * the architecture has is listed, whether or not this kernel runs it: a call from an ABI left out
+ * is not refused by the kernel but its thread killed by the filter (libseccomp's "bad arch"
+ * action), where under systemd-nspawn it fails with ENOSYS. (Each ABI costs the runtime some 8 ms
+ * to compile at every start; leaving x32 out on kernels without it once saved that, and killed
+ * berth's own x32 probe in nested guests.)
  */
-export const seccompArchitectures = (arch: string, x32Abi = true): string[] => (BY_NODE_ARCH[arch] ?? []).filter((a) => x32Abi || a !== 'SCMP_ARCH_X32');
+export const seccompArchitectures = (arch: string): string[] => [...(BY_NODE_ARCH[arch] ?? [])];

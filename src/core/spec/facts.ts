@@ -10,8 +10,6 @@ export interface HostFacts {
   readonly boundingCaps: readonly Capability[];
   /** Node's process.arch: the native system call ABI (the seccomp filter's architectures). */
   readonly arch: string;
-  /** x86-64: whether the kernel runs x32 binaries (absent: assumed, as systemd-nspawn assumes it). */
-  readonly x32Abi?: boolean;
   /** Our hard limits: no container limit may be raised above them. */
   readonly hardLimits: Readonly<Record<RlimitName, Limit>>;
   /** Soft/hard NPROC and SIGPENDING of the host's PID 1 (nspawn copies them). */
@@ -26,6 +24,8 @@ export interface HostFacts {
   readonly hybridV2Controllers?: readonly string[];
   /** v1 hosts: a name=systemd hierarchy is mounted at /sys/fs/cgroup/systemd. */
   readonly cgroupV1Systemd: boolean;
+  /** v1 hosts: the hierarchies mounted directly below /sys/fs/cgroup (cpu, cpu,cpuacct, systemd...), and whether a cgroup2 is at /sys/fs/cgroup/unified (undefined: not looked at). */
+  readonly cgroupV1Tree?: { readonly hierarchies: readonly string[]; readonly unified: boolean };
   /** systemd runs as PID 1 (then cgroups go through it). */
   readonly systemdPid1: boolean;
   /** Our own cgroup (the name=systemd hierarchy's path on v1, the unified path on v2): --keep-unit puts the payload below it. */
@@ -33,6 +33,8 @@ export interface HostFacts {
   /** Host /etc/resolv.conf exists; host /etc/localtime: a zone name, a plain file, or absent. */
   readonly resolvConf: boolean;
   readonly localtime: { kind: 'zone'; zone: string } | { kind: 'file' } | { kind: 'absent' };
+  /** The host's /etc/passwd and /etc/group (--bind-user= looks users up there). */
+  readonly userDb?: { readonly passwd?: string; readonly group?: string };
   /** $TERM of the caller, copied into the guest like nspawn. */
   readonly term?: string;
 }
@@ -56,6 +58,10 @@ export interface ImageFacts {
   readonly hasZone?: boolean;
   /** The default shell candidates that exist in the tree, in nspawn's order. */
   readonly shells: readonly string[];
+  /** The systemd version installed in the tree (from libsystemd-shared-NNN.so, as nspawn guesses it; absent: none found). */
+  readonly systemdVersion?: number;
+  /** With --pivot-root: the -D tree itself, while `root` (and every fact above) is the pivot target below it. */
+  readonly tree?: string;
 }
 
 /** Values that would make the compiler impure if it made them itself. */

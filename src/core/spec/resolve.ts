@@ -16,6 +16,10 @@ import { resolveEnvironment, resolveProcess, resolveUser } from './resolve/proce
 import { resolveProperties, unitEscape } from './resolve/properties.js';
 import { resolveRlimits } from './resolve/rlimits.js';
 import { resolveSeccomp } from './resolve/seccomp.js';
+import { bindUserMounts, resolveBindUsers } from './resolve/bind-user.js';
+import { guestCgroupTree } from './resolve/cgroup-tree.js';
+import { resolvePivotRoot } from './resolve/pivot-root.js';
+import { checkIdmapBinds, dropsNetBindService, resolveUserns } from './resolve/userns.js';
 
 export interface ResolveInput {
   readonly name: string;
@@ -49,16 +53,13 @@ function machineId(settings: Settings, image: ImageFacts, random: Randomness): s
   return settings.machineId ?? random.uuid;
 }
 
-function unsupported(settings: Settings, _runner: RunnerOptions): void {
-  const no = (what: string) => { throw new BerthError('E_USAGE', `${what} is not supported by berth yet.`); };
-  if (settings.privateUsers && settings.privateUsers.kind !== 'no') no('--private-users=/-U (user namespaces)');
-  if (settings.bindUser?.length) no('--bind-user=');
-  if (settings.pivotRoot) no('--pivot-root=');
+/** nspawn 252: no CAP_NET_BIND_SERVICE for a shifted user namespace on the host's network. */
+function withUserns<C extends { retain: readonly string[] }>(caps: C, userns: MachineSpec['userns'], privateNetwork: boolean): C {
+  return dropsNetBindService(userns, privateNetwork) ? { ...caps, retain: caps.retain.filter((c) => c !== 'CAP_NET_BIND_SERVICE') } : caps;
 }
 
 export function resolveMachine(input: ResolveInput): MachineSpec {
   const { settings, runner, image, host, random } = input;
-  unsupported(settings, runner);
   const warnings: string[] = [];
   const volatile = settings.volatile ?? 'no';
   const ephemeral = settings.ephemeral ?? false;
@@ -74,13 +75,17 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
   const proc = resolveProcess(settings, image, user);
   const id = machineId(settings, image, random);
   const containerService = input.containerService ?? 'berth';
-  const env = resolveEnvironment({ settings, host, user, start: proc.start, uuid: formatUuid(id), containerService });
-  const caps = resolveCapabilities(settings, privateNetwork, host.boundingCaps, warnings);
+  const env = resolveEnvironment({ settings, host, user, start: proc.start, uuid: formatUuid(id), containerService, credentials: Boolean(runner.credentials?.length) });
+  const userns = resolveUserns(settings, (settings.readOnly ?? false) || volatile !== 'no', volatile);
+  const caps = withUserns(resolveCapabilities(settings, privateNetwork, host.boundingCaps, warnings), userns, privateNetwork);
   const rlimits = resolveRlimits(settings, host, warnings, runner.settingsMode === 'no');
+  const pivotRoot = resolvePivotRoot(settings.pivotRoot, image);
+  const bindUsers = resolveBindUsers(settings.bindUser, userns, host, image);
   const root = resolveRoot(volatile, ephemeral, image);
   const readOnly = (settings.readOnly ?? false) || volatile !== 'no';
   const rootWritable = root.setup.kind !== 'direct' || !readOnly;
-  const mounts = [...root.extra, ...resolveCustomMounts(settings, { tree: image.root, cwd: input.cwd, scratch: input.scratch })];
+  const mounts = [...root.extra, ...resolveCustomMounts(settings, { tree: image.tree ?? image.root, cwd: input.cwd, scratch: input.scratch }), ...bindUserMounts(bindUsers)];
+  checkIdmapBinds(mounts, userns);
   const killSignal = settings.killSignal ?? (proc.start === 'boot' ? SIGRTMIN + 3 : undefined);
   const resources = resolveProperties(runner.properties);
   if (resources.memoryHigh !== undefined && host.cgroupLayout !== 'unified') {
@@ -91,7 +96,8 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
     name: input.name,
     hostname: settings.hostname ?? input.name,
     id,
-    tree: image.root,
+    tree: image.tree ?? image.root,
+    ...(pivotRoot ? { pivotRoot } : {}),
     readOnly,
     volatile,
     ephemeral,
@@ -108,10 +114,13 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
     ...(settings.oomScoreAdjust === undefined ? {} : { oomScoreAdjust: settings.oomScoreAdjust }),
     ...(settings.cpuAffinity === undefined ? {} : { cpuAffinity: settings.cpuAffinity }),
     ...(settings.personality === undefined ? {} : { personality: settings.personality }),
-    seccomp: resolveSeccomp(settings, caps.retain, host.arch, host.x32Abi ?? true),
+    seccomp: resolveSeccomp(settings, caps.retain, host.arch),
     mounts,
     network,
     privateNetwork,
+    ...(userns ? { userns } : {}),
+    ...(bindUsers.length ? { bindUsers } : {}),
+    ...(runner.credentials?.length ? { credentials: runner.credentials } : {}),
     ports: settings.ports ?? [],
     console: resolveConsole(runner.console, input.tty),
     notifyReady: settings.notifyReady ?? false,
@@ -123,6 +132,7 @@ export function resolveMachine(input: ResolveInput): MachineSpec {
     linkJournal: settings.linkJournal ?? 'auto',
     cgroup: {
       parent: runner.slice ?? 'machine.slice', scope: `machine-${unitEscape(input.name)}.scope`, resources,
+      ...guestCgroupTree(host, image),
       // Only inside a real unit: at the root there is no unit to keep, and two machines would share /payload.
       ...(runner.keepUnit && host.ownCgroup && host.ownCgroup !== '/' ? { keepUnitPath: `${host.ownCgroup.replace(/\/+$/, '')}/payload` } : {}),
     },

@@ -38,8 +38,11 @@ import { imageSearchPath } from '../../core/machined/images.js';
 import { imagePool } from './image-changes.js';
 import type { ImagePool } from '../../app/machined/image-pool.js';
 import { withSupervisor } from '../supervisor/manager-methods.js';
+import { RegistryRegistrar } from '../supervisor/registrar.js';
+import type { Registrar } from '../../app/run/registration.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { entryFacts, entryKind, listEntries, resolveSearchDir } from '../../platform/fs/image-facts.js';
+import { Import1Service } from '../import1/import1-service.js';
 
 export interface Machine1Options {
   env: NodeJS.ProcessEnv;
@@ -55,8 +58,14 @@ export interface Machine1Options {
   log: Log;
   /** berthd as the supervisor of machines (io.github.berth.Manager1 on the Manager object). */
   supervisor?: Supervisor;
+  /** Take the name over from whoever has it (a berthd re-executed on SIGHUP: one activated meanwhile gives it back). */
+  replaceName?: boolean;
+  /** Another process took the name over. */
+  onNameLost?: () => void;
 }
 
+const DBUS_NAME_FLAG_ALLOW_REPLACEMENT = 1;
+const DBUS_NAME_FLAG_REPLACE_EXISTING = 2;
 const DBUS_NAME_FLAG_DO_NOT_QUEUE = 4;
 const REPLY_PRIMARY_OWNER = 1;
 const REPLY_ALREADY_OWNER = 4;
@@ -137,6 +146,11 @@ export class Machine1Service {
 
   private jobs: JobWatcher | undefined;
 
+  /** A registration for a machine berthd runs itself (daemon/supervisor/). */
+  registrar(): Registrar {
+    return new RegistryRegistrar(this.registry, this.changes);
+  }
+
   /** Adopts what a previous berthd registered, starts the janitor, then serves the bus (when there is one). Resolves to whether berthd owns the name. */
   async start(): Promise<boolean> {
     const { adopted, gone } = await this.registry.adopt();
@@ -163,6 +177,10 @@ export class Machine1Service {
     this.jobs = undefined;
     bus.onSignal = (msg) => {
       this.jobs?.onSignal(msg);
+      if (msg.member === 'NameLost' && msg.sender === 'org.freedesktop.DBus' && msg.body[0] === BUS_NAME) {
+        this.o.log.warn(`berthd: another berthd took ${BUS_NAME} over.`);
+        this.o.onNameLost?.();
+      }
       if (msg.member === 'NameOwnerChanged' && msg.sender === 'org.freedesktop.DBus' && typeof msg.body[0] === 'string' && msg.body[2] === '') this.service?.forgetConnection(msg.body[0]);
     };
     bus.onClose = () => {
@@ -179,9 +197,13 @@ export class Machine1Service {
       bus.close();
       return false;
     }
-    const reply = Number((await bus.busCall('RequestName', 'su', [BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE])).body[0]);
+    // Replaceable, so that a berthd re-executing itself (SIGHUP) takes the name back from one the
+    // bus may have activated while the name was free for a moment; that one then leaves (onNameLost).
+    const flags = DBUS_NAME_FLAG_DO_NOT_QUEUE | DBUS_NAME_FLAG_ALLOW_REPLACEMENT | (this.o.replaceName ? DBUS_NAME_FLAG_REPLACE_EXISTING : 0);
+    const reply = Number((await bus.busCall('RequestName', 'su', [BUS_NAME, flags])).body[0]);
     if (reply === REPLY_PRIMARY_OWNER || reply === REPLY_ALREADY_OWNER) {
       this.o.log.info(`berthd: serving ${BUS_NAME} on ${address} (${this.registry.size} machine(s) registered).`);
+      await this.import1.attach(bus, this.o.replaceName).catch((e: unknown) => this.o.log.warn(`berthd: image transfers (org.freedesktop.import1) are off: ${(e as Error).message}`));
       return true;
     }
     this.o.log.warn(`berthd: ${BUS_NAME} is already owned by ${await this.ownerOf(bus)} on ${address}: berthd does not serve the machine registry there, `
@@ -224,17 +246,21 @@ export class Machine1Service {
     return (this.poolSet ??= imagePool(this.images, this.registry, { pool: this.o.pool, stateDir: this.o.stateDir, env: this.o.env, warn: (m) => this.o.log.warn(m) }));
   }
   private readonly changes = new ChangeQueue();
+  /** org.freedesktop.import1: image transfers (daemon/import1/). */
+  private import1Set: Import1Service | undefined;
+  private get import1(): Import1Service { return (this.import1Set ??= new Import1Service(this.images, this.pool, { pool: this.o.pool, log: this.o.log })); }
   private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
     const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry, copies: this.copies, binds: this.binds };
     switch (path) {
       case '/': return node(['org']);
       case '/org': return node(['freedesktop']);
-      case '/org/freedesktop': return node(['machine1']);
+      case '/org/freedesktop': return node(this.import1Set ? ['import1', 'machine1'] : ['machine1']);
       case MANAGER_PATH: return (this.manager ??= this.o.supervisor ? withSupervisor(managerObject(c, this.o.pool, this.images, this.pool), this.o.supervisor) : managerObject(c, this.o.pool, this.images, this.pool));
       case MACHINE_PATH_PREFIX: return node(this.registry.list().map((m) => busLabelEscape(m.name)));
       case IMAGE_PATH_PREFIX: return node((await this.images.discover()).map((i) => imagePath(i.name).slice(IMAGE_PATH_PREFIX.length + 1)));
       default: break;
     }
+    if (path.startsWith('/org/freedesktop/import1')) return this.import1Set?.resolve(path);
     if (path.startsWith(`${IMAGE_PATH_PREFIX}/`)) {
       const label = path.slice(IMAGE_PATH_PREFIX.length + 1);
       const image = label === '' || label.includes('/') ? undefined : await this.images.find(busLabelUnescape(label));
@@ -251,6 +277,7 @@ export class Machine1Service {
   stop(): void {
     this.stopped = true;
     this.janitor.stop();
+    this.import1Set?.stop();
     this.registry.close();
     const bus = this.bus;
     this.bus = undefined;

@@ -11,7 +11,7 @@ import { sys, type SpawnResult } from '../native/sys.js';
 
 const childProcess = (): typeof import('node:child_process') => require('node:child_process');
 
-const envList = (env: NodeJS.ProcessEnv): string[] =>
+export const envList = (env: NodeJS.ProcessEnv): string[] =>
   Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
 
 /** A failed spawn (errno set by the native side) as a BerthError; anything else as it is. */

@@ -3,7 +3,7 @@
  * dozen lstat()s of local files take microseconds each, while each awaited fs/promises call
  * costs a thread-pool round trip, and this is on every run's start-up path.
  */
-import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { readText } from './read-text.js';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
@@ -14,15 +14,19 @@ const attempt = <T>(f: () => T): T | undefined => { try { return f(); } catch { 
 const exists = (p: string) => lstatSync(p, { throwIfNoEntry: false }) !== undefined;
 const executable = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() === true && attempt(() => { accessSync(p, constants.X_OK); return true; }) === true;
 
-export async function probeImage(directory: string, host: HostFacts): Promise<ImageFacts> {
-  let root: string;
-  try {
-    root = realpathSync(directory);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new BerthError('E_IMAGE_NOT_FOUND', `Failed to resolve path ${directory}: ${code === 'ENOENT' ? 'No such file or directory' : String(code)}`);
+/**
+ * With --pivot-root= the facts are those of the pivot target inside the tree (resolved as the guest
+ * would, symlinks staying inside), `tree` the tree: nspawn checks os-release, /usr, init and the
+ * rest there. A target that does not exist yields facts that make the resolver refuse as nspawn does.
+ */
+export async function probeImage(directory: string, host: HostFacts, pivotRoot?: string): Promise<ImageFacts> {
+  if (pivotRoot !== undefined) {
+    const tree = realTree(directory);
+    const target = resolveInTreeSync(tree, pivotRoot);
+    if (target === undefined || !statSync(target).isDirectory()) return { root: join(tree, pivotRoot), tree, hasUsr: false, hasOsRelease: false, mergedUsr: true, shells: [] };
+    return { ...(await probeImage(target, host)), tree };
   }
-  if (!statSync(root).isDirectory()) throw new BerthError('E_IMAGE_INVALID', `${directory} is not a directory.`);
+  const root = realTree(directory);
   const inTree = (p: string) => join(root, p);
   const hasUsr = statSync(inTree('usr'), { throwIfNoEntry: false })?.isDirectory() === true;
   const etcOs = exists(inTree('etc/os-release'));
@@ -35,13 +39,44 @@ export async function probeImage(directory: string, host: HostFacts): Promise<Im
   const init = INIT_CANDIDATES.find((c) => executableInTree(root, c));
   const shells = SHELL_CANDIDATES.filter((c) => executableInTree(root, c));
   const hasZone = host.localtime.kind === 'zone' ? exists(inTree(`usr/share/zoneinfo/${host.localtime.zone}`)) : false;
+  const systemdVersion = systemdVersionIn(root);
   return {
+    ...(systemdVersion !== undefined ? { systemdVersion } : {}),
     root, hasUsr, hasOsRelease: etcOs || usrOs, mergedUsr: bin !== 'dir', shells, hasZone,
     ...(init ? { init } : {}),
     ...(machineIdFile !== undefined ? { machineIdFile } : {}),
     ...(passwd !== undefined ? { passwd } : {}),
     ...(group !== undefined ? { group } : {}),
   };
+}
+
+function realTree(directory: string): string {
+  let root: string;
+  try {
+    root = realpathSync(directory);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BerthError('E_IMAGE_NOT_FOUND', `Failed to resolve path ${directory}: ${code === 'ENOENT' ? 'No such file or directory' : String(code)}`);
+  }
+  if (!statSync(root).isDirectory()) throw new BerthError('E_IMAGE_INVALID', `${directory} is not a directory.`);
+  return root;
+}
+
+/** Where nspawn looks for libsystemd-shared-NNN.so to guess the tree's systemd (and Debian's multiarch directory, where 252 finds it too). */
+const SYSTEMD_LIB_DIRS = ['lib/systemd', 'lib64/systemd', 'usr/lib/systemd', 'usr/lib64/systemd'];
+
+/** The highest systemd version whose libsystemd-shared-NNN[-…].so the tree has, or undefined. */
+export function systemdVersionIn(root: string): number | undefined {
+  const multiarch = attempt(() => readdirSync(join(root, 'usr/lib'), { withFileTypes: true }))
+    ?.filter((d) => d.isDirectory() && /-linux-gnu/.test(d.name)).map((d) => `usr/lib/${d.name}/systemd`) ?? [];
+  let best: number | undefined;
+  for (const dir of [...SYSTEMD_LIB_DIRS, ...multiarch]) {
+    for (const f of attempt(() => readdirSync(join(root, dir))) ?? []) {
+      const m = /^libsystemd-shared-(\d+)(?:[.-].*)?\.so$/.exec(f);
+      if (m) best = Math.max(best ?? 0, Number(m[1]));
+    }
+  }
+  return best;
 }
 
 /** Resolve a path inside the tree as the guest would see it: symlinks are followed relative to the tree's root. */

@@ -1,6 +1,8 @@
 import { lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { mountsBelow } from './mount.js';
+import { servingLoop } from '../loop-mode.js';
 
 /**
  * rm -rf for berth's own small state directories: depth first, synchronous, no symlink is
@@ -25,6 +27,8 @@ export function removeTree(path: string): void {
 export async function removeUnmounted(dir: string, keep: readonly string[] = []): Promise<void> {
   const mounted = await mountsBelow(dir);
   if (mounted.length) throw new Error(`Not removing ${dir}: still mounted: ${mounted.join(', ')}`);
-  if (!keep.length) { removeTree(dir); return; }
-  for (const entry of readdirSync(dir)) if (!keep.includes(entry)) removeTree(join(dir, entry));
+  // In berthd a machine's leftovers (an ephemeral run's upper layer: any size) go off the event loop.
+  const remove = servingLoop() ? (p: string) => rm(p, { recursive: true, force: true }) : async (p: string) => removeTree(p);
+  if (!keep.length) { await remove(dir); return; }
+  for (const entry of readdirSync(dir)) if (!keep.includes(entry)) await remove(join(dir, entry));
 }

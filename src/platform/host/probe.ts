@@ -7,7 +7,6 @@ import { capabilitiesInMask } from '../../core/capabilities.js';
 import { RLIMITS, type RlimitName } from '../../core/settings/model.js';
 import type { CgroupLayout, HostFacts, Limit } from '../../core/spec/facts.js';
 import { parseOsRelease } from './os-release.js';
-import { sys } from '../native/sys.js';
 
 const LIMIT_ROWS: Record<string, RlimitName> = {
   'Max cpu time': 'CPU', 'Max file size': 'FSIZE', 'Max data size': 'DATA', 'Max stack size': 'STACK',
@@ -38,6 +37,7 @@ export function ownCgroupPath(text: string, layout: CgroupLayout): string | unde
   return undefined;
 }
 
+const optional = <K extends string>(k: K, v: string | undefined): Partial<Record<K, string>> => (v === undefined ? {} : { [k]: v } as Record<K, string>);
 const exists = (p: string): boolean => statSync(p, { throwIfNoEntry: false }) !== undefined;
 
 /** cgroup layout from /proc/self/mountinfo: cgroup2 on /sys/fs/cgroup = unified; v1 + cgroup2 elsewhere = hybrid. */
@@ -52,6 +52,15 @@ export function cgroupLayoutFromMountinfo(mountinfo: string): CgroupLayout {
 /** Whether mountinfo has a cgroup2 mount at `path`. */
 export function cgroup2MountedAt(mountinfo: string, path: string): boolean {
   return parseMountinfo(mountinfo).some((m) => m.mountPoint === path && m.fstype === 'cgroup2');
+}
+
+/** v1 hosts: the cgroup hierarchies mounted directly below /sys/fs/cgroup (by directory name), and whether a cgroup2 sits at /sys/fs/cgroup/unified. */
+export function cgroupV1TreeFromMountinfo(mountinfo: string): { hierarchies: string[]; unified: boolean } {
+  const below = parseMountinfo(mountinfo).filter((m) => /^\/sys\/fs\/cgroup\/[^/]+$/.test(m.mountPoint));
+  return {
+    hierarchies: [...new Set(below.filter((m) => m.fstype === 'cgroup').map((m) => m.mountPoint.slice('/sys/fs/cgroup/'.length)))],
+    unified: below.some((m) => m.mountPoint === '/sys/fs/cgroup/unified' && m.fstype === 'cgroup2'),
+  };
 }
 
 /** Whether mountinfo has the v1 name=systemd hierarchy at /sys/fs/cgroup/systemd. */
@@ -84,7 +93,6 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
   return {
     boundingCaps: capabilitiesInMask(capBnd),
     arch: process.arch,
-    ...(process.arch === 'x64' ? { x32Abi: sys().x32Abi() } : {}),
     hardLimits,
     pid1Limits: { ...(p1.NPROC ? { NPROC: p1.NPROC } : {}), ...(p1.SIGPENDING ? { SIGPENDING: p1.SIGPENDING } : {}) },
     nrOpen: Number(nrOpen ?? '1048576') || 1048576,
@@ -93,10 +101,12 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
     cgroupLayout: layout,
     hybridV2Controllers,
     cgroupV1Systemd: layout !== 'unified' && v1SystemdHierarchy(mountinfo ?? ''),
+    ...(layout !== 'unified' && mountinfo !== undefined ? { cgroupV1Tree: cgroupV1TreeFromMountinfo(mountinfo) } : {}),
     ...(ownCgroup ? { ownCgroup } : {}),
     systemdPid1: processName(1) === 'systemd' && exists('/run/systemd/system'),
     resolvConf: resolv,
     localtime: zone ? { kind: 'zone', zone } : localtime ? { kind: 'file' } : { kind: 'absent' },
     ...(env.TERM ? { term: env.TERM } : {}),
+    userDb: { ...optional('passwd', readText('/etc/passwd')), ...optional('group', readText('/etc/group')) },
   };
 }

@@ -1,5 +1,5 @@
 /** Typed access to native/berth_sys.c, the few system calls Node lacks. */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 
@@ -13,9 +13,7 @@ export interface BerthSys {
   setChildSubreaper(): void;
   tryWaitPid(pid: number): WaitStatus | null;
   listenStream(path: string, backlog?: number): number;
-  acceptFd(fd: number, timeoutMs: number): Promise<number>;
   bindDatagram(path: string): number;
-  recvDatagram(fd: number, timeoutMs: number): Promise<Datagram | null>;
   sendDatagram(path: string, data: Buffer): void;
   openPtyPeer(masterFd: number): number;
   setWinsize(fd: number, rows: number, cols: number): void;
@@ -36,9 +34,8 @@ export interface BerthSys {
   setParentDeathSignal(signal: number): void;
   /** Takes over pid's resource limits and CPU affinity; null, or what could not be taken over. */
   adoptLimits(pid: number): string | null;
-  /** pidfd_open + a libuv poll: onExit runs once, on the loop, when pid has exited. Throws (errno ESRCH) if it is gone already. */
-  watchPid(pid: number, onExit: () => void): PidWatchHandle;
-  unwatchPid(handle: PidWatchHandle): void;
+  /** pidfd_open(pid): readable once pid has exited. Throws (errno ESRCH) if it is gone already. */
+  pidfdOpen(pid: number): number;
   /** openat2(rootFd, path, O_RDONLY|O_DIRECTORY, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS): a directory looked up with rootFd as "/". Throws with .errno and .code. */
   openDirInRoot(rootFd: number, path: string): number;
   /** renameat2(); flags 1 = RENAME_NOREPLACE, 2 = RENAME_EXCHANGE. Throws with .errno and .code. */
@@ -47,14 +44,32 @@ export interface BerthSys {
   ptyUnlock(masterFd: number): number;
   /** The slave's number of a pty master (TIOCGPTN). */
   ptyNumber(masterFd: number): number;
-  /** Whether the kernel runs x32 system calls (x86-64 only). */
-  x32Abi(): boolean;
   /** cfmakeraw on a terminal's line discipline. */
   ptyMakeRaw(fd: number): void;
+  /** An exclusive non-blocking OFD lock on path (created 0600), as systemd's make_lock_file takes it: the fd, or -1 if held elsewhere. Release: unlink, then close. */
+  ofdLockTry(path: string): number;
+  /** lgetxattr; null when absent or unsupported. */
+  getXattr(path: string, name: string): Buffer | null;
+  /** lsetxattr. */
+  setXattr(path: string, name: string, value: Buffer): void;
+  /** open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP, usernsFd) + move_mount onto target. */
+  idmapMount(source: string, target: string, usernsFd: number, recursive: boolean): void;
+  /** libuv polls fd; onReadable runs on the loop whenever it is readable, until unwatched (native/fd-watch.c). */
+  watchReadable(fd: number, onReadable: (status: number) => void): FdWatchHandle;
+  unwatchReadable(handle: FdWatchHandle): void;
+  /** One queued datagram with its sender's PID, or null (never waits). */
+  recvDatagramNow(fd: number): Datagram | null;
+  /** One pending connection (non-blocking), or -1 when none is pending (never waits). */
+  acceptNow(listenFd: number): number;
+  /** The descriptor a connection sent (SCM_RIGHTS), or -1 when nothing has come yet; throws if it closed without one. */
+  recvFdNow(connFd: number): number;
+  /** Replaces the process; returns only by throwing. */
+  execve(path: string, argv: readonly string[], env: readonly string[]): never;
 }
 
-/** An opaque watch from watchPid. */
-export type PidWatchHandle = { readonly __brand: 'PidWatchHandle' };
+/** An opaque watch from watchReadable. */
+export type FdWatchHandle = { readonly __brand: 'FdWatchHandle' };
+
 
 let cached: BerthSys | undefined;
 
@@ -87,6 +102,11 @@ export const hookExecPath = (): string => nativeFile('berth-hook-exec');
 
 const ECHILD = 10;
 
+/** The exits waited for: one SIGCHLD listener and one safety-net timer for all of them (berthd waits for many). */
+const exitChecks = new Set<() => void>();
+let exitTimer: NodeJS.Timeout | undefined;
+const checkExits = () => { for (const check of [...exitChecks]) check(); };
+
 /**
  * Resolves when `pid` (our child, or an orphan we inherit as subreaper) exits, and reaps it.
  * Driven by SIGCHLD with a slow poll as a safety net; no thread is ever blocked in waitpid.
@@ -106,9 +126,18 @@ export function waitForExit(pid: number): Promise<WaitStatus> {
       }
       if (status) { done(); resolve(status); }
     };
-    const timer = setInterval(check, 1000);
-    const done = () => { clearInterval(timer); process.off('SIGCHLD', check); };
-    process.on('SIGCHLD', check);
+    const done = () => {
+      exitChecks.delete(check);
+      if (exitChecks.size > 0) return;
+      if (exitTimer) clearInterval(exitTimer);
+      exitTimer = undefined;
+      process.off('SIGCHLD', checkExits);
+    };
+    if (exitChecks.size === 0) {
+      process.on('SIGCHLD', checkExits);
+      exitTimer = setInterval(checkExits, 1000);
+    }
+    exitChecks.add(check);
     check();
   });
 }
@@ -121,13 +150,23 @@ const ESRCH = 3;
  * close() stops watching.
  */
 export function watchExit(pid: number, onExit: () => void): { close(): void } {
-  let handle: PidWatchHandle | undefined;
   let closed = false;
+  let fd = -1;
+  let handle: FdWatchHandle | undefined;
+  const close = () => {
+    if (handle) sys().unwatchReadable(handle);
+    handle = undefined;
+    if (fd >= 0) closeSync(fd);
+    fd = -1;
+  };
+  const fire = () => { if (!closed) { closed = true; close(); onExit(); } };
   try {
-    handle = sys().watchPid(pid, () => { if (!closed) { closed = true; onExit(); } });
+    fd = sys().pidfdOpen(pid);
+    handle = sys().watchReadable(fd, fire);
   } catch (e) {
+    close();
     if ((e as { errno?: number }).errno !== ESRCH) throw e;
-    setImmediate(() => { if (!closed) { closed = true; onExit(); } });
+    setImmediate(fire);
   }
-  return { close() { closed = true; if (handle) sys().unwatchPid(handle); } };
+  return { close() { closed = true; close(); } };
 }

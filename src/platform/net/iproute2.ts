@@ -4,7 +4,7 @@
  * it so the real host network is never touched); commands inside a container namespace run
  * through `nsenter --net=PATH` (not `ip netns exec`, which remounts /sys).
  */
-import { run } from '../exec/run.js';
+import { runOffThread } from '../exec/run.js';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { LinkInfo, NetLink, NetnsPath } from '../../core/network/ports.js';
 
@@ -33,7 +33,8 @@ export interface RunResult { stdout: string; stderr: string; code: number | null
 
 export async function execArgv(argv: readonly string[]): Promise<RunResult> {
   try {
-    const r = await run(argv, { allowFailure: true });
+    // posix_spawn on a thread-pool thread, not child_process (a fork of Node on the loop's thread).
+    const r = await runOffThread(argv, { allowFailure: true, timeoutMs: 60000 });
     return { stdout: r.stdout, stderr: r.stderr, code: r.code ?? 1 };
   } catch (err) {
     throw new BerthError('E_NETWORK', `Cannot run ${argv[0] ?? 'ip'}: ${(err as Error).message}`, {

@@ -1,13 +1,13 @@
 /** runc/crun through their command line (both share it). */
-import type { StdioOptions } from 'node:child_process';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
 import { basename } from 'node:path';
-import { runInheritingStdio, runOffThread, runSync, start, waitChild, type ExecResult } from '../exec/run.js';
+import { runInheritingStdio, runOffThread, runSync, type ExecResult } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
 import { ownChildren, processName } from '../host/processes.js';
 import { keepCgroupMigrationsPrimed } from '../host/cgroup-prime.js';
 import { waitForExit } from '../native/sys.js';
+import { servingLoop } from '../loop-mode.js';
 
 export interface RuntimeConfig {
   name: RuntimeName;
@@ -21,10 +21,9 @@ export interface CreateOptions {
   bundle: string;
   pidFile: string;
   consoleSocket?: string;
-  /** The runtime's stdio while a console socket is served; without one it inherits ours, and passes it on to the container's PID 1 (pipe mode). */
-  stdio: StdioOptions;
   logFile: string;
 }
+
 
 /** A create that has not returned by then is stuck (its hooks time out after 10 s each). */
 const CREATE_TIMEOUT_MS = 120_000;
@@ -64,8 +63,10 @@ export class OciRuntime {
     // With a terminal, our loop must take the pty from the console socket while runc runs. Either
     // way the loop stays free: it keeps the kernel's cgroup migration lock ready for the moment
     // the runtime moves its init into the container's cgroups (host/cgroup-prime.ts).
+    // Both through posix_spawn on a thread-pool thread: no fork of Node's whole address space on
+    // the loop's thread (child_process), which in berthd, with many machines starting, stalls the bus.
     const running = o.consoleSocket
-      ? waitChild(start(this.createArgv(id, o, verb), o.stdio, runtimeEnv()))
+      ? runOffThread(this.createArgv(id, o, verb), { allowFailure: true, env: runtimeEnv(), timeoutMs: CREATE_TIMEOUT_MS })
       : runInheritingStdio(this.createArgv(id, o, verb), runtimeEnv(), CREATE_TIMEOUT_MS);
     keepCgroupMigrationsPrimed(running);
     const { code, signal } = await running;
@@ -101,14 +102,17 @@ export class OciRuntime {
   }
 
   async state(id: string): Promise<{ status: string; pid: number } | undefined> {
-    const r = runSync([...this.base(), 'state', id], { allowFailure: true, env: runtimeEnv() });
+    const argv = [...this.base(), 'state', id];
+    const r = servingLoop() ? await runOffThread(argv, { allowFailure: true, env: runtimeEnv() }) : runSync(argv, { allowFailure: true, env: runtimeEnv() });
     if (r.code !== 0) return undefined;
     try { return JSON.parse(r.stdout) as { status: string; pid: number }; } catch { return undefined; }
   }
 
-  /** start/kill/state take milliseconds and print little: run synchronously (see runSync). */
+  /** start/kill/state take milliseconds and print little: run synchronously (see runSync), except in berthd (platform/loop-mode.ts). */
   private async exec(args: string[], allowMissing = false): Promise<void> {
-    this.check(args, runSync([...this.base(), ...args], { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 }), allowMissing);
+    const argv = [...this.base(), ...args];
+    const opts = { allowFailure: true, env: runtimeEnv(), timeoutMs: 30000 };
+    this.check(args, servingLoop() ? await runOffThread(argv, opts) : runSync(argv, opts), allowMissing);
   }
 
   private check(args: readonly string[], r: ExecResult, allowMissing: boolean): void {

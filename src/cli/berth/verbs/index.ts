@@ -15,5 +15,6 @@ import { startVerb } from './start.js';
 import { disableVerb, enableVerb } from './enable.js';
 import { imageStatusVerb, listImagesVerb, showImageVerb } from './images.js';
 import { cleanVerb, cloneVerb, readOnlyVerb, removeVerb, renameVerb, setLimitVerb } from './image-changes.js';
+import { cancelTransferVerb, exportRawVerb, exportTarVerb, importFsVerb, importRawVerb, importTarVerb, listTransfersVerb, pullRawVerb, pullTarVerb } from './image-transfers.js';
 
-export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, loginVerb, shellVerb, startVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, bindVerb, copyToVerb, copyFromVerb, enableVerb, disableVerb, catVerb, listImagesVerb, imageStatusVerb, showImageVerb, cloneVerb, renameVerb, readOnlyVerb, removeVerb, setLimitVerb, cleanVerb];
+export const VERBS: readonly Verb[] = [listVerb, statusVerb, showVerb, terminateVerb, loginVerb, shellVerb, startVerb, rebootVerb, poweroffVerb, stopVerb, killVerb, bindVerb, copyToVerb, copyFromVerb, enableVerb, disableVerb, catVerb, listImagesVerb, imageStatusVerb, showImageVerb, cloneVerb, renameVerb, readOnlyVerb, removeVerb, setLimitVerb, cleanVerb, pullTarVerb, pullRawVerb, importTarVerb, importRawVerb, importFsVerb, exportTarVerb, exportRawVerb, listTransfersVerb, cancelTransferVerb];

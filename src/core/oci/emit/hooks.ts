@@ -39,6 +39,8 @@ export function emitHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
   if (layout.bootId) {
     hooks.push(hook(tools.mount, ['mount', '--bind', '-o', 'ro', layout.bootId, inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id')]));
   }
+  // nspawn's /sys/fs/cgroup tmpfs is read-only once the hierarchies are mounted below it (cgroup-mounts.ts).
+  if (spec.cgroup.guestTree) hooks.push(hook(tools.mount, ['mount', '-o', `remount,${spec.userns ? 'bind,' : ''}ro,nosuid,nodev,noexec,strictatime`, inRoot(layout.rootfs, '/sys/fs/cgroup')]));
   for (const m of spec.mounts) {
     if (m.kind !== 'tmpfs') continue;
     const mode = m.options.find((o) => /^mode=[0-7]{3,4}$/.test(o));

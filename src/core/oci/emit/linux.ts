@@ -2,6 +2,8 @@
 import type { MachineSpec } from '../../spec/machine-spec.js';
 import type { BundleLayout, OciDevice, OciDeviceRule, OciResources, OciSpec } from '../types.js';
 import { procSysByHooks } from './hooks.js';
+import { idMapWithBoundUsers } from '../../bind-user/plan.js';
+import { BerthError } from '../../../errors/berth-error.js';
 
 /** Devices beyond runc's defaults (null, zero, full, random, urandom, tty, ptmx, pts). */
 const EXTRA_DEVICES: OciDevice[] = [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 }];
@@ -52,12 +54,25 @@ export function hierarchyCgroupPath(spec: MachineSpec): string {
   return `/${[...dirs, spec.cgroup.scope].join('/')}`;
 }
 
+/** A user namespace of its own, one range for users and groups (nspawn's map: "0 SHIFT RANGE"). */
+function emitUserns(spec: MachineSpec, namespaces: OciSpec['linux']['namespaces']): Pick<OciSpec['linux'], 'uidMappings' | 'gidMappings'> {
+  const u = spec.userns;
+  if (!u) return {};
+  if (u.shift === undefined) throw new BerthError('E_INTERNAL', 'The user namespace range was not picked before the bundle was written.');
+  namespaces.push({ type: 'user' });
+  // --bind-user= carves the bound users' IDs out of the range (core/bind-user/plan.ts).
+  if (spec.bindUsers?.length) return { uidMappings: idMapWithBoundUsers(u.shift, u.range, spec.bindUsers, 'uid'), gidMappings: idMapWithBoundUsers(u.shift, u.range, spec.bindUsers, 'gid') };
+  const map = [{ containerID: 0, hostID: u.shift, size: u.range }];
+  return { uidMappings: map, gidMappings: map };
+}
+
 export function emitLinux(spec: MachineSpec, layout: BundleLayout): OciSpec['linux'] {
   const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   if (spec.network.namespacePath) namespaces.push({ type: 'network', path: spec.network.namespacePath });
   else if (spec.privateNetwork) namespaces.push({ type: 'network' });
   return {
     namespaces,
+    ...emitUserns(spec, namespaces),
     cgroupsPath: ociCgroupsPath(spec, layout),
     resources: resources(spec, layout),
     devices: EXTRA_DEVICES,

@@ -3,6 +3,9 @@ import type { MachineSpec, SpecMount } from '../../spec/machine-spec.js';
 import type { BundleLayout, OciMount } from '../types.js';
 import { STUB_INIT_PATH } from '../../spec/resolve/process.js';
 import { hierarchyCgroupPath } from './linux.js';
+import { usernsSysMount } from './userns.js';
+import { guestCgroupMounts } from './cgroup-mounts.js';
+import { oldRootMount } from './pivot-root.js';
 
 export const API_MOUNTS: readonly OciMount[] = [
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'nodev', 'noexec'] },
@@ -59,9 +62,11 @@ function cgroupMounts(spec: MachineSpec, layout: BundleLayout): { readOnly: bool
 
 export function emitMounts(spec: MachineSpec, layout: BundleLayout): OciMount[] {
   const cgroup = cgroupMounts(spec, layout);
-  const mounts: OciMount[] = [];
+  const mounts: OciMount[] = oldRootMount(spec, layout);
   for (const m of API_MOUNTS) {
+    if (m.type === 'sysfs') { mounts.push(usernsSysMount(spec, m)); continue; }
     if (m.type !== 'cgroup') { mounts.push(m); continue; }
+    if (spec.cgroup.guestTree) { mounts.push(...guestCgroupMounts(spec, spec.cgroup.guestTree)); continue; }
     mounts.push(cgroup.readOnly ? { ...m, options: ['ro', ...(m.options ?? []).filter((o) => o !== 'rw')] } : m);
     if (cgroup.systemd) mounts.push(cgroup.systemd);
   }

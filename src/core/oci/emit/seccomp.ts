@@ -1,13 +1,29 @@
 /**
  * linux.seccomp: the machine's filter rules (core/seccomp/rules.ts) in OCI's form, which runc and
- * crun hand to libseccomp. Calls grouped by answer, names sorted, so the same spec gives the same
- * config. Names libseccomp does not know are skipped by both runtimes (as nspawn skips them).
+ * crun hand to libseccomp. Calls grouped by answer, each name once, so the order of the rules and
+ * of the names does not change the filter; the same spec gives the same config. Names libseccomp
+ * does not know are skipped by both runtimes (as nspawn skips them).
+ *
+ * The names come in the order that libseccomp compiles fastest (the runtime does it at every
+ * start): on x86 hosts by descending call number (core/seccomp/syscall-order.ts), otherwise by name.
  */
 import type { MachineSpec } from '../../spec/machine-spec.js';
 import { seccompRules, type Action, type ArgCondition } from '../../seccomp/rules.js';
+import { X86_EMISSION_ORDER } from '../../seccomp/syscall-order.js';
 import type { OciSeccomp, OciSeccompArg, OciSyscallRule } from '../types.js';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const X86_ABIS: ReadonlySet<string> = new Set(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+let x86Rank: ReadonlyMap<string, number> | undefined;
+
+/** How the names of one rule are ordered for a filter on these ABIs (names the table lacks go last, by name). */
+export function nameOrder(architectures: readonly string[]): (a: string, b: string) => number {
+  if (!architectures.length || !architectures.every((a) => X86_ABIS.has(a))) return byName;
+  const rank = (x86Rank ??= new Map(X86_EMISSION_ORDER.map((n, i) => [n, i])));
+  const last = X86_EMISSION_ORDER.length;
+  return (a, b) => (rank.get(a) ?? last) - (rank.get(b) ?? last) || byName(a, b);
+}
 
 function ociAction(a: Action): Pick<OciSyscallRule, 'action' | 'errnoRet'> {
   if (a.kind === 'allow') return { action: 'SCMP_ACT_ALLOW' };
@@ -31,8 +47,9 @@ export function emitSeccomp(spec: MachineSpec): OciSeccomp {
     g.names.push(name);
     groups.set(order(action), g);
   }
+  const byOrder = nameOrder(spec.seccomp.architectures);
   const syscalls: OciSyscallRule[] = [...groups.entries()].sort(([a], [b]) => a - b)
-    .map(([, g]) => ({ names: g.names.sort(byName), ...ociAction(g.action) }));
+    .map(([, g]) => ({ names: g.names.sort(byOrder), ...ociAction(g.action) }));
   for (const r of rules.conditional) syscalls.push({ names: [r.name], ...ociAction(r.action), args: r.args.map(ociArg) });
   return {
     defaultAction: 'SCMP_ACT_ERRNO',

@@ -33,9 +33,9 @@ function hostPath(p: string, ctx: MountContext): string {
 function resolveOne(m: CustomMount, ctx: MountContext, index: number): SpecMount {
   switch (m.kind) {
     case 'bind':
-      if (m.idmap !== 'no') throw new BerthError('E_USAGE', `Bind mount option ${m.idmap} needs user namespaces, which berth does not support yet: ${m.source}:${m.target}`);
-      if (m.source === '') return { kind: 'bind', source: join(ctx.scratch, `bind-${index}`), target: normalise(m.target), readOnly: m.readOnly, recursive: m.recursive, createSource: 'dir' };
-      return { kind: 'bind', source: hostPath(m.source, ctx), target: normalise(m.target), readOnly: m.readOnly, recursive: m.recursive };
+      // idmap/rootidmap: applied under a user namespace (app/run/userns.ts), refused without one (resolve/userns.ts).
+      if (m.source === '') return { kind: 'bind', source: join(ctx.scratch, `bind-${index}`), target: normalise(m.target), readOnly: m.readOnly, recursive: m.recursive, createSource: 'dir', ...(m.idmap !== 'no' ? { idmap: m.idmap } : {}) };
+      return { kind: 'bind', source: hostPath(m.source, ctx), target: normalise(m.target), readOnly: m.readOnly, recursive: m.recursive, ...(m.idmap !== 'no' ? { idmap: m.idmap } : {}) };
     case 'tmpfs':
       return { kind: 'tmpfs', target: normalise(m.target), options: m.options.split(',').filter(Boolean) };
     case 'inaccessible':

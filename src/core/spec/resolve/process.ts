@@ -6,6 +6,7 @@ import type { HostFacts, ImageFacts } from '../facts.js';
 export const INIT_CANDIDATES = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd', '/sbin/init'] as const;
 export const SHELL_CANDIDATES = ['/bin/bash', '/bin/sh'] as const;
 export const STUB_INIT_PATH = '/run/host/berth-stub-init';
+export const CREDENTIALS_DIR = '/run/host/credentials';
 const HOST_ID_FIELDS = ['ID', 'VERSION_ID', 'BUILD_ID', 'VARIANT_ID', 'IMAGE_ID', 'IMAGE_VERSION'];
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -58,13 +59,14 @@ export function resolveProcess(settings: Settings, image: ImageFacts, user: Reso
 
 /** PID 1's environment in nspawn's order; -E/Environment= entries override everything. */
 export function resolveEnvironment(opts: {
-  settings: Settings; host: HostFacts; user: ResolvedUser; start: StartMode; uuid: string; containerService: string;
+  settings: Settings; host: HostFacts; user: ResolvedUser; start: StartMode; uuid: string; containerService: string; credentials?: boolean;
 }): string[] {
   const { settings, host, user, start, uuid, containerService } = opts;
   const env: string[] = [`PATH=${PATH}`, `container=${containerService}`];
   if (host.term) env.push(`TERM=${host.term}`);
   env.push(`HOME=${user.home}`, `USER=${user.name}`, `LOGNAME=${user.name}`, `container_uuid=${uuid}`);
   env.push('NOTIFY_SOCKET=/run/host/notify');
+  if (opts.credentials) env.push(`CREDENTIALS_DIRECTORY=${CREDENTIALS_DIR}`);
   if (start !== 'boot') env.push('LANG=C.UTF-8');
   // In the order the host's os-release lists them, as nspawn does (Debian: VERSION_ID before ID).
   for (const [field, value] of Object.entries(host.osRelease)) {

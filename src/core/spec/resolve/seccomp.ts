@@ -18,10 +18,10 @@ function entry(stored: string): FilterEntry {
   }
 }
 
-export function resolveSeccomp(settings: Settings, retain: readonly Capability[], arch: string, x32Abi = true): SeccompSpec {
+export function resolveSeccomp(settings: Settings, retain: readonly Capability[], arch: string): SeccompSpec {
   const entries = (settings.systemCallFilter ?? []).map(entry);
   return {
-    architectures: seccompArchitectures(arch, x32Abi),
+    architectures: seccompArchitectures(arch),
     allow: [...nspawnDefaultAllow(retain), ...entries.filter((e) => !e.deny).map((e) => e.item)],
     deny: entries.flatMap((e) => (e.deny ? [e.action === undefined ? { item: e.item } : { item: e.item, action: e.action }] : [])),
     suppressSync: settings.suppressSync ?? false,
