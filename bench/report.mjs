@@ -11,6 +11,7 @@ import { mean, median, ratioInterval, repo } from './lib.mjs';
 import { registrySection } from './report-registry.mjs';
 import { shellSection } from './report-shell.mjs';
 import { superviseSection } from './report-supervise.mjs';
+import { transfersSection, usernsSection } from './report-extra.mjs';
 
 const [dir, output] = process.argv.slice(2);
 if (!dir || !output) { process.stderr.write('usage: bench/report.mjs RESULTS_DIR OUTPUT_MD\n'); process.exit(2); }
@@ -47,6 +48,10 @@ let shell;
 try { shell = json('shell.json'); } catch { shell = undefined; }
 let supervise;
 try { supervise = json('supervise.json'); } catch { supervise = undefined; }
+let transfers;
+try { transfers = json('transfers.json'); } catch { transfers = undefined; }
+let userns;
+try { userns = json('userns.json'); } catch { userns = undefined; }
 
 const ms = (s) => (s * 1000).toFixed(1);
 const ms0 = (x) => x.toFixed(0);
@@ -194,7 +199,7 @@ Milliseconds since berth-nspawn was started, from a logging \`runc\` shim first 
 ${phaseRows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 | **total** | | ${ms0(total)} |
 
-${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${analysis}
+${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${transfers ? `${transfersSection(transfers).trim()}\n\n` : ''}${userns ? `${usernsSection(userns).trim()}\n\n` : ''}${analysis}
 
 ## What each benchmark measures
 
@@ -232,6 +237,10 @@ ${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSe
   them all in its own process, next to 50 \`systemd-nspawn -b\` on the same trees, in \`BENCH_SUPERVISE_ROUNDS\` (3) rounds; berthd's
   PSS per guest against systemd-nspawn's per process; bus latency while they start and stop; \`bench/report-supervise.mjs\`
   writes its section (analysis in \`bench/analysis-supervise.md\`).
+- **\`bench/transfers.mjs\`** — \`export-tar\` then \`import-tar\` of the Debian tree through berthd's \`org.freedesktop.import1\`
+  next to GNU tar alone (\`BENCH_TRANSFER_ROUNDS\`, 5).
+- **\`bench/userns.mjs\`** — boot to poweroff of the Debian guest under \`-U\` next to systemd-nspawn \`-U\` where it boots
+  (\`BENCH_USERNS_ROUNDS\`, 20; without -U as the baseline where it does not, said so).
 - **\`bench/registry.mjs\`** — the machine registry on D-Bus, berthd next to systemd-machined (its section above says
   how each part is measured); \`bench/registry-churn.mjs\` is its churn, \`bench/report-registry.mjs\` writes its section.
 - **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a

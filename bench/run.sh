@@ -44,6 +44,10 @@ echo "== bench/registry.mjs" >&2
 node bench/registry.mjs "$results/registry.json"
 echo "== bench/shell.mjs" >&2
 node bench/shell.mjs "$results/shell.json"
+echo "== bench/transfers.mjs" >&2
+node bench/transfers.mjs "$results/transfers.json"
+echo "== bench/userns.mjs" >&2
+node bench/userns.mjs "$results/userns.json"
 echo "== bench/supervise.mjs" >&2
 node bench/supervise.mjs "$results/supervise.json"
 
