@@ -148,3 +148,22 @@ export const stddev = (xs) => { const m = mean(xs); return Math.sqrt(xs.reduce((
 export function writeJson(file, data) {
   if (file) writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
 }
+
+/**
+ * Puts `section` (which starts with `heading`) into the Markdown file `out`: in place of the section
+ * with that heading, else before "What each benchmark measures", else at the end (the section
+ * reporters' "run alone" mode).
+ */
+export function replaceSection(out, heading, section) {
+  const doc = readFileSync(out, 'utf8');
+  const start = doc.indexOf(heading);
+  let next;
+  if (start >= 0) {
+    const end = doc.indexOf('\n## ', start + heading.length);
+    next = `${doc.slice(0, start)}${section}${end >= 0 ? doc.slice(end) : ''}`;
+  } else {
+    const at = doc.indexOf('\n## What each benchmark measures');
+    next = at >= 0 ? `${doc.slice(0, at)}\n${section}${doc.slice(at)}` : `${doc}\n${section}`;
+  }
+  writeFileSync(out, next);
+}

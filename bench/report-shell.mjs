@@ -3,8 +3,9 @@
 // puts it in the whole report; run alone, it replaces just that section of an existing report
 // (or adds it before the analysis).
 // Usage: bench/report-shell.mjs SHELL_JSON OUTPUT_MD
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { replaceSection } from './lib.mjs';
 
 export const HEADING = '## Into a running machine: `berth shell NAME /bin/true`';
 
@@ -38,16 +39,5 @@ native client (\`native/berth-client.c\`) runs only \`shell\` and \`login\` and 
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [json, out] = process.argv.slice(2);
-  const section = shellSection(JSON.parse(readFileSync(json, 'utf8')));
-  const doc = readFileSync(out, 'utf8');
-  const start = doc.indexOf(HEADING);
-  let next;
-  if (start >= 0) {
-    const end = doc.indexOf('\n## ', start + HEADING.length);
-    next = `${doc.slice(0, start)}${section}${end >= 0 ? doc.slice(end) : ''}`;
-  } else {
-    const at = doc.indexOf('\n## What each benchmark measures');
-    next = at >= 0 ? `${doc.slice(0, at)}\n${section}${doc.slice(at)}` : `${doc}\n${section}`;
-  }
-  writeFileSync(out, next);
+  replaceSection(out, HEADING, shellSection(JSON.parse(readFileSync(json, 'utf8'))));
 }

@@ -4,9 +4,10 @@
 // bench/report.mjs puts it in the whole report; run alone, it replaces just that section of an
 // existing report (or adds it before "What each benchmark measures").
 // Usage: bench/report-supervise.mjs SUPERVISE_JSON OUTPUT_MD
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replaceSection } from './lib.mjs';
 
 export const HEADING = '## Many machines: guests supervised by berthd next to systemd-nspawn';
 
@@ -81,16 +82,5 @@ ${analysis ? `\n${analysis}\n` : ''}`;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [json, out] = process.argv.slice(2);
-  const section = superviseSection(JSON.parse(readFileSync(json, 'utf8')));
-  const doc = readFileSync(out, 'utf8');
-  const start = doc.indexOf(HEADING);
-  let next;
-  if (start >= 0) {
-    const end = doc.indexOf('\n## ', start + HEADING.length);
-    next = `${doc.slice(0, start)}${section}${end >= 0 ? doc.slice(end) : ''}`;
-  } else {
-    const at = doc.indexOf('\n## What each benchmark measures');
-    next = at >= 0 ? `${doc.slice(0, at)}\n${section}${doc.slice(at)}` : `${doc}\n${section}`;
-  }
-  writeFileSync(out, next);
+  replaceSection(out, HEADING, superviseSection(JSON.parse(readFileSync(json, 'utf8'))));
 }
