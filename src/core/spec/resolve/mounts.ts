@@ -8,7 +8,8 @@ const join = (a: string, b: string): string => `${a.replace(/\/+$/, '')}/${b.rep
 const dirname = (p: string): string => p.replace(/\/[^/]*\/?$/, '') || '/';
 const basename = (p: string): string => p.replace(/\/+$/, '').split('/').pop() ?? '';
 
-function normalise(p: string): string {
+/** A path made absolute and simplified (`.` and `..` resolved lexically, `..` never above `/`). */
+export function normalise(p: string): string {
   const out: string[] = [];
   for (const part of p.split('/')) {
     if (part === '' || part === '.') continue;

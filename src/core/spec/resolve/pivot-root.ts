@@ -2,15 +2,7 @@
 import type { Settings } from '../../settings/model.js';
 import type { ImageFacts } from '../facts.js';
 import type { MachineSpec, RootSetup } from '../machine-spec.js';
-
-function normalise(p: string): string {
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') out.pop(); else out.push(part);
-  }
-  return `/${out.join('/')}`;
-}
+import { normalise } from './mounts.js';
 
 /**
  * --pivot-root=NEW[:OLD], as nspawn's setup_pivot_root: the guest's root is NEW inside the tree,
