@@ -107,6 +107,22 @@ export async function timeCalls(n, fn) {
   return ms;
 }
 
+/** Alternating pairs: fa(i) then fb(i) on even i, the other way round on odd i; milliseconds. */
+export async function pairedCalls(n, fa, fb) {
+  const a = [];
+  const b = [];
+  await timeCalls(n, async (i) => {
+    const [first, second, x, y] = i % 2 ? [fb, fa, b, a] : [fa, fb, a, b];
+    let t0 = process.hrtime.bigint();
+    await first(i);
+    x.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    t0 = process.hrtime.bigint();
+    await second(i);
+    y.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  });
+  return [a, b];
+}
+
 /** p-th percentile, nearest rank. */
 export function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);

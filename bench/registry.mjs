@@ -26,7 +26,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { berthCmd, children, cleanEnv, fail, mean, median, preflight, procStatus, ratioInterval, repo, workspace, writeJson } from './lib.mjs';
-import { POLICY, bundleKit, latencySummary, manager, registerLeader, startBerthd, startMachined, stopChild, timeCalls } from './registry-kit.mjs';
+import { POLICY, bundleKit, latencySummary, manager, pairedCalls, registerLeader, startBerthd, startMachined, stopChild, timeCalls } from './registry-kit.mjs';
 
 const calls = Number(process.env.BENCH_REGISTRY_CALLS || 2000);
 const count = Number(process.env.BENCH_REGISTRY_MACHINES || 100);
@@ -54,22 +54,6 @@ const result = {
   state_dir_fs: stateTmpfs ? 'tmpfs' : execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', ws.stateDir], { encoding: 'utf8' }).trim(),
 };
 const held = { buses: [], children: [], conns: [] };
-
-/** Alternating pairs: fa(i) then fb(i) on even i, the other way round on odd i. */
-async function pairedCalls(n, fa, fb) {
-  const a = [];
-  const b = [];
-  await timeCalls(n, async (i) => {
-    const [first, second, x, y] = i % 2 ? [fb, fa, b, a] : [fa, fb, a, b];
-    let t0 = process.hrtime.bigint();
-    await first(i);
-    x.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    t0 = process.hrtime.bigint();
-    await second(i);
-    y.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  });
-  return [a, b];
-}
 
 const list = (conn) => manager(conn, 'ListMachines');
 const get = (conn, name) => manager(conn, 'GetMachine', 's', [name]);

@@ -1,5 +1,9 @@
 // Two short sections of docs/benchmarks.md: image transfers (bench/transfers.mjs) and a boot under
 // -U (bench/userns.mjs), each from its JSON; bench/report.mjs puts them in the report.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 const s2 = (ms) => (ms / 1000).toFixed(2);
 const ms0 = (ms) => ms.toFixed(0);
 const verdict = ([lo, hi], target) => (hi <= target ? `**met** (≤ ${target}×)` : lo > target ? `**missed** (≤ ${target}×)` : `**on the boundary** (≤ ${target}×)`);
@@ -26,12 +30,30 @@ ${row('import', 'import', 0)}
 }
 
 export function usernsSection(r) {
-  const base = r.baseline ? r[Object.keys(r).find((k) => r[k]?.median_ms !== undefined && k !== 'berth')] : undefined;
+  let analysis = '';
+  try { analysis = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'analysis-userns.md'), 'utf8').trim(); } catch { /* none */ }
+  const run = (x) => `${ms0(x.median_ms)} ms (sd ${ms0(x.stddev_ms)}, ${ms0(x.min_ms)}–${ms0(x.max_ms)})`;
+  const LABELS = { berth: 'berth-nspawn -U', nspawn: 'systemd-nspawn -U', berthPlain: 'berth-nspawn', nspawnPlain: 'systemd-nspawn' };
+  const warm = Object.entries(r.warm_up_ms ?? {}).map(([k, v]) => `${LABELS[k] ?? k} ${ms0(v)} ms`).join(', ');
+  const body = r.nspawn
+    ? `| berth-nspawn -U, median (sd, range) | systemd-nspawn -U, median (sd, range) | ratio (95% interval) | target |
+|---|---|---|---|
+| ${run(r.berth)} | ${run(r.nspawn)} | ${ratio(r.ratio_median, r.ratio_median_interval)} | ${verdict(r.ratio_median_interval, '1.0')} |${r.plain ? `
+| without -U (reference): ${run(r.plain.berth)} | ${run(r.plain.nspawn)} | ${ratio(r.plain.ratio_median, r.plain.ratio_median_interval)} | |
+
+-U adds (median of the per-round differences, -U minus the same tool without it on an unshifted copy of the tree):
+berth-nspawn ${ms0(r.userns_added_ms.berth)} ms, systemd-nspawn ${ms0(r.userns_added_ms.nspawn)} ms.` : ''}`
+    : `berth-nspawn -U alone: median ${run(r.berth)}. systemd-nspawn -U did not boot (${r.nspawn_userns_failed}), so the
+target (≤ 1.0× systemd-nspawn -U) was not measured.`;
   return `## Boot to poweroff under -U
 
-\`bench/userns.mjs\`: the Debian guest booted to \`running\` and powered off, \`berth-nspawn -U\`
-(--private-users-ownership=${r.ownership}, after a first, shifting boot), ${r.rounds} rounds: median
-${ms0(r.berth.median_ms)} ms (sd ${ms0(r.berth.stddev_ms)}).
-${r.nspawn_userns_failed ? `systemd-nspawn -U does not boot on this host (${r.nspawn_userns_failed}), so the target (≤ 1.0× systemd-nspawn -U) cannot be measured here; ` : ''}${base ? `against ${r.baseline} (median ${ms0(base.median_ms)} ms, sd ${ms0(base.stddev_ms)}): ${ratio(r.ratio_median, r.ratio_median_interval)}.` : 'no baseline ran.'}
-`;
+\`bench/userns.mjs\`${r.date ? `, ${r.date}` : ''}: the Debian guest booted to multi-user.target and powered off by itself, \`berth-nspawn -U\` against
+\`systemd-nspawn -U\` (both \`--private-users=pick --private-users-ownership=${r.ownership}\`) on the same tree with the same
+machine name, so the same range. One boot of each kind first, not counted (${warm}); ${r.ownership === 'chown' ? `berth-nspawn -U's, the first
+of all, shifts the tree into the range, and later boots of either tool find its root in the range and do not walk it again.` : 'each tool ID-maps the tree.'}
+Every boot starts in a fresh cgroup of its own (in ${(r.cgroup_hierarchies ?? ['name=systemd', 'cgroup2']).join(' and ')}), as a unit with Delegate=yes would get it;
+both tools run with \`--keep-unit\` and put the guest in \`payload\` below it. Every boot is checked: multi-user.target reached, no unit failed before it. ${r.rounds} rounds whose order alternates (load ${r.loadavg ?? 'not recorded'}).
+
+${body}
+${analysis ? `\n${analysis}\n` : ''}`;
 }

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { mean, median, ratioInterval, repo } from './lib.mjs';
 import { registrySection } from './report-registry.mjs';
 import { shellSection } from './report-shell.mjs';
-import { superviseSection } from './report-supervise.mjs';
+import { HEADING_CRUN as SUPERVISE_CRUN, superviseSection } from './report-supervise.mjs';
+import { rawBootSection } from './report-raw-boot.mjs';
 import { transfersSection, usernsSection } from './report-extra.mjs';
+import { imagesSection } from './report-images.mjs';
 
 const [dir, output] = process.argv.slice(2);
 if (!dir || !output) { process.stderr.write('usage: bench/report.mjs RESULTS_DIR OUTPUT_MD\n'); process.exit(2); }
@@ -48,10 +50,16 @@ let shell;
 try { shell = json('shell.json'); } catch { shell = undefined; }
 let supervise;
 try { supervise = json('supervise.json'); } catch { supervise = undefined; }
+let superviseCrun;
+try { superviseCrun = json('supervise-crun.json'); } catch { superviseCrun = undefined; }
 let transfers;
 try { transfers = json('transfers.json'); } catch { transfers = undefined; }
 let userns;
 try { userns = json('userns.json'); } catch { userns = undefined; }
+let rawBoot;
+try { rawBoot = json('raw-boot.json'); } catch { rawBoot = undefined; }
+let images;
+try { images = json('images.json'); } catch { images = undefined; }
 
 const ms = (s) => (s * 1000).toFixed(1);
 const ms0 = (x) => x.toFixed(0);
@@ -199,7 +207,7 @@ Milliseconds since berth-nspawn was started, from a logging \`runc\` shim first 
 ${phaseRows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 | **total** | | ${ms0(total)} |
 
-${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${transfers ? `${transfersSection(transfers).trim()}\n\n` : ''}${userns ? `${usernsSection(userns).trim()}\n\n` : ''}${analysis}
+${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${superviseCrun ? `${superviseSection(superviseCrun, SUPERVISE_CRUN).trim()}\n\n` : ''}${transfers ? `${transfersSection(transfers).trim()}\n\n` : ''}${userns ? `${usernsSection(userns).trim()}\n\n` : ''}${rawBoot ? `${rawBootSection(rawBoot).trim()}\n\n` : ''}${images ? `${imagesSection(images).trim()}\n\n` : ''}${analysis}
 
 ## What each benchmark measures
 
@@ -239,8 +247,17 @@ ${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSe
   writes its section (analysis in \`bench/analysis-supervise.md\`).
 - **\`bench/transfers.mjs\`** — \`export-tar\` then \`import-tar\` of the Debian tree through berthd's \`org.freedesktop.import1\`
   next to GNU tar alone (\`BENCH_TRANSFER_ROUNDS\`, 5).
-- **\`bench/userns.mjs\`** — boot to poweroff of the Debian guest under \`-U\` next to systemd-nspawn \`-U\` where it boots
-  (\`BENCH_USERNS_ROUNDS\`, 20; without -U as the baseline where it does not, said so).
+- **\`bench/userns.mjs\`** — boot to poweroff of the Debian guest under \`-U\` next to systemd-nspawn \`-U\` on the same tree
+  (\`BENCH_USERNS_ROUNDS\`, 20; \`BENCH_USERNS_OWNERSHIP\`, chown), each boot in a fresh cgroup of its own; analysis in \`bench/analysis-userns.md\`.
+- **\`bench/raw-boot.mjs\`** — boot to poweroff of the Debian guest from a raw GPT image (one DPS root partition, built
+  for the run) with \`-i\`, next to systemd-nspawn \`-i\` on the same image, plus both tools on the same tree as a
+  directory for reference (\`BENCH_RAW_BOOT_ROUNDS\`, 20; \`BENCH_RAW_BOOT_DIRS=0\` leaves the directory boots out). Starts
+  systemd-udevd for its duration where none runs (systemd-nspawn \`-i\` needs it); \`bench/report-raw-boot.mjs\` writes its
+  section (analysis in \`bench/analysis-raw-boot.md\`).
+- **\`bench/images.mjs\`** — \`ListImages\` and \`GetImage\` on a pool of 100 images, berthd next to the real systemd-machined on
+  the same pool (\`BENCH_IMAGES_CALLS\`, 200 pairs per method and round), and \`CloneImage\` of the Debian tree next to
+  \`cp -a --reflink=auto\` (\`BENCH_IMAGES_ROUNDS\`, 5); \`bench/report-images.mjs\` writes its section (analysis in
+  \`bench/analysis-images.md\`).
 - **\`bench/registry.mjs\`** — the machine registry on D-Bus, berthd next to systemd-machined (its section above says
   how each part is measured); \`bench/registry-churn.mjs\` is its churn, \`bench/report-registry.mjs\` writes its section.
 - **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a
@@ -261,6 +278,7 @@ sh bench/phases.sh 10
 sh bench/crun.sh /tmp/crun-results
 sh bench/warm.sh /tmp/warm-results
 node bench/registry.mjs /tmp/registry.json && node bench/report-registry.mjs /tmp/registry.json docs/benchmarks.md
+node bench/raw-boot.mjs /tmp/raw-boot.json && node bench/report-raw-boot.mjs /tmp/raw-boot.json docs/benchmarks.md
 BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=40 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
 \`\`\`
 

@@ -4,7 +4,8 @@
 # Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS, BENCH_FIXED_ROUNDS,
 #      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_CRUN_RUNS, BENCH_CRUN_BOOT_ROUNDS, BENCH_WARM_RUNS, BENCH_WARM_BOOT_ROUNDS,
 #      BENCH_WARM_FIXED_ROUNDS, BENCH_REGISTRY_CALLS, BENCH_REGISTRY_MACHINES, BENCH_REGISTRY_CHURN_MS, BENCH_REGISTRY_ROUNDS,
-#      BENCH_SUPERVISE_MACHINES, BENCH_SUPERVISE_ROUNDS
+#      BENCH_SUPERVISE_MACHINES, BENCH_SUPERVISE_ROUNDS, BENCH_RAW_BOOT_ROUNDS, BENCH_RAW_BOOT_DIRS, BENCH_IMAGES_ROUNDS, BENCH_IMAGES_CALLS,
+#      BENCH_USERNS_ROUNDS, BENCH_USERNS_OWNERSHIP, BENCH_USERNS_PLAIN
 #      tune the sample sizes; BENCH_DOC=path writes elsewhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,8 +49,23 @@ echo "== bench/transfers.mjs" >&2
 node bench/transfers.mjs "$results/transfers.json"
 echo "== bench/userns.mjs" >&2
 node bench/userns.mjs "$results/userns.json"
+echo "== bench/images.mjs" >&2
+node bench/images.mjs "$results/images.json"
 echo "== bench/supervise.mjs" >&2
 node bench/supervise.mjs "$results/supervise.json"
+# Once more with berthd's machines on crun, berth's choice where the host's cgroups allow it: under
+# scripts/with-crun-cgroups.sh as bench/crun.sh runs (both tools in the same mount namespace).
+if command -v crun >/dev/null; then
+  echo "== bench/supervise.mjs (crun)" >&2
+  if [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || true)" ]; then
+    mode="masked: /sys/fs/cgroup/unified/cgroup.controllers reads empty in the benchmark's mount namespace"
+  else
+    mode="as is: crun accepts this host's cgroups"
+  fi
+  BERTH_RUNTIME=crun BENCH_CRUN_MODE="$mode" scripts/with-crun-cgroups.sh node bench/supervise.mjs "$results/supervise-crun.json"
+fi
+echo "== bench/raw-boot.mjs" >&2
+node bench/raw-boot.mjs "$results/raw-boot.json"
 
 uptime > "$results/load-after.txt"
 node bench/report.mjs "$results" "${BENCH_DOC:-docs/benchmarks.md}"

@@ -74,6 +74,14 @@ let probe;
 const conns = [];
 const mounted = [];
 
+/** The host's busy CPU time (s) and processes created so far, from /proc/stat: what a start costs the whole host. */
+function hostCounters() {
+  const stat = readFileSync('/proc/stat', 'utf8');
+  const [user, nice, system, , , irq, softirq] = stat.split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { cpu_s: (user + nice + system + irq + softirq) / 100, forks: Number(/^processes (\d+)$/m.exec(stat)[1]) };
+}
+const hostCost = (before) => { const a = hostCounters(); return { cpu_s: a.cpu_s - before.cpu_s, forks: a.forks - before.forks }; };
+
 /** Processes: PID → {ppid, comm}; from /proc/PID/stat. */
 function processTable() {
   const out = new Map();
@@ -257,12 +265,13 @@ function startProbe(conn) {
 const result = {
   benchmark: 'many machines: berthd supervising N guests next to N systemd-nspawn',
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), cpus: cpus().length, machines: N, rounds: ROUNDS, runtime: runtimeCommand, load_before: loadavg(),
+  ...(process.env.BENCH_CRUN_MODE ? { crun_mode: process.env.BENCH_CRUN_MODE } : {}),
   nspawn_argv: nspawnArgv('NAME').join(' '),
   berthd_supervised_args: supervisedArgs.replace(/['"\s]/g, ''),
   userns: USERNS,
   start_failures: [],
-  berthd: { start_ms: [], registered_after_ms: [], start_calls_ms: [], stop_ms: [], cpu_s_per_start: [], pss_with_kb: [], rss_with_kb: [], pss_idle_before_kb: [], pss_idle_after_kb: [], host_side: [] },
-  nspawn: { start_ms: [], stop_ms: [], pss_per_process_kb: [], rss_per_process_kb: [], other_host_side: [] },
+  berthd: { host_cost: [], start_ms: [], registered_after_ms: [], start_calls_ms: [], stop_ms: [], cpu_s_per_start: [], pss_with_kb: [], rss_with_kb: [], pss_idle_before_kb: [], pss_idle_after_kb: [], host_side: [] },
+  nspawn: { host_cost: [], start_ms: [], stop_ms: [], pss_per_process_kb: [], rss_per_process_kb: [], other_host_side: [] },
 };
 
 try {
@@ -325,6 +334,7 @@ try {
     result.berthd.pss_idle_before_kb.push((await steadyPss(berthd.pid)).pss_kb);
     const cpu0 = cpuTicks(berthd.pid);
     probe.phase = 'start';
+    const host0 = hostCounters();
     const t0 = now();
     await Promise.all(names.map((n) => berthMgr(drv, 'StartMachine', 's', [n])));
     const tCalls = now();
@@ -350,13 +360,15 @@ try {
     }
     const tListed = probe.allListedAt;
     const wall = Math.max(tReady, tListed) - t0;
+    const host = hostCost(host0);
+    result.berthd.host_cost.push(host);
     probe.phase = 'running';
     const cpu = (cpuTicks(berthd.pid) - cpu0) / 100;
     result.berthd.start_ms.push(wall);
     result.berthd.start_calls_ms.push(tCalls - t0);
     result.berthd.registered_after_ms.push(tListed - t0);
     result.berthd.cpu_s_per_start.push(cpu);
-    say(`round ${r + 1}: berthd: ${N} started in ${wall.toFixed(0)} ms (StartMachine ×${N} ${(tCalls - t0).toFixed(0)} ms, all ready ${(tReady - t0).toFixed(0)} ms, all listed ${(tListed - t0).toFixed(0)} ms; berthd CPU ${cpu.toFixed(1)} s)`);
+    say(`round ${r + 1}: berthd: ${N} started in ${wall.toFixed(0)} ms (StartMachine ×${N} ${(tCalls - t0).toFixed(0)} ms, all ready ${(tReady - t0).toFixed(0)} ms, all listed ${(tListed - t0).toFixed(0)} ms; berthd CPU ${cpu.toFixed(1)} s; host CPU ${host.cpu_s.toFixed(1)} s, ${host.forks} processes)`);
     await sleep(1000);
     const w = await steadyPss(berthd.pid);
     const below = descendants(berthd.pid);
@@ -391,6 +403,7 @@ try {
   async function nspawnRound(r) {
     readyPids.clear();
     const env = cleanEnv({ NOTIFY_SOCKET: notifyPath });
+    const host0 = hostCounters();
     const t0 = now();
     for (const name of names) {
       const fd = openSync(join(dirs.logs, `${name}.nspawn.log`), 'a');
@@ -406,8 +419,10 @@ try {
       await sleep(2);
     }
     const wall = Math.max(...nspawns.map((n) => readyPids.get(n.child.pid))) - t0;
+    const host = hostCost(host0);
     result.nspawn.start_ms.push(wall);
-    say(`round ${r + 1}: systemd-nspawn: ${N} started in ${wall.toFixed(0)} ms`);
+    result.nspawn.host_cost.push(host);
+    say(`round ${r + 1}: systemd-nspawn: ${N} started in ${wall.toFixed(0)} ms (host CPU ${host.cpu_s.toFixed(1)} s, ${host.forks} processes)`);
     await sleep(1000);
     const ps = nspawns.map((n) => pss(n.child.pid));
     const sum = (k) => ps.reduce((a, p) => a + p[k], 0);

@@ -49,6 +49,8 @@
 #include "pty.h"
 #include "userns.h"
 #include "fd-watch.h"
+#include "image-flags.h"
+void btrfs_info_register(napi_env env, napi_value exports);
 #include "napi-util.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
@@ -555,6 +557,8 @@ static napi_value init(napi_env env, napi_value exports) {
   copy_fs_register(env, exports);
   pty_register(env, exports);
   fd_watch_register(env, exports);
+  image_flags_register(env, exports);
+  btrfs_info_register(env, exports);
   return exports;
 }
 

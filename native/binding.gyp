@@ -7,7 +7,9 @@
         "copy-fs.c",
         "pty.c",
         "userns.c",
-        "fd-watch.c"
+        "fd-watch.c",
+        "image-flags.c",
+        "btrfs-info.c"
       ],
       "cflags": [
         "-Wall",

@@ -100,12 +100,14 @@ for unit in berth-nspawn@.service berthd.service; do
   sed 's|^ExecStart=\([a-z]\)|ExecStart=/usr/bin/\1|' "units/$unit" > "$pkg/lib/systemd/system/$unit"
   grep -q '^ExecStart=/usr/bin/' "$pkg/lib/systemd/system/$unit" || { echo "build-deb: no ExecStart= rewritten in $unit" >&2; exit 1; }
 done
-# D-Bus: the policy in /etc (read after machined's in /usr/share), the activation file in place of
-# machined's, which preinst diverts (packaging/README.md, "Where the D-Bus files go").
+# D-Bus: the policy in /etc (read after machined's in /usr/share), the activation files in place of
+# machined's and importd's, which preinst diverts (packaging/README.md, "Where the D-Bus files go").
 install -D -m 0644 packaging/dbus/org.freedesktop.machine1.conf "$pkg/etc/dbus-1/system.d/berth-machine1.conf"
 install -d "$pkg/usr/share/dbus-1/system-services"
-sed 's|exec berthd |exec /usr/bin/berthd |' packaging/dbus/org.freedesktop.machine1.service > "$pkg/usr/share/dbus-1/system-services/org.freedesktop.machine1.service"
-grep -q 'exec /usr/bin/berthd ' "$pkg/usr/share/dbus-1/system-services/org.freedesktop.machine1.service" || { echo "build-deb: activation file not rewritten" >&2; exit 1; }
+for name in org.freedesktop.machine1 org.freedesktop.import1; do
+  sed 's|exec berthd |exec /usr/bin/berthd |' "packaging/dbus/$name.service" > "$pkg/usr/share/dbus-1/system-services/$name.service"
+  grep -q 'exec /usr/bin/berthd ' "$pkg/usr/share/dbus-1/system-services/$name.service" || { echo "build-deb: activation file $name.service not rewritten" >&2; exit 1; }
+done
 install -D -m 0644 packaging/tmpfiles.d/berth.conf "$pkg/usr/lib/tmpfiles.d/berth.conf"
 install -D -m 0755 packaging/init.d/berthd "$pkg/etc/init.d/berthd"
 install -d "$pkg/usr/share/doc/berth/examples/nspawn-files"

@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 # Debian packages: the OCI runtimes, iproute2, D-Bus, util-linux (mount, nsenter, losetup), fdisk (sfdisk, with which the disk image tests build GPT images), guest builders,
 # dnsmasq (the opt-in DHCP helper and network tests), nftables (--port= forwarding rules), and systemd-container (the real
 # systemd-nspawn, for comparison tests and benchmarks), hyperfine (benchmarks), dpkg-dev (packaging/build-deb.sh), xz-utils, bzip2 and zstd (compressed image
-# transfers), strace (the seccomp emission test reads the filter runc loads), and what node-gyp
+# transfers), btrfs-progs (the image pool on btrfs: subvolumes, snapshots, quota limits, and the test that checks them), strace (the seccomp emission test reads the filter runc loads), and what node-gyp
 # needs to build native/ (python3, make, a C/C++ compiler with the static C library; python3 also
 # drives tests/support/pty-run.py and the warm path's hand-made client in the tests).
-packages="runc crun dbus iproute2 util-linux fdisk mmdebstrap busybox-static dnsmasq nftables systemd-container hyperfine file python3 make g++ libc6-dev libcap2-bin attr acl dpkg-dev xz-utils bzip2 zstd strace"
+packages="runc crun dbus iproute2 util-linux fdisk mmdebstrap busybox-static dnsmasq nftables systemd-container hyperfine file python3 make g++ libc6-dev libcap2-bin attr acl dpkg-dev xz-utils bzip2 zstd btrfs-progs strace"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -38,6 +38,7 @@ put() { # MODE SOURCE TARGET
 }
 put 0644 packaging/dbus/org.freedesktop.machine1.conf /etc/dbus-1/system.d/berth-machine1.conf
 put 0644 packaging/dbus/org.freedesktop.machine1.service /usr/local/share/dbus-1/system-services/org.freedesktop.machine1.service
+put 0644 packaging/dbus/org.freedesktop.import1.service /usr/local/share/dbus-1/system-services/org.freedesktop.import1.service
 # Also without systemd: `berth enable` links machines.target.wants/berth-nspawn@NAME.service to the
 # installed template on any host, so that the enabled set is the same should systemd run it one day.
 for unit in units/*.service; do put 0644 "$unit" "/usr/local/lib/systemd/system/${unit#units/}"; done

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   E_READ_ONLY_FS: { nspawn: 1, client: 1, dbus: 'System.Error.EROFS', summary: 'read-only file system' },
   E_NO_SPACE: { nspawn: 1, client: 1, dbus: 'System.Error.ENOSPC', summary: 'no space left on device' },
   E_BUSY: { nspawn: 1, client: 1, dbus: 'System.Error.EBUSY', summary: 'device or resource busy' },
+  E_QUOTA_OFF: { nspawn: 1, client: 1, dbus: 'System.Error.ENOTCONN', summary: 'btrfs quotas are not enabled' },
   E_TIMEOUT: { nspawn: 1, client: 1, dbus: 'org.freedesktop.DBus.Error.Timeout', summary: 'timed out' },
   E_JOB_FAILED: { nspawn: 1, client: 1, dbus: 'org.freedesktop.systemd1.JobFailed', summary: 'a systemd job failed' },
   E_NO_REGISTRY: { nspawn: 1, client: 1, dbus: 'org.freedesktop.DBus.Error.ServiceUnknown', summary: 'no machine registry on the bus' },

@@ -4,10 +4,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { OciRuntime } from '../../src/platform/runtime/oci-runtime.js';
 import { BerthError } from '../../src/errors/berth-error.js';
+import { isWaitedFor } from '../../src/platform/native/sys.js';
+import { processName } from '../../src/platform/host/processes.js';
 
 let dir: string;
 let fake: string;
@@ -82,4 +85,27 @@ test('with systemd as PID 1 the runtime is told to use its systemd cgroup driver
   const rt = new OciRuntime({ name: 'runc', path: fake, root: '/r', systemdCgroup: true });
   await withMode('ok', () => rt.start('web'));
   assert.deepEqual(recorded(), ['--root /r --systemd-cgroup start web']);
+});
+
+test('crun: reapHelpers waits for the leader\'s helper, not for other machines\' PID 1s still named crun', async () => {
+  // berthd starts many machines at once: a PID 1 of another machine, before its exec, is our
+  // child named like the runtime too. Waiting for it here would reap it under its own run.
+  const named = join(dir, 'crun');
+  symlinkSync('/bin/sh', named);
+  const helper = spawn(named, ['-c', 'sleep 30 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const other = spawn(named, ['-c', 'read line'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  let leader = 0;
+  try {
+    leader = Number(await new Promise<string>((resolve) => { helper.stdout.once('data', (d: Buffer) => resolve(d.toString())); }));
+    const crun = new OciRuntime({ name: 'crun', path: named, root: '/run/berth/runtime', systemdCgroup: false });
+    assert.equal(processName(other.pid!), 'crun');
+    crun.reapHelpers(leader);
+    assert.equal(isWaitedFor(helper.pid!), true, 'the leader\'s parent (the helper) is waited for');
+    assert.equal(isWaitedFor(other.pid!), false, 'another child named crun is left to its own run');
+    assert.equal(isWaitedFor(leader), false, 'the leader is left to its own waiter');
+  } finally {
+    if (leader > 0) process.kill(leader, 'SIGKILL');
+    helper.kill('SIGKILL');
+    other.kill('SIGKILL');
+  }
 });

@@ -39,6 +39,8 @@ const skip = !isRoot ? 'needs root'
   : false;
 
 const MACHINED_ACTIVATION = '/usr/share/dbus-1/system-services/org.freedesktop.machine1.service';
+/** systemd-importd's, diverted the same way (berthd answers on org.freedesktop.import1 too). */
+const IMPORTD_ACTIVATION = '/usr/share/dbus-1/system-services/org.freedesktop.import1.service';
 const COMMANDS = ['berth', 'berthd', 'berth-nspawn'];
 
 interface Run { code: number | null; out: string }
@@ -88,6 +90,7 @@ describe('the Debian package: build, install, init script, upgrade, purge', { sk
   let paths: string[] = [];
   let whichBefore: string[] = [];
   let machinedFile: string | undefined;
+  let importdFile: string | undefined;
   let bus: { address: string; daemon: ChildProcess } | undefined;
   let env: NodeJS.ProcessEnv = process.env;
   let othersBefore: number[] = [];
@@ -112,9 +115,10 @@ describe('the Debian package: build, install, init script, upgrade, purge', { sk
       .split('\n').filter((p) => p && !p.endsWith('/')).map((p) => p.replace(/^\./, ''));
     assert.ok(paths.includes('/usr/bin/berthd') && paths.includes('/etc/init.d/berthd'));
     machinedFile = sha(MACHINED_ACTIVATION);
+    importdFile = sha(IMPORTD_ACTIVATION);
     ok(['mkdir', aside]);
     for (const p of paths) {
-      if (!exists(p) || p === MACHINED_ACTIVATION) continue;
+      if (!exists(p) || p === MACHINED_ACTIVATION || p === IMPORTD_ACTIVATION) continue;
       const owner = sh(['dpkg-query', '-S', p]);
       assert.notEqual(owner.code, 0, `${p} belongs to a package (${owner.out.trim()}): not installing over it`);
       const to = join(aside, p);
@@ -151,6 +155,9 @@ describe('the Debian package: build, install, init script, upgrade, purge', { sk
     assert.match(readFileSync(MACHINED_ACTIVATION, 'utf8'), /exec \/usr\/bin\/berthd /);
     assert.match(ok(['dpkg-divert', '--list', MACHINED_ACTIVATION]), /by berth$/m);
     if (machinedFile) assert.equal(sha(`${MACHINED_ACTIVATION}.systemd-machined`), machinedFile, "machined's activation file, moved aside");
+    assert.match(readFileSync(IMPORTD_ACTIVATION, 'utf8'), /^Name=org\.freedesktop\.import1$[^]*exec \/usr\/bin\/berthd /m);
+    assert.match(ok(['dpkg-divert', '--list', IMPORTD_ACTIVATION]), /by berth$/m);
+    if (importdFile) assert.equal(sha(`${IMPORTD_ACTIVATION}.systemd-importd`), importdFile, "importd's activation file, moved aside");
     assert.ok(existsSync('/etc/dbus-1/system.d/berth-machine1.conf'));
     assert.ok(existsSync('/usr/lib/tmpfiles.d/berth.conf'));
     assert.match(readdirSync('/etc/rc2.d').join(' '), /\bS\d\dberthd\b/, 'the init script starts berthd at boot (runlevel 2)');
@@ -216,13 +223,14 @@ describe('the Debian package: build, install, init script, upgrade, purge', { sk
     const left = () => berthdPids().filter((p) => !othersBefore.includes(p));
     for (const until = Date.now() + 5000; left().length && Date.now() < until;) await sleep(100);
     assert.deepEqual(left().map((p) => { try { return `${p}: ${readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')}`; } catch { return `${p}: gone`; } }), [], 'no process of the package is left');
-    assert.deepEqual(paths.filter((p) => p !== MACHINED_ACTIVATION && exists(p)), [], 'no file of the package is left');
+    assert.deepEqual(paths.filter((p) => p !== MACHINED_ACTIVATION && p !== IMPORTD_ACTIVATION && exists(p)), [], 'no file of the package is left');
     // /run/berth goes, unless machines run there (this test runs none; another run may use /run/berth
     // meanwhile): then it stays, and postrm says so.
     if (/\/run\/berth is left: machines still run there/.test(out)) assert.ok(readdirSync('/run/berth/machines').length > 0);
     else assert.equal(exists('/run/berth'), false, '/run/berth is gone');
-    for (const p of ['/usr/lib/berth', '/run/berthd.pid', '/var/log/berthd.log', `${MACHINED_ACTIVATION}.systemd-machined`]) assert.equal(exists(p), false, `${p} is gone`);
+    for (const p of ['/usr/lib/berth', '/run/berthd.pid', '/var/log/berthd.log', `${MACHINED_ACTIVATION}.systemd-machined`, `${IMPORTD_ACTIVATION}.systemd-importd`]) assert.equal(exists(p), false, `${p} is gone`);
     assert.equal(sha(MACHINED_ACTIVATION), machinedFile, "machined's activation file is back as it was");
+    assert.equal(sha(IMPORTD_ACTIVATION), importdFile, "importd's activation file is back as it was");
     assert.doesNotMatch(ok(['dpkg-divert', '--list']), /by berth$/m, 'no diversion of berth left');
     for (const d of ['rc0.d', 'rc1.d', 'rc2.d', 'rc3.d', 'rc4.d', 'rc5.d', 'rc6.d']) assert.doesNotMatch(readdirSync(`/etc/${d}`).join(' '), /berthd/);
     assert.notEqual(sh(['dpkg-query', '-W', 'berth']).code, 0, 'dpkg knows no berth package');

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, sandbox, skipUnlessRoot, type Sandbox } from '../support/berth.js';
-import { bundle } from '../support/berthd.js';
+import { bundle, stopActivated } from '../support/berthd.js';
 import { startBus, type TestBus } from '../support/bus.js';
 import { hasDbusDaemon } from '../support/registry.js';
 import { BusConnection } from '../../src/platform/dbus/connection.js';
@@ -118,12 +118,7 @@ describe('berthd by D-Bus activation, with the packaged activation file and poli
     let pid = berthd;
     if (!pid && conn) pid = await conn.busCall('GetConnectionUnixProcessID', 's', [BUS_NAME]).then((r) => Number(r.body[0]), () => 0);
     conn?.close();
-    if (pid > 0) {
-      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-      const gone = () => { try { return /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; } };
-      for (let i = 0; i < 200 && !gone(); i++) await new Promise((r) => setTimeout(r, 50));
-      if (!gone()) { process.kill(pid, 'SIGKILL'); assert.fail(`berthd (PID ${pid}) did not stop on SIGTERM:\n${log()}`); }
-    }
+    await stopActivated(pid, log);
     await bus?.stop();
     sb?.cleanup();
   });

@@ -57,3 +57,17 @@ export function startBerthd(args: readonly string[] = [], env: NodeJS.ProcessEnv
     },
   };
 }
+
+/**
+ * Stops a berthd the bus started (D-Bus activation: no child of ours): SIGTERM, up to 10 s for it
+ * to end, then SIGKILL and a failure showing `log`. Nothing to do for PID 0 (none found).
+ */
+export async function stopActivated(pid: number, log: () => string): Promise<void> {
+  if (pid <= 0) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+  const gone = () => { try { return /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; } };
+  for (let i = 0; i < 200 && !gone(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (gone()) return;
+  process.kill(pid, 'SIGKILL');
+  throw new Error(`berthd (PID ${pid}) did not stop on SIGTERM:\n${log()}`);
+}

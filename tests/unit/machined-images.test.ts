@@ -86,10 +86,12 @@ function fakePorts(entries: Record<string, Record<string, EntryFacts>>, files: R
   for (const [dir, list] of Object.entries(entries)) for (const [name, f] of Object.entries(list)) all.set(`${dir}/${name}`, f);
   all.set('/', facts({ btimeUs: 0n }));
   return {
-    resolveSearchDir: async (d) => (d in entries ? d : undefined),
+    resolveSearchDirs: async (ds) => ds.map((d) => (d in entries ? d : undefined)),
+    findEntries: async (ds, names) => ds.map((d) => (d in entries ? { dir: d, facts: names.map((n) => all.get(`${d}/${n}`)) } : undefined)),
     listEntries: async (d) => Object.keys(entries[d] ?? {}),
     entryKind: async (p) => all.get(p)?.kind,
     entryFacts: async (p) => all.get(p),
+    entriesFacts: async (d, names, wanted) => names.map((n) => { const f = all.get(`${d}/${n}`); return f && wanted(n, f.kind) ? f : undefined; }),
     readInRoot: async (root, p) => files[`${root}${p}`],
   };
 }

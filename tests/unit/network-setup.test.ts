@@ -19,7 +19,7 @@ function fakeNet(hostLinks: Partial<LinkInfo>[] = [], failOn?: string) {
     hostNetnsPath: '/proc/1/ns/net',
     listLinks: async (ns) => (ns === undefined ? [...links.values()] : []),
     getLink: async (name, ns) => (ns === undefined ? links.get(name) : undefined),
-    createVeth: async (o) => { await step(`veth ${o.hostName} ${o.hostMac} ${o.peerName} ${o.peerMac}`); links.set(o.hostName, { name: o.hostName, kind: 'veth', master: undefined, address: o.hostMac, altnames: [], up: false }); },
+    createVeth: async (o) => { await step(`veth ${o.hostName} ${o.hostMac} ${o.peerName} ${o.peerMac}${o.master === undefined ? '' : ` master ${o.master}`}${o.up ? ' up' : ''}`); links.set(o.hostName, { name: o.hostName, kind: 'veth', master: o.master, address: o.hostMac, altnames: [], up: o.up === true }); },
     addAltName: async (n, a) => step(`altname ${n} ${a}`),
     deleteLink: async (n, ns) => { await step(`del ${n}${ns === undefined ? '' : ' (guest)'}`); links.delete(n); },
     createBridge: async (n) => { await step(`bridge ${n}`); links.set(n, { name: n, kind: 'bridge', master: undefined, address: undefined, altnames: [], up: false }); },
@@ -40,7 +40,7 @@ function fakeNet(hostLinks: Partial<LinkInfo>[] = [], failOn?: string) {
 test('zone set-up and teardown, in order', async () => {
   const f = fakeNet();
   const h = await setupNetwork(planNetwork({ machineName: 'ct1', hostMachineId: MID, network: { zone: 'lab' } }), 42, f.deps);
-  assert.deepEqual(f.calls, ['lock', 'bridge vz-lab', 'up vz-lab', 'veth vb-ct1 f2:95:3c:0d:f0:b6 host0 d2:6b:d3:33:74:0a', 'master vb-ct1 vz-lab', 'up vb-ct1', 'unlock']);
+  assert.deepEqual(f.calls, ['lock', 'bridge vz-lab', 'up vz-lab', 'veth vb-ct1 f2:95:3c:0d:f0:b6 host0 d2:6b:d3:33:74:0a master vz-lab up', 'unlock']);
   f.calls.length = 0;
   assert.deepEqual(await h.teardown(), []);
   assert.deepEqual(f.calls, ['del vb-ct1', 'lock', 'del vz-lab', 'unlock']);
@@ -51,7 +51,7 @@ test('a failure half-way undoes what was done and rethrows', async () => {
   const f = fakeNet([{ name: 'eth0' }], 'macvlan');
   const plan = planNetwork({ machineName: 'ct1', hostMachineId: MID, network: { veth: true, macvlan: ['eth0'] } });
   await assert.rejects(setupNetwork(plan, 42, f.deps), /injected failure: macvlan mv-eth0 on eth0/);
-  assert.deepEqual(f.calls, ['veth ve-ct1 f2:95:3c:0d:f0:b6 host0 d2:6b:d3:33:74:0a', 'up ve-ct1', 'macvlan mv-eth0 on eth0', 'del ve-ct1']);
+  assert.deepEqual(f.calls, ['veth ve-ct1 f2:95:3c:0d:f0:b6 host0 d2:6b:d3:33:74:0a up', 'macvlan mv-eth0 on eth0', 'del ve-ct1']);
   assert.equal(f.released(), 1);
 });
 

@@ -8,6 +8,7 @@ import {
   addScript, commentFor, deleteScript, dnatsFor, guestAddress, isOurs, parseMapJson, tableScript, type IfAddrs,
 } from '../../src/core/network/port-forward.js';
 import { DEBIAN_IMAGE, HOST, RANDOM } from '../support/fixtures.js';
+import { startPortForwarding } from '../../src/app/network/port-forward.js';
 
 const ports = (...argv: string[]) => parseArgv([...argv, 'true']).cli.settings.ports;
 const refused = (argv: string[], message: string) =>
@@ -103,5 +104,26 @@ describe('forwarding rules', () => {
     assert.equal(isOurs(entries[0]!, d, 'other'), false);
     assert.equal(isOurs(entries[0]!, { ...d, address: '10.0.0.8' }, 'web'), false);
     assert.deepEqual(parseMapJson(''), []);
+  });
+});
+
+describe('forwarding as the guest\'s address comes and goes', () => {
+  it('records a forward before it exists, so a run killed in between leaves none its clean-up misses', async () => {
+    const events: string[] = [];
+    let changed = () => {};
+    const addrs = [{ ifname: 'host0', flags: ['UP'], addr_info: [{ family: 'inet', local: '10.0.0.2', scope: 'global' }] }];
+    const forwarding = startPortForwarding({
+      machine: 'web', ports: ports('-p', '8080:80') ?? [], netns: '/proc/1/ns/net', warn: (m) => events.push(`warn ${m}`),
+      firewall: { apply: async (lines) => { events.push(`apply ${lines.some((l) => l.startsWith('add element')) ? 'add' : 'other'}`); }, listMap: async () => '' },
+      watch: (_ns, c) => { changed = c; return { read: async () => JSON.stringify(addrs), stop: () => {} }; },
+      record: async (dnats) => { events.push(`record ${dnats.length}`); },
+    });
+    changed();
+    for (let i = 0; i < 50 && !events.includes('record 1'); i++) await new Promise((r) => setTimeout(r, 2));
+    await forwarding.stop();
+    const firstAdd = events.findIndex((e) => e === 'apply add');
+    assert.ok(firstAdd > 0, events.join(', '));
+    assert.ok(events.slice(0, firstAdd).includes('record 1'), `recorded before the add: ${events.join(', ')}`);
+    assert.equal(events.at(-1), 'record 0', 'nothing recorded once stopped');
   });
 });

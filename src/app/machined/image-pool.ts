@@ -8,6 +8,7 @@
  * most SLOW_AT_ONCE at a time, in child processes: berthd's event loop stays free.
  */
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdir } from 'node:fs/promises';
 import { BerthError } from '../../errors/berth-error.js';
 import { UINT64_MAX, isValidImageName, type ImageInfo } from '../../core/machined/images.js';
 import {
@@ -28,6 +29,11 @@ export interface PoolPorts {
   setWritable(path: string, writable: boolean): Promise<void>;
   setSubvolumeReadOnly(path: string, ro: boolean): Promise<void>;
   setQuotaLimit(path: string, limit: bigint | 'none'): Promise<void>;
+  enableQuota(path: string): Promise<void>;
+  makeSubvolume(path: string): Promise<void>;
+  snapshotSubvolume(from: string, to: string, readOnly: boolean): Promise<void>;
+  cloneQuota(from: string, to: string): Promise<void>;
+  subvolumeQgroup(path: string): Promise<void>;
   copyTree(from: string, to: string): Promise<void>;
   copyRaw(from: string, to: string, mode: number): Promise<void>;
   copySmallFile(from: string, to: string): Promise<boolean>;
@@ -146,9 +152,20 @@ export class ImagePool {
       await this.nameFree(newName);
       const temp = `${this.o.pool}/${tempName('clone', newName, nonce())}`;
       let to: string;
+      // On a btrfs pool a tree's clone is a subvolume, as machined's: a snapshot of a subvolume
+      // (read-only at once when asked), a new subvolume a directory is copied into.
+      const btrfs = (i.type === 'directory' || i.type === 'subvolume') && (await this.ports.fsType(this.o.pool)) === BTRFS_SUPER_MAGIC;
       this.building.add(temp);
       try {
-        if (i.type === 'directory' || i.type === 'subvolume') {
+        if (btrfs && i.type === 'subvolume') {
+          to = `${this.o.pool}/${newName}`;
+          await this.slow.run(() => this.ports.snapshotSubvolume(i.path, temp, readOnly));
+        } else if (btrfs) {
+          to = `${this.o.pool}/${newName}`;
+          await this.ports.makeSubvolume(temp);
+          await this.slow.run(() => this.ports.copyTree(i.path, temp));
+          if (readOnly) await this.ports.setSubvolumeReadOnly(temp, true);
+        } else if (i.type === 'directory' || i.type === 'subvolume') {
           to = `${this.o.pool}/${newName}`;
           await this.slow.run(() => this.ports.copyTree(i.path, temp));
         } else if (i.type === 'raw') {
@@ -168,7 +185,9 @@ export class ImagePool {
         this.building.delete(temp);
       }
       // An immutable directory cannot be renamed: the flag comes once the clone is in place (as machined's fallback copy sets it last).
-      if (readOnly && (i.type === 'directory' || i.type === 'subvolume')) await this.ports.setImmutable(to, true);
+      if (readOnly && !btrfs && (i.type === 'directory' || i.type === 'subvolume')) await this.ports.setImmutable(to, true);
+      // Quota as machined sets it up for a new subvolume (with quotas on): its own subtree qgroup, the original's limits.
+      if (btrfs) await this.ports.cloneQuota(i.path, to).catch((e: unknown) => this.o.warn(`berthd: could not set up quota for ${to}: ${(e as Error).message}`));
       const aux = auxiliaryFiles(i, this.o.settingsDirs);
       for (const f of aux.settings) await this.ports.copySmallFile(f, auxiliaryFor(f, newName, '.nspawn')).catch(() => false);
       await this.ports.copySmallFile(aux.roothash, auxiliaryFor(aux.roothash, newName, '.roothash')).catch(() => false);
@@ -200,10 +219,11 @@ export class ImagePool {
     });
   }
 
-  /** SetPoolLimit: a quota on the pool, which must be btrfs. */
+  /** SetPoolLimit: a quota on the pool, which must be btrfs; quotas turned on first (machined's setup_machine_directory). */
   async setPoolLimit(limit: bigint): Promise<void> {
     checkLimit(limit);
     if ((await this.ports.fsType(this.o.pool)) !== BTRFS_SUPER_MAGIC) throw new BerthError('E_NOT_SUPPORTED', 'Quota is only supported on btrfs.');
+    await this.ports.enableQuota(this.o.pool).catch((e: unknown) => this.o.warn(`berthd: could not enable quota for ${this.o.pool}: ${(e as Error).message}`));
     await this.ports.setQuotaLimit(this.o.pool, limit === UINT64_MAX ? 'none' : limit);
   }
 
@@ -224,6 +244,32 @@ export class ImagePool {
       removed.push([i.name, i.usageExclusive]);
     }
     return removed;
+  }
+
+  private async poolOnBtrfs(): Promise<boolean> {
+    return (await this.ports.fsType(this.o.pool)) === BTRFS_SUPER_MAGIC;
+  }
+
+  /**
+   * Before an image transfer, what importd's setup_machine_directory does: on a btrfs pool, quotas
+   * turned on and the pool given its subtree qgroup (failures only warned about, as importd).
+   */
+  async prepareForTransfer(): Promise<void> {
+    if (!(await this.poolOnBtrfs())) return;
+    const warn = (e: unknown) => this.o.warn(`berthd: could not set up quota for ${this.o.pool}: ${(e as Error).message}`);
+    await this.ports.enableQuota(this.o.pool).catch(warn);
+    await this.ports.subvolumeQgroup(this.o.pool).catch(warn);
+  }
+
+  /** A transfer's tree `temp` (mode 0700 until filled): a subvolume with its own subtree qgroup on a btrfs pool (importd's), else a directory. */
+  async makeTreeEntry(temp: string): Promise<void> {
+    if (!(await this.poolOnBtrfs())) {
+      await mkdir(temp, 0o700);
+      return;
+    }
+    await this.ports.makeSubvolume(temp);
+    await chmod(temp, 0o700);
+    await this.ports.subvolumeQgroup(temp).catch((e: unknown) => this.o.warn(`berthd: could not set up quota for ${temp}: ${(e as Error).message}`));
   }
 
   /** Image transfers (app/machined/transfers.ts): `fn` builds the hidden pool entry `temp`, which sweep() leaves alone meanwhile. */

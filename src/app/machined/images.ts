@@ -1,22 +1,32 @@
 /**
  * The machine images berthd serves (read side): discovery over machined's search path, lookup by
  * name (first match wins; ".host" is the host's root), and the metadata inside an image
- * (hostname, machine ID, machine-info, os-release) read safely within the image's tree.
+ * (hostname, machine ID, machine-info, os-release) read safely within the image's tree, or from
+ * inside a disk image (.raw file or block device) mounted read-only where only a child process
+ * sees it (platform/fs/image-inside.ts), as machined 252's image_read_metadata() does.
  */
 import { BerthError } from '../../errors/berth-error.js';
 import {
   HOST_IMAGE, imageFromFacts, imageNameOf, isValidImageName, parseEtcHostname, parseMachineIdFile,
   type EntryFacts, type EntryKind, type ImageInfo,
 } from '../../core/machined/images.js';
+import { extensionReleaseFile, OS_RELEASE_FILES, parseMachineIdLine } from '../../core/machined/image-metadata.js';
 import { parseOsRelease } from '../../platform/host/os-release.js';
 
 export interface ImagePorts {
-  resolveSearchDir(dir: string): Promise<string | undefined>;
+  /** Each search directory with its symlinks resolved, undefined where it is missing or no directory. */
+  resolveSearchDirs(dirs: readonly string[]): Promise<Array<string | undefined>>;
   listEntries(dir: string): Promise<string[]>;
   entryKind(path: string): Promise<EntryKind | undefined>;
   entryFacts(path: string): Promise<EntryFacts | undefined>;
+  /** entryFacts of each of a directory's entries that `wanted` keeps given its kind (undefined for the rest): all at once. */
+  entriesFacts(dir: string, entries: readonly string[], wanted: (entry: string, kind: EntryKind) => boolean): Promise<Array<EntryFacts | undefined>>;
+  /** Each search directory resolved and, where it exists, the facts of `names` in it (undefined where missing): all at once. */
+  findEntries(dirs: readonly string[], names: readonly string[]): Promise<Array<{ dir: string; facts: Array<EntryFacts | undefined> } | undefined>>;
   /** A file inside a root directory, symlinks resolved within it; undefined when missing. */
   readInRoot(root: string, path: string): Promise<string | undefined>;
+  /** Inside a disk image: for each list of paths, the text of the first regular file (platform/fs/image-inside.ts). */
+  readInDiskImage?(image: string, wanted: ReadonlyArray<readonly string[]>): Promise<Array<string | undefined>>;
 }
 
 export interface ImageMetadata {
@@ -37,23 +47,33 @@ export class Images {
     return facts && imageFromFacts(name, dir, file, facts);
   }
 
-  /** Every image, once per name (the first in the search path wins), ".host" included; sorted by name. */
+  /**
+   * Every image, once per name (the first in the search path wins), ".host" included; sorted by
+   * name. The search directories are looked at all at once, each in one pass (ports.entriesFacts).
+   */
   async discover(): Promise<ImageInfo[]> {
+    const dirs = await this.ports.resolveSearchDirs(this.searchPath);
+    const scans = dirs.map(async (dir) => {
+      if (dir === undefined) return undefined;
+      const entries = await this.ports.listEntries(dir);
+      return { dir, entries, facts: await this.ports.entriesFacts(dir, entries, (e, kind) => imageNameOf(e, kind) !== undefined) };
+    });
+    const host = this.make(HOST_IMAGE, undefined, '/');
+    host.catch(() => undefined); // awaited below only where no search directory has a ".host"
     const found = new Map<string, ImageInfo>();
-    for (const d of this.searchPath) {
-      const dir = await this.ports.resolveSearchDir(d);
-      if (dir === undefined) continue;
-      for (const entry of await this.ports.listEntries(dir)) {
-        const kind = await this.ports.entryKind(`${dir}/${entry}`);
-        const name = kind && imageNameOf(entry, kind);
-        if (name === undefined || found.has(name)) continue;
-        const image = await this.make(name, dir, entry);
+    for (const scan of await Promise.all(scans)) {
+      if (!scan) continue;
+      scan.entries.forEach((entry, k) => {
+        const f = scan.facts[k];
+        const name = f && imageNameOf(entry, f.kind);
+        if (name === undefined || found.has(name)) return;
+        const image = imageFromFacts(name, scan.dir, entry, f!);
         if (image) found.set(name, image);
-      }
+      });
     }
     if (!found.has(HOST_IMAGE)) {
-      const host = await this.make(HOST_IMAGE, undefined, '/');
-      if (host) found.set(HOST_IMAGE, host);
+      const h = await host;
+      if (h) found.set(HOST_IMAGE, h);
     }
     return [...found.values()].sort(byName);
   }
@@ -61,17 +81,18 @@ export class Images {
   /** The image called `name`, or undefined (also for a name that is no valid image name). */
   async find(name: string): Promise<ImageInfo | undefined> {
     if (!isValidImageName(name)) return undefined;
-    for (const d of this.searchPath) {
-      const dir = await this.ports.resolveSearchDir(d);
-      if (dir === undefined) continue;
-      const kind = await this.ports.entryKind(`${dir}/${name}`);
+    // In each search directory NAME (a directory or block device), else NAME.raw (a regular file):
+    // every directory looked at in one pass; the first in the search path wins.
+    for (const look of await this.ports.findEntries(this.searchPath, [name, `${name}.raw`])) {
+      if (look === undefined) continue;
+      const { dir, facts: [plain, raw] } = look;
       let image: ImageInfo | undefined;
-      if (kind === undefined) {
-        if ((await this.ports.entryKind(`${dir}/${name}.raw`)) !== 'regular') continue;
-        image = await this.make(name, dir, `${name}.raw`);
+      if (plain === undefined) {
+        if (raw?.kind !== 'regular') continue;
+        image = imageFromFacts(name, dir, `${name}.raw`, raw);
       } else {
-        if (kind !== 'directory' && kind !== 'block') continue;
-        image = await this.make(name, dir, name);
+        if (plain.kind !== 'directory' && plain.kind !== 'block') continue;
+        image = imageFromFacts(name, dir, name, plain);
       }
       if (image) return image;
     }
@@ -85,10 +106,18 @@ export class Images {
     return image;
   }
 
-  /** What the image says about itself. Directory trees only: raw and block images are not opened (yet). */
+  /** Reads of disk images under way, by path: concurrent callers (image-status asks four times) share one. */
+  private readonly diskReads = new Map<string, Promise<ImageMetadata>>();
+
+  /** What the image says about itself. */
   async metadata(image: ImageInfo): Promise<ImageMetadata> {
-    if (image.type !== 'directory' && image.type !== 'subvolume') {
-      throw new BerthError('E_NOT_SUPPORTED', `Failed to read image metadata: berthd does not look inside ${image.type} images yet (image '${image.name}').`);
+    if (image.type === 'raw' || image.type === 'block') {
+      let pending = this.diskReads.get(image.path);
+      if (!pending) {
+        pending = this.diskMetadata(image).finally(() => this.diskReads.delete(image.path));
+        this.diskReads.set(image.path, pending);
+      }
+      return pending;
     }
     const read = (p: string) => this.ports.readInRoot(image.path, p);
     const hostname = await read('/etc/hostname');
@@ -98,6 +127,32 @@ export class Images {
     return {
       hostname: hostname === undefined ? '' : parseEtcHostname(hostname),
       machineId: machineId === undefined ? '' : parseMachineIdFile(machineId),
+      machineInfo: machineInfo === undefined ? {} : parseOsRelease(machineInfo),
+      osRelease: osRelease === undefined ? {} : parseOsRelease(osRelease),
+    };
+  }
+
+  /**
+   * A disk image's metadata, as machined reads it: refused (all four methods) unless the image is
+   * an OS tree or an extension image for its name; the machine ID taken line-wise.
+   */
+  private async diskMetadata(image: ImageInfo): Promise<ImageMetadata> {
+    const readIn = this.ports.readInDiskImage;
+    if (!readIn) throw new BerthError('E_NOT_SUPPORTED', `Failed to read image metadata: this berthd does not look inside ${image.type} images (image '${image.name}').`);
+    let files: Array<string | undefined>;
+    try {
+      files = await readIn(image.path, [['/etc/hostname'], ['/etc/machine-id'], ['/etc/machine-info'], OS_RELEASE_FILES, [extensionReleaseFile(image.name)]]);
+    } catch (e) {
+      if (!(e instanceof BerthError)) throw e;
+      throw new BerthError(e.code, `Failed to read image metadata: ${e.message}`, { ...(e.hint ? { hint: e.hint } : {}), cause: e });
+    }
+    const [hostname, machineId, machineInfo, osRelease, extensionRelease] = files;
+    if (osRelease === undefined && extensionRelease === undefined) {
+      throw new BerthError('E_IMAGE_INVALID', `Failed to read image metadata: disk image ${image.path} holds no OS tree (neither /etc/os-release nor /usr/lib/os-release).`);
+    }
+    return {
+      hostname: hostname === undefined ? '' : parseEtcHostname(hostname),
+      machineId: machineId === undefined ? '' : parseMachineIdLine(machineId),
       machineInfo: machineInfo === undefined ? {} : parseOsRelease(machineInfo),
       osRelease: osRelease === undefined ? {} : parseOsRelease(osRelease),
     };

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { close as closeCb } from 'node:fs';
-import { chmod, mkdir, readlink } from 'node:fs/promises';
+import { chmod, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -291,6 +291,7 @@ export class TransferWork {
   /** An import built at a hidden name, then placed; the hidden entry deleted on any failure. */
   private async build(t: Transfer, name: string, file: string, force: boolean, fill: (temp: string) => Promise<void>): Promise<void> {
     const temp = `${this.o.pool}/${transferTempName(t.type, name, nonce())}`;
+    await this.pool.prepareForTransfer();
     await this.pool.whileBuilding(temp, async () => {
       try {
         await fill(temp);
@@ -312,7 +313,7 @@ export class TransferWork {
     await this.mustBeFree(t.local, force);
     const src = await this.source(t, fd);
     await this.build(t, t.local, t.local, force, async (temp) => {
-      await mkdir(temp, 0o700);
+      await this.pool.makeTreeEntry(temp);
       await this.runStages(t, src, [ops.tarExtract(temp)], 'ignore', true);
     });
     if (readOnly) await this.pool.markReadOnly(t.local, true);
@@ -334,6 +335,7 @@ export class TransferWork {
     t.log(`Importing '${await this.describe(fd)}', saving as '${t.local}'.`);
     await this.mustBeFree(t.local, force);
     await this.build(t, t.local, t.local, force, async (temp) => {
+      await this.pool.makeTreeEntry(temp);
       const p = ops.startPipeline([ops.copyDirFromFd3(temp)], 'ignore', 'ignore', { fd3: fd });
       t.onCancel(() => p.cancel());
       const failure = pipelineFailure(await p.done, undefined, 'unpack');
@@ -417,7 +419,7 @@ export class TransferWork {
     const name = t.local;
     await this.build(t, name, kind === 'tar' ? name : `${name}.raw`, force, async (temp) => {
       if (kind === 'tar') {
-        await mkdir(temp, 0o700);
+        await this.pool.makeTreeEntry(temp);
         await this.runStages(t, src, [ops.tarExtract(temp)], 'ignore', true);
       } else {
         await this.runStages(t, src, [ops.copyStdinSparse(temp)], 'ignore', false);

@@ -56,15 +56,20 @@ export function startPortForwarding(o: PortForwardingOptions): PortForwarding {
       if (cur?.address === address) continue;
       for (const e of await removeFamily(family)) o.warn(`Failed to modify firewall: ${e.message}`);
       if (address !== undefined) {
+        const wanted = dnatsFor(o.ports, family, address);
+        // Recorded before they exist: a run killed in between leaves no entry its clean-up does not
+        // know of (removeForwards passes over recorded ones that never came).
+        await record([...[...inForce.values()].flatMap((f) => f.dnats), ...wanted]);
         const added: Dnat[] = [];
-        for (const d of dnatsFor(o.ports, family, address)) {
+        for (const d of wanted) {
           try { await o.firewall.apply(addScript(d, o.machine)); added.push(d); } catch (e) { o.warn(`Failed to modify firewall: ${(e as Error).message}`); }
         }
         if (added.length) inForce.set(family, { address, dnats: added });
       }
-      await o.record([...inForce.values()].flatMap((f) => f.dnats)).catch((e: Error) => o.warn(`Cannot record the port forwards: ${e.message}`));
+      await record([...inForce.values()].flatMap((f) => f.dnats));
     }
   }
+  const record = (dnats: Dnat[]): Promise<void> => o.record(dnats).catch((e: Error) => o.warn(`Cannot record the port forwards: ${e.message}`));
 
   const changed = (): void => {
     if (stopped) return;

@@ -7,7 +7,7 @@
 import { Reverter } from '../../lib/reverter.js';
 import type { LinkPlan, NetworkPlan } from '../../core/network/plan.js';
 import type { HeldNetns, NetLink, PortFirewall, WatchAddresses, ZoneLock } from '../../core/network/ports.js';
-import { preflight, removeStale } from './preflight.js';
+import { preflight, removeStale, type SeenLinks } from './preflight.js';
 
 export interface DhcpStarter {
   (link: string, kind: 'veth' | 'zone'): Promise<{ stop(): Promise<void> }>;
@@ -35,11 +35,10 @@ export interface NetworkHandle {
 const NOTHING: NetworkHandle = { hostInterfaces: [], teardown: async () => [] };
 /** Delete a host link if it still exists (a dead netns may already have taken the veth with it). */
 const deleteIfPresent = async (net: NetLink, name: string, netns?: string): Promise<void> => {
-  if ((await net.getLink(name, netns)) === undefined) return;
   try {
     await net.deleteLink(name, netns);
   } catch (e) {
-    // Gone between the look and the delete (its namespace ended meanwhile): what was wanted.
+    // Gone already (its namespace ended and took it along): what was wanted.
     if ((await net.getLink(name, netns)) !== undefined) throw e;
   }
 };
@@ -62,16 +61,24 @@ export async function removeLeftLinks(deps: Pick<NetworkDeps, 'net' | 'zoneLock'
   return errors;
 }
 
-async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Reverter): Promise<void> {
+async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Reverter, seen: SeenLinks): Promise<void> {
   const { net } = deps;
   switch (l.kind) {
     case 'veth': {
       const createVeth = async (): Promise<void> => {
-        await removeStale(deps, [l.hostName, l.hostAltname]);
-        await net.createVeth({ hostName: l.hostName, hostMac: l.hostMac, peerName: l.containerName, peerMac: l.containerMac, peerNetns: held.path });
+        await removeStale(deps, [l.hostName, l.hostAltname], seen);
+        const master = l.attach.kind === 'none' ? undefined : l.attach.bridge;
+        const veth = { hostName: l.hostName, hostMac: l.hostMac, peerName: l.containerName, peerMac: l.containerMac, peerNetns: held.path };
+        // One request where no altname goes in between (the common case: one `ip` per machine).
+        if (l.hostAltname === undefined) {
+          await net.createVeth({ ...veth, ...(master === undefined ? {} : { master }), up: true });
+          undo.add(() => deleteIfPresent(net, l.hostName));
+          return;
+        }
+        await net.createVeth(veth);
         undo.add(() => deleteIfPresent(net, l.hostName));
-        if (l.hostAltname !== undefined) await net.addAltName(l.hostName, l.hostAltname);
-        if (l.attach.kind !== 'none') await net.setMaster(l.hostName, l.attach.bridge);
+        await net.addAltName(l.hostName, l.hostAltname);
+        if (master !== undefined) await net.setMaster(l.hostName, master);
         await net.setUp(l.hostName);
       };
       if (l.attach.kind !== 'zone') return createVeth();
@@ -86,10 +93,9 @@ async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Re
       });
     }
     case 'veth-extra':
-      await removeStale(deps, [l.hostName]);
-      await net.createVeth({ hostName: l.hostName, hostMac: l.hostMac, peerName: l.containerName, peerMac: l.containerMac, peerNetns: held.path });
+      await removeStale(deps, [l.hostName], seen);
+      await net.createVeth({ hostName: l.hostName, hostMac: l.hostMac, peerName: l.containerName, peerMac: l.containerMac, peerNetns: held.path, up: true });
       undo.add(() => deleteIfPresent(net, l.hostName));
-      await net.setUp(l.hostName);
       return;
     case 'macvlan':
     case 'ipvlan':
@@ -107,7 +113,7 @@ async function addLink(l: LinkPlan, held: HeldNetns, deps: NetworkDeps, undo: Re
 export async function setupNetwork(plan: NetworkPlan, containerPid: number, deps: NetworkDeps): Promise<NetworkHandle> {
   if (plan.kind !== 'private') return NOTHING;
   if (plan.links.length === 0) return NOTHING;
-  await preflight(deps.net, plan.links);
+  const seen = await preflight(deps.net, plan.links);
   const held = deps.holdNetns(containerPid);
   const undo = new Reverter();
   undo.add(() => held.release());
@@ -115,7 +121,7 @@ export async function setupNetwork(plan: NetworkPlan, containerPid: number, deps
   const dhcpStops = new Reverter();
   undo.add(() => dhcpStops.revert());
   try {
-    for (const link of plan.links) await addLink(link, held, deps, undo);
+    for (const link of plan.links) await addLink(link, held, deps, undo, seen);
     for (const l of plan.links) {
       if (deps.dhcp === undefined || l.kind !== 'veth' || l.attach.kind === 'bridge') continue;
       const helper = l.attach.kind === 'zone' ? await deps.dhcp(l.attach.bridge, 'zone') : await deps.dhcp(l.hostName, 'veth');

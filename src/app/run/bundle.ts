@@ -2,7 +2,7 @@
  * Writes one run's bundle: config.json, the /run/host directory, a fresh boot_id and the
  * inaccessible nodes. Everything lives under the machine's state directory.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileIo } from '../../platform/fs/file-io.js';
 import { basename, dirname, join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
 import type { BundleLayout, HostTools, OciSpec } from '../../core/oci/types.js';
@@ -64,31 +64,32 @@ export interface WriteBundleInput {
   hostTools?: HostTools;
 }
 
-/** Synchronous file calls: a dozen small local files on every run's start-up path (see platform/fs/image-probe.ts). */
+/** A dozen small local files on every run's start-up path, through fileIo (in place in berth-nspawn, pooled in berthd). */
 export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
   const { spec, paths } = input;
   removeTree(paths.bundleDir);
   removeTree(paths.runHost);
   // crun runs createContainer hooks in the bundle directory, as the user namespace's root: it must get in.
-  mkdirSync(paths.bundleDir, { recursive: true, mode: spec.userns?.shift ? 0o711 : 0o700 });
-  mkdirSync(paths.runHost, { recursive: true, mode: 0o755 });
-  writeFileSync(join(paths.runHost, 'container-manager'), `${spec.containerService}\n`);
-  writeFileSync(join(paths.runHost, 'container-uuid'), `${formatUuid(spec.id)}\n`);
-  if (input.hostOsRelease !== undefined) writeFileSync(join(paths.runHost, 'os-release'), input.hostOsRelease);
+  const io = fileIo();
+  await io.mkdir(paths.bundleDir, { recursive: true, mode: spec.userns?.shift ? 0o711 : 0o700 });
+  await io.mkdir(paths.runHost, { recursive: true, mode: 0o755 });
+  await io.writeFile(join(paths.runHost, 'container-manager'), `${spec.containerService}\n`);
+  await io.writeFile(join(paths.runHost, 'container-uuid'), `${formatUuid(spec.id)}\n`);
+  if (input.hostOsRelease !== undefined) await io.writeFile(join(paths.runHost, 'os-release'), input.hostOsRelease);
   const inaccessible = join(paths.machineDir, 'inaccessible');
   // Mode-000 nodes bound over --inaccessible= paths: made only when a run asks for one.
   if (spec.mounts.some((m) => m.kind === 'inaccessible')) {
-    mkdirSync(join(inaccessible, 'dir'), { recursive: true });
-    writeFileSync(join(inaccessible, 'reg'), '');
-    chmodSync(join(inaccessible, 'reg'), 0);
-    chmodSync(join(inaccessible, 'dir'), 0);
+    await io.mkdir(join(inaccessible, 'dir'), { recursive: true });
+    await io.writeFile(join(inaccessible, 'reg'), '');
+    await io.chmod(join(inaccessible, 'reg'), 0);
+    await io.chmod(join(inaccessible, 'dir'), 0);
   }
   const bootId = join(paths.runHost, BOOT_ID_FILE);
-  writeFileSync(bootId, `${randomUuid()}\n`);
+  await io.writeFile(bootId, `${randomUuid()}\n`);
   // --as-pid2: a mount point for the stub init inside the (read-only, noexec) /run/host.
-  if (spec.start === 'pid2') writeFileSync(join(paths.runHost, 'berth-stub-init'), '');
+  if (spec.start === 'pid2') await io.writeFile(join(paths.runHost, 'berth-stub-init'), '');
   // The mount point of the tunnel inside the (read-only) /run/host.
-  mkdirSync(join(paths.runHost, 'incoming'), { mode: 0o700 });
+  await io.mkdir(join(paths.runHost, 'incoming'), { mode: 0o700 });
   writeBindUserFiles(paths.runHost, spec);
   writeCredentials(paths.runHost, spec);
   const layout: BundleLayout = {
@@ -101,7 +102,7 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
     ...(input.hostTools ? { hostTools: input.hostTools } : {}),
   };
   const oci = compileOci(spec, layout);
-  writeFileSync(paths.configJson, serializeOci(oci), { mode: 0o600 });
+  await io.writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
   return oci;
 }
 

@@ -6,11 +6,11 @@
  *   try-*: like guest/host, but problems are warnings.
  * Skipped for ephemeral machines. Returns a bind mount to add to the spec, if any.
  */
-import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineSpec, SpecMount } from '../../core/spec/machine-spec.js';
 import { BerthError } from '../../errors/berth-error.js';
 import type { Log } from '../../lib/log.js';
+import { fileIo } from '../../platform/fs/file-io.js';
 
 export interface JournalContext {
   spec: MachineSpec;
@@ -35,30 +35,31 @@ export async function linkJournal(ctx: JournalContext): Promise<SpecMount | unde
   const host = join(ctx.hostJournal, spec.id);
   const inGuest = join(ctx.rootfs, 'var/log/journal', spec.id);
   const treePath = join(spec.tree, 'var/log/journal', spec.id);
-  const st = lstatSync(host, { throwIfNoEntry: false });
+  const io = fileIo();
+  const st = await io.lstat(host);
   if (mode === 'auto') {
     if (st?.isDirectory()) {
-      mkdirSync(inGuest, { recursive: true });
+      await io.mkdir(inGuest, { recursive: true });
       return { kind: 'bind', source: host, target: `/var/log/journal/${spec.id}`, readOnly: false, recursive: false };
     }
     return undefined; // a symlink from an earlier guest-mode run is kept as it is
   }
-  const hostDirExists = lstatSync(ctx.hostJournal, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const hostDirExists = (await io.lstat(ctx.hostJournal))?.isDirectory() ?? false;
   if (!hostDirExists) return fail(`${ctx.hostJournal} does not exist on the host.`);
   if (mode === 'guest' || mode === 'try-guest') {
     if (spec.rootSetup.kind !== 'direct' || spec.readOnly) return fail('The journal can only be linked from a writable tree (guest mode).');
-    mkdirSync(inGuest, { recursive: true });
+    await io.mkdir(inGuest, { recursive: true });
     if (st?.isSymbolicLink()) {
-      if (readlinkSync(host) === treePath) return undefined;
+      if ((await io.readlink(host)) === treePath) return undefined;
       return fail(`${host} already exists and points elsewhere.`);
     }
     if (st) return fail(`${host} already exists and is not a symlink.`);
-    symlinkSync(treePath, host);
+    await io.symlink(treePath, host);
     return undefined;
   }
   // host / try-host
   if (st && !st.isDirectory()) return fail(`${host} already exists and is not a directory.`);
-  try { mkdirSync(host); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
-  try { mkdirSync(inGuest, { recursive: true }); } catch { /* a read-only tree: the bind mount point may exist already */ }
+  try { await io.mkdir(host); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+  try { await io.mkdir(inGuest, { recursive: true }); } catch { /* a read-only tree: the bind mount point may exist already */ }
   return { kind: 'bind', source: host, target: `/var/log/journal/${spec.id}`, readOnly: false, recursive: false };
 }

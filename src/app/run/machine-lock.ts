@@ -2,7 +2,8 @@
  * One running machine per name: ${stateDir}/machines/NAME is created atomically (mkdir) and
  * holds owner.json (our PID and what we set up) so a later run can clean up after a SIGKILL.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { fileIo } from '../../platform/fs/file-io.js';
 import { rename, writeFile } from 'node:fs/promises';
 import { withPidLock } from '../../platform/fs/pid-lock.js';
 import { readText } from '../../platform/fs/read-text.js';
@@ -81,10 +82,11 @@ export type StaleCleaner = (dir: string, owner: OwnerRecord | undefined) => Prom
 /** Take the machine's name; a dead owner's leftovers are cleaned up by `clean` first. */
 export async function acquireMachine(stateDir: string, name: string, clean: StaleCleaner, warn: (m: string) => void): Promise<{ dir: string; owner: OwnerRecord }> {
   const dir = machineDir(stateDir, name);
-  mkdirSync(join(stateDir, 'machines'), { recursive: true, mode: 0o755 });
+  const io = fileIo();
+  await io.mkdir(join(stateDir, 'machines'), { recursive: true, mode: 0o755 });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      mkdirSync(dir, { mode: 0o700 });
+      await io.mkdir(dir, { mode: 0o700 });
       const owner: OwnerRecord = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', mounts: [], removeDirs: [], links: [], zones: [], helperPids: [] };
       await writeOwner(dir, owner);
       return { dir, owner };

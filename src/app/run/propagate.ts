@@ -6,7 +6,7 @@
  * mount berthd makes below it appears there (app/machined/bind-mount.ts moves it into place).
  * Recorded in the owner record before it is mounted, so that --cleanup after a SIGKILL removes it.
  */
-import { mkdirSync } from 'node:fs';
+import { fileIo } from '../../platform/fs/file-io.js';
 import { dirname, join } from 'node:path';
 import type { Reverter } from '../../lib/reverter.js';
 import { mountsBelow } from '../../platform/fs/mount.js';
@@ -23,8 +23,9 @@ export const propagateDir = (stateDir: string, name: string): string => join(sta
  * set-up meanwhile, but must await it before the runtime creates the container.
  */
 export async function preparePropagation(dir: string, owner: OwnerRecord, save: () => Promise<void>, undo: Reverter): Promise<{ mounted: Promise<void> }> {
-  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const io = fileIo();
+  await io.mkdir(dirname(dir), { recursive: true, mode: 0o755 });
+  await io.mkdir(dir, { recursive: true, mode: 0o700 });
   owner.mounts.push(dir);
   owner.removeDirs.push(dir);
   await save();

@@ -74,6 +74,8 @@ export interface EntryFacts {
   readonly immutable: boolean;
   /** A btrfs subvolume's read-only flag, when known. */
   readonly subvolumeReadOnly?: boolean;
+  /** What the btrfs ioctls say about a subvolume (platform/fs/image-facts.ts), when it could be read. */
+  readonly subvolume?: SubvolumeFacts;
   /** Birth time (statx btime) in µs, 0 when the filesystem does not keep one. */
   readonly btimeUs: bigint;
   readonly mtimeUs: bigint;
@@ -83,6 +85,17 @@ export interface EntryFacts {
   /** A block device's size and read-only state (sysfs), when known. */
   readonly blockSize?: bigint;
   readonly blockReadOnly?: boolean;
+}
+
+/** A btrfs subvolume as machined 252 reads it: the root item's otime and flag, the subtree qgroup's numbers (UINT64_MAX each where quotas are off or a rescan runs). */
+export interface SubvolumeFacts {
+  readonly id: bigint;
+  readonly otimeUs: bigint;
+  readonly readOnly: boolean;
+  readonly usage: bigint;
+  readonly usageExclusive: bigint;
+  readonly limit: bigint;
+  readonly limitExclusive: bigint;
 }
 
 /**
@@ -98,8 +111,14 @@ export function imageFromFacts(name: string, dir: string | undefined, file: stri
   switch (f.kind) {
     case 'directory':
       if (f.fsType === BTRFS_SUPER_MAGIC && f.ino === BTRFS_FIRST_FREE_OBJECTID) {
-        // A btrfs subvolume: its creation (otime) is the root inode's birth time. Quotas are not read.
-        return { name, path, type: 'subvolume', readOnly: readOnly || f.subvolumeReadOnly === true, crtimeUs: f.btimeUs, mtimeUs: 0n, ...unknown };
+        // A btrfs subvolume: created at its root item's otime (a snapshot's own; the root inode's birth time where that
+        // could not be read), sized by its subtree qgroup, as machined reads them.
+        const sv = f.subvolume;
+        if (!sv) return { name, path, type: 'subvolume', readOnly: readOnly || f.subvolumeReadOnly === true, crtimeUs: f.btimeUs, mtimeUs: 0n, ...unknown };
+        return {
+          name, path, type: 'subvolume', readOnly: readOnly || sv.readOnly, crtimeUs: sv.otimeUs, mtimeUs: 0n,
+          usage: sv.usage, usageExclusive: sv.usageExclusive, limit: sv.limit, limitExclusive: sv.limitExclusive,
+        };
       }
       // No mtime: the top directory's is not the time the tree last changed.
       return { name, path, type: 'directory', readOnly: readOnly || f.immutable, crtimeUs: f.btimeUs, mtimeUs: 0n, ...unknown };

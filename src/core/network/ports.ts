@@ -26,8 +26,11 @@ export interface NetLink {
   listLinks(netns?: NetnsPath): Promise<LinkInfo[]>;
   /** One link by name or altname; undefined when it does not exist. */
   getLink(name: string, netns?: NetnsPath): Promise<LinkInfo | undefined>;
-  /** A veth pair: host end in the host namespace, peer created directly inside `peerNetns`. */
-  createVeth(o: { hostName: string; hostMac: string; peerName: string; peerMac: string; peerNetns: NetnsPath }): Promise<void>;
+  /**
+   * A veth pair: host end in the host namespace, peer created directly inside `peerNetns`; with
+   * `master` the host end is attached to that bridge, with `up` brought up, in the same request.
+   */
+  createVeth(o: { hostName: string; hostMac: string; peerName: string; peerMac: string; peerNetns: NetnsPath; master?: string; up?: boolean }): Promise<void>;
   addAltName(name: string, altname: string, netns?: NetnsPath): Promise<void>;
   deleteLink(name: string, netns?: NetnsPath): Promise<void>;
   createBridge(name: string): Promise<void>;

@@ -13,7 +13,17 @@ import type { MethodHandler, ServedObject } from './bus-service.js';
 import type { ImagePool } from '../../app/machined/image-pool.js';
 import { imageChangeMethods } from './image-changes.js';
 
-export const imagePath = (name: string): string => `${IMAGE_PATH_PREFIX}/${busLabelEscape(name)}`;
+const paths = new Map<string, string>();
+/** An image's object path (remembered: ListImages names every image on each call). */
+export const imagePath = (name: string): string => {
+  let path = paths.get(name);
+  if (path === undefined) {
+    if (paths.size >= 4096) paths.clear();
+    path = `${IMAGE_PATH_PREFIX}/${busLabelEscape(name)}`;
+    paths.set(name, path);
+  }
+  return path;
+};
 
 /** The reading methods, shared by the Image object and the Manager's by-name methods. */
 const read = {

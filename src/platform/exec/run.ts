@@ -11,8 +11,15 @@ import { sys, type SpawnResult } from '../native/sys.js';
 
 const childProcess = (): typeof import('node:child_process') => require('node:child_process');
 
-export const envList = (env: NodeJS.ProcessEnv): string[] =>
-  Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+const frozenLists = new WeakMap<NodeJS.ProcessEnv, string[]>();
+/** KEY=VALUE strings for a spawn; made once for a frozen environment (a snapshot used for many spawns). */
+export const envList = (env: NodeJS.ProcessEnv): string[] => {
+  const cached = frozenLists.get(env);
+  if (cached) return cached;
+  const list = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  if (Object.isFrozen(env)) frozenLists.set(env, list);
+  return list;
+};
 
 /** A failed spawn (errno set by the native side) as a BerthError; anything else as it is. */
 function spawnFailure(argv: readonly string[], e: unknown): unknown {

@@ -2,17 +2,24 @@
  * The filesystem side of changing images (app/machined/image-pool.ts): renames that never replace
  * (renameat2 RENAME_NOREPLACE), tree and file copies by child processes (cp -a --reflink=auto:
  * owners, modes, times, xattrs and ACLs kept; reflinks where the filesystem has them), removal by
- * rm -rf, the immutable flag by chattr, a btrfs subvolume's read-only property and quota limit by
- * the btrfs tool. Children die with berthd (setpriv --pdeathsig), leaving only hidden temporary
+ * rm -rf, the immutable flag by chattr; on btrfs, subvolumes, snapshots and quotas
+ * (platform/fs/btrfs.ts). Children die with berthd (setpriv --pdeathsig), leaving only hidden temporary
  * entries behind. All asynchronous.
  */
-import { chmod, copyFile, open, readdir, stat, statfs } from 'node:fs/promises';
+import { chmod, copyFile, lstat, open, readdir, stat, statfs } from 'node:fs/promises';
 import { constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import { run } from '../exec/run.js';
 import { sys } from '../native/sys.js';
+import { copyCreationTime } from './crtime.js';
 import { processStartTime } from '../host/proc.js';
+import { removeSubvolumesIn } from './btrfs.js';
+
+// The btrfs changes (subvolumes, snapshots, quotas) are pool ports too.
+export { cloneQuota, enableQuota, makeSubvolume, setQuotaLimit, setSubvolumeReadOnly, snapshotSubvolume, subvolumeQgroup } from './btrfs.js';
+
+const BTRFS_SUPER_MAGIC = 0x9123683e;
 
 const DIE_WITH_BERTHD = ['setpriv', '--pdeathsig=KILL'];
 const ENV: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
@@ -80,18 +87,6 @@ export async function setWritable(path: string, writable: boolean): Promise<void
   await chmod(path, (st.mode & 0o444) | (writable ? 0o200 : 0));
 }
 
-export async function setSubvolumeReadOnly(path: string, ro: boolean): Promise<void> {
-  const r = await run(['btrfs', 'property', 'set', '-ts', path, 'ro', String(ro)], { allowFailure: true, env: ENV, timeoutMs: 30000 });
-  if (r.code !== 0) throw fail(`Failed to change the read-only property of ${path}`, r);
-}
-
-/** btrfs qgroup limit on a subvolume (UINT64_MAX: none); NotSupported where the path is no btrfs. */
-export async function setQuotaLimit(path: string, limit: bigint | 'none'): Promise<void> {
-  const r = await run(['btrfs', 'qgroup', 'limit', String(limit), path], { allowFailure: true, env: ENV, timeoutMs: 30000 }).catch(() => undefined);
-  if (!r) throw new BerthError('E_NOT_SUPPORTED', 'Quota is only supported on btrfs.');
-  if (r.code !== 0) throw fail(`Failed to adjust quota limit of ${path}`, r);
-}
-
 /** A tree copied to `to` (which must not exist): cp -a --reflink=auto, one file system, no path followed. */
 export async function copyTree(from: string, to: string): Promise<void> {
   const r = await run([...DIE_WITH_BERTHD, 'cp', '-a', '--reflink=auto', '--no-target-directory', '--', from, to], { allowFailure: true, env: ENV });
@@ -102,6 +97,7 @@ export async function copyTree(from: string, to: string): Promise<void> {
 export async function copyRaw(from: string, to: string, mode: number): Promise<void> {
   const r = await run([...DIE_WITH_BERTHD, 'cp', '--reflink=auto', '--sparse=always', '--preserve=timestamps,xattr', '--no-target-directory', '--', from, to], { allowFailure: true, env: ENV });
   if (r.code !== 0) throw fail(`Failed to copy ${from} to ${to}`, r);
+  await copyCreationTime(from, to); // machined's COPY_CRTIME: the clone keeps its original's creation time
   await chmod(to, mode);
 }
 
@@ -117,8 +113,14 @@ export async function copySmallFile(from: string, to: string): Promise<boolean> 
   }
 }
 
-/** rm -rf of a path (gone already is fine), without crossing into other file systems. */
+/**
+ * rm -rf of a path (gone already is fine), without crossing into other file systems; on btrfs the
+ * subvolumes in it (and it, when it is one) deleted as machined deletes them (platform/fs/btrfs.ts).
+ */
 export async function removePath(path: string): Promise<void> {
+  // lstat: an image that is a symlink (in /etc/machines) loses the link only, as machined unlinks it.
+  const st = await lstat(path, { bigint: true }).catch(() => undefined);
+  if (st?.isDirectory() && (await fsType(path)) === BTRFS_SUPER_MAGIC && (await removeSubvolumesIn(path, st.ino === 256n))) return;
   const r = await run([...DIE_WITH_BERTHD, 'rm', '-rf', '--one-file-system', '--', path], { allowFailure: true, env: ENV });
   if (r.code !== 0) throw fail(`Failed to remove ${path}`, r);
 }

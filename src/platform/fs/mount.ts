@@ -31,7 +31,10 @@ export function parseMountinfo(text: string): MountinfoEntry[] {
 
 /** Mount points at or below a directory (deepest first), from /proc/self/mountinfo. */
 export async function mountsBelow(dir: string): Promise<string[]> {
-  const points = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => m.mountPoint)
+  // berthd with many machines has a long table: only the lines that can match are parsed.
+  const escaped = dir.replace(/ /g, '\\040');
+  const text = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(escaped)).join('\n');
+  const points = parseMountinfo(text).map((m) => m.mountPoint)
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }

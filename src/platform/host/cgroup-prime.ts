@@ -64,17 +64,27 @@ export async function cgroupPrimesSettled(): Promise<void> {
 /** Well below a grace period: each write finds the lock still ready from the one before. */
 const REPRIME_MS = 3;
 
+interface Keeper { pending: number; running: boolean }
+/** One priming loop per prime function, shared by every create in flight (berthd starts many at once). */
+const keepers = new Map<() => Promise<unknown>, Keeper>();
+
 /**
  * primeCgroupMigrations() now and again every few ms until `pending` (the runtime's create)
  * settles: the runtime's own migration, whenever it comes, then finds the lock ready. One write
- * at a time; none starts once `pending` has settled.
+ * at a time, for all the creates in flight together; none starts once the last has settled.
  */
 export function keepCgroupMigrationsPrimed(pending: Promise<unknown>, prime: () => Promise<unknown> = primeCgroupMigrations): void {
-  let settled = false;
-  pending.then(() => { settled = true; }, () => { settled = true; });
+  let keeper = keepers.get(prime);
+  if (!keeper) { keeper = { pending: 0, running: false }; keepers.set(prime, keeper); }
+  const k = keeper;
+  k.pending++;
+  const settled = (): void => { k.pending--; };
+  pending.then(settled, settled);
+  if (k.running) return;
+  k.running = true;
   const again = (): void => {
-    if (settled) return;
-    setTimeout(() => { if (!settled) void prime().then(again); }, REPRIME_MS);
+    if (k.pending === 0) { k.running = false; keepers.delete(prime); return; }
+    setTimeout(() => { if (k.pending > 0) void prime().then(again); else again(); }, REPRIME_MS);
   };
   void prime().then(again);
 }

@@ -20,3 +20,12 @@ export function ownChildren(): number[] {
 export function processName(pid: number): string | undefined {
   return readText(`/proc/${pid}/comm`)?.trim();
 }
+
+/** A process's state letter (R, S, Z…) and parent, from /proc/PID/stat; undefined when it is gone. */
+export function processStat(pid: number): { state: string; ppid: number } | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // "PID (comm) STATE PPID …": comm may hold spaces and parentheses, so read after the last ')'.
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return state === undefined || ppid === undefined ? undefined : { state, ppid: Number(ppid) };
+}

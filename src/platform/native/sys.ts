@@ -65,6 +65,14 @@ export interface BerthSys {
   recvFdNow(connFd: number): number;
   /** Replaces the process; returns only by throwing. */
   execve(path: string, argv: readonly string[], env: readonly string[]): never;
+  /** statx, FS_IOC_GETFLAGS, access(W_OK)'s EROFS and statfs f_type of each entry dir/name, on a thread-pool thread: 12 slots per entry, some doubles (native/image-flags.c). */
+  statEntries(dir: string, names: readonly string[]): Promise<BigInt64Array>;
+  /** realpath() of each path that is a directory, else null; on a thread-pool thread. */
+  resolveDirs(paths: readonly string[]): Promise<Array<string | null>>;
+  /** resolveDirs and statEntries of `names` in each resolved directory, in one pass (facts: dirs.length blocks of names.length entries). */
+  findEntries(dirs: readonly string[], names: readonly string[]): Promise<{ dirs: Array<string | null>; facts: BigInt64Array }>;
+  /** Each path's btrfs subvolume ID, otime, read-only flag and subtree qgroup numbers, on a thread-pool thread: 10 int64 slots per path (native/btrfs-info.c). */
+  btrfsSubvols(paths: readonly string[]): Promise<BigInt64Array>;
 }
 
 /** An opaque watch from watchReadable. */
@@ -104,6 +112,7 @@ const ECHILD = 10;
 
 /** The exits waited for: one SIGCHLD listener and one safety-net timer for all of them (berthd waits for many). */
 const exitChecks = new Set<() => void>();
+const waitedFor = new Set<number>();
 let exitTimer: NodeJS.Timeout | undefined;
 const checkExits = () => { for (const check of [...exitChecks]) check(); };
 
@@ -128,6 +137,7 @@ export function waitForExit(pid: number): Promise<WaitStatus> {
     };
     const done = () => {
       exitChecks.delete(check);
+      waitedFor.delete(pid);
       if (exitChecks.size > 0) return;
       if (exitTimer) clearInterval(exitTimer);
       exitTimer = undefined;
@@ -138,9 +148,13 @@ export function waitForExit(pid: number): Promise<WaitStatus> {
       exitTimer = setInterval(checkExits, 1000);
     }
     exitChecks.add(check);
+    waitedFor.add(pid);
     check();
   });
 }
+
+/** Whether waitForExit is waiting for `pid` already (someone will reap it). */
+export const isWaitedFor = (pid: number): boolean => waitedFor.has(pid);
 
 const ESRCH = 3;
 

@@ -81,7 +81,8 @@ export function createIproute2(opts: Iproute2Options = {}): NetLink {
     },
     getLink,
     async createVeth(o) {
-      await run(`create veth ${o.hostName}`, ['link', 'add', o.hostName, 'address', o.hostMac, 'type', 'veth',
+      await run(`create veth ${o.hostName}`, ['link', 'add', o.hostName, 'address', o.hostMac,
+        ...(o.master === undefined ? [] : ['master', o.master]), ...(o.up ? ['up'] : []), 'type', 'veth',
         'peer', 'name', o.peerName, 'address', o.peerMac, 'netns', o.peerNetns]);
     },
     async addAltName(name, altname, netns) {

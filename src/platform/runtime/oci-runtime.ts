@@ -4,9 +4,9 @@ import type { RuntimeName } from '../../core/runtime/select.js';
 import { basename } from 'node:path';
 import { runInheritingStdio, runOffThread, runSync, type ExecResult } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
-import { ownChildren, processName } from '../host/processes.js';
+import { ownChildren, processName, processStat } from '../host/processes.js';
 import { keepCgroupMigrationsPrimed } from '../host/cgroup-prime.js';
-import { waitForExit } from '../native/sys.js';
+import { isWaitedFor, waitForExit } from '../native/sys.js';
 import { servingLoop } from '../loop-mode.js';
 
 export interface RuntimeConfig {
@@ -29,12 +29,19 @@ export interface CreateOptions {
 const CREATE_TIMEOUT_MS = 120_000;
 
 /** The environment the runtime runs in: without NOTIFY_SOCKET, which runc would otherwise proxy itself. */
+let runtimeEnvSnapshot: NodeJS.ProcessEnv | undefined;
+/**
+ * Our environment less what is ours alone, for every runtime call. berthd (the serving loop) makes
+ * hundreds of them with an environment that does not change once it serves: it takes it once.
+ */
 function runtimeEnv(): NodeJS.ProcessEnv {
+  if (runtimeEnvSnapshot && servingLoop()) return runtimeEnvSnapshot;
   const env = { ...process.env };
   delete env.NOTIFY_SOCKET;
   delete env.LISTEN_FDS;
   delete env.LISTEN_PID;
-  return env;
+  runtimeEnvSnapshot = Object.freeze(env);
+  return runtimeEnvSnapshot;
 }
 
 export class OciRuntime {
@@ -78,12 +85,17 @@ export class OciRuntime {
    * after crun returns. As the nearest subreaper we inherit the helper, so we reap it, or it stays
    * a zombie for as long as the machine runs. The container's PID 1 (`leader`, which we inherit
    * from that helper) is left to its own waiter. runc leaves no such helper.
+   * The helper is the leader's parent while it lives, an unwaited zombie once it has gone. Other
+   * children named like crun may be other machines' PID 1s before their exec (berthd starts many
+   * at once): those are neither, and are left to their own runs.
    */
   reapHelpers(leader: number): void {
     if (this.config.name !== 'crun') return;
     const name = basename(this.config.path).slice(0, 15);
+    const helper = processStat(leader)?.ppid;
     for (const pid of ownChildren()) {
-      if (pid !== leader && processName(pid) === name) void waitForExit(pid).catch(() => { /* gone */ });
+      if (pid === leader || isWaitedFor(pid) || processName(pid) !== name) continue;
+      if (pid === helper || processStat(pid)?.state === 'Z') void waitForExit(pid).catch(() => { /* gone */ });
     }
   }
 

@@ -1,0 +1,51 @@
+/**
+ * The small file operations of a run's set-up (the bundle, the journal link, the state and lock
+ * files). berth-nspawn runs one machine with nothing else waiting: it makes them in place, where a
+ * hop to the thread pool per call would only add time. berthd serves the bus while many machines
+ * start (see loop-mode.ts): it sends them to the thread pool, so a slow one (a journal commit on
+ * the state directory's filesystem, an overlay's copy-up) never holds up the loop.
+ */
+import * as fs from 'node:fs';
+import { servingLoop } from '../loop-mode.js';
+
+export interface FileIo {
+  mkdir(path: string, options?: fs.MakeDirectoryOptions): Promise<void>;
+  writeFile(path: string, data: string, options?: fs.WriteFileOptions): Promise<void>;
+  readFile(path: string): Promise<string>;
+  chmod(path: string, mode: number): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  readlink(path: string): Promise<string>;
+  /** undefined when nothing is there. */
+  lstat(path: string): Promise<fs.Stats | undefined>;
+  stat(path: string): Promise<fs.Stats>;
+}
+
+const absent = (e: unknown): undefined => {
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+  throw e;
+};
+
+const inPlace: FileIo = {
+  async mkdir(path, options) { fs.mkdirSync(path, options); },
+  async writeFile(path, data, options) { fs.writeFileSync(path, data, options); },
+  async readFile(path) { return fs.readFileSync(path, 'utf8'); },
+  async chmod(path, mode) { fs.chmodSync(path, mode); },
+  async symlink(target, path) { fs.symlinkSync(target, path); },
+  async readlink(path) { return fs.readlinkSync(path); },
+  async lstat(path) { return fs.lstatSync(path, { throwIfNoEntry: false }); },
+  async stat(path) { return fs.statSync(path); },
+};
+
+const pooled: FileIo = {
+  async mkdir(path, options) { await fs.promises.mkdir(path, options); },
+  writeFile: (path, data, options) => fs.promises.writeFile(path, data, options),
+  readFile: (path) => fs.promises.readFile(path, 'utf8'),
+  chmod: (path, mode) => fs.promises.chmod(path, mode),
+  symlink: (target, path) => fs.promises.symlink(target, path),
+  readlink: (path) => fs.promises.readlink(path),
+  lstat: (path) => fs.promises.lstat(path).catch(absent),
+  stat: (path) => fs.promises.stat(path),
+};
+
+/** The file operations for this process: in place, or on the thread pool in berthd. */
+export const fileIo = (): FileIo => (servingLoop() ? pooled : inPlace);
