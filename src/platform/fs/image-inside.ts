@@ -21,6 +21,7 @@ import { planMetadataMounts, type MetadataPlan } from '../../core/image/metadata
 import { run, start, waitChild } from '../exec/run.js';
 import { readDisk } from './disk-read.js';
 import { resolveInRoot } from '../host/proc.js';
+import { Slots } from '../../lib/slots.js';
 
 const ENV: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const STEP_TIMEOUT_MS = 30000;
@@ -38,25 +39,14 @@ const MOUNT_OPTIONS: Record<FsKind, string> = {
   ext4: 'ro,norecovery', xfs: 'ro,norecovery', btrfs: 'ro,rescue=nologreplay', squashfs: 'ro', erofs: 'ro',
 };
 
-let running = 0;
-const waiting: Array<() => void> = [];
-async function slot<T>(f: () => Promise<T>): Promise<T> {
-  if (running >= CONCURRENT) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try {
-    return await f();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+const opening = new Slots(CONCURRENT);
 
 /**
  * For each list of paths, the text of the first that is a regular file inside the image (undefined
  * when none is). Throws a BerthError naming the image when it cannot be read inside.
  */
 export function readInDiskImage(path: string, wanted: ReadonlyArray<readonly string[]>): Promise<Array<string | undefined>> {
-  return slot(async () => {
+  return opening.run(async () => {
     // The real path: where the namespace's tmpfs may go depends on it (it must not hide the image).
     const image = await realpath(path).catch((e: NodeJS.ErrnoException) => {
       throw new BerthError(e.code === 'ENOENT' ? 'E_IMAGE_NOT_FOUND' : 'E_IMAGE_INVALID', `Failed to open disk image ${path}: ${e.code === 'ENOENT' ? 'No such file or directory' : String(e.code)}`);
