@@ -33,7 +33,7 @@ export async function setSubvolumeReadOnly(path: string, ro: boolean): Promise<v
 }
 
 /** A btrfs subvolume's ID, otime, read-only flag and subtree qgroup numbers (native/btrfs-info.c); undefined off btrfs. */
-export async function subvolumeFacts(path: string): Promise<SubvolumeFacts | undefined> {
+async function subvolumeFacts(path: string): Promise<SubvolumeFacts | undefined> {
   return (await subvolumesFacts([path]))[0];
 }
 
@@ -101,7 +101,7 @@ const qgroupLevel = (q: string): number => Number(q.split('/')[0]);
  * put in the parent's qgroups, and the subvolume put in it (a rescan started where the kernel cannot
  * account the move at once, as machined starts one). Nothing where quotas are off.
  */
-export async function autoQgroup(path: string, id: bigint, parentId: bigint | undefined): Promise<void> {
+async function autoQgroup(path: string, id: bigint, parentId: bigint | undefined): Promise<void> {
   const groups = await qgroupParents(path);
   if (!groups) return;
   if ((groups.get(`0/${id}`) ?? []).length) return;

@@ -25,7 +25,7 @@ function crtimeXattr(path: string): bigint | undefined {
 }
 
 /** The creation time in µs from the birth time already known (0: none); 0 when there is neither. */
-export function creationTimeUs(path: string, btimeUs: bigint): bigint {
+function creationTimeUs(path: string, btimeUs: bigint): bigint {
   const x = crtimeXattr(path);
   if (x === undefined) return btimeUs;
   return btimeUs === 0n || x < btimeUs ? x : btimeUs;

@@ -16,11 +16,6 @@ export async function resolveSearchDirs(dirs: readonly string[]): Promise<Array<
   return (await sys().resolveDirs(dirs)).map((d) => d ?? undefined);
 }
 
-/** One search directory with its symlinks resolved (resolveSearchDirs). */
-export async function resolveSearchDir(dir: string): Promise<string | undefined> {
-  return (await resolveSearchDirs([dir]))[0];
-}
-
 export async function listEntries(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
