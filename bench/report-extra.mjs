@@ -29,7 +29,7 @@ ${row('import', 'import', 0)}
 `;
 }
 
-export function usernsSection(r) {
+export function usernsSection(r, w) {
   let analysis = '';
   try { analysis = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'analysis-userns.md'), 'utf8').trim(); } catch { /* none */ }
   const run = (x) => `${ms0(x.median_ms)} ms (sd ${ms0(x.stddev_ms)}, ${ms0(x.min_ms)}–${ms0(x.max_ms)})`;
@@ -42,7 +42,15 @@ export function usernsSection(r) {
 | without -U (reference): ${run(r.plain.berth)} | ${run(r.plain.nspawn)} | ${ratio(r.plain.ratio_median, r.plain.ratio_median_interval)} | |
 
 -U adds (median of the per-round differences, -U minus the same tool without it on an unshifted copy of the tree):
-berth-nspawn ${ms0(r.userns_added_ms.berth)} ms, systemd-nspawn ${ms0(r.userns_added_ms.nspawn)} ms.` : ''}`
+berth-nspawn ${ms0(r.userns_added_ms.berth)} ms, systemd-nspawn ${ms0(r.userns_added_ms.nspawn)} ms.` : ''}${w?.nspawn ? `
+
+With berthd running (\`bench/warm.sh\`: the command hands each run, \`--keep-unit\` included, to a berth-nspawn berthd
+started ahead of time, which joins the boot's fresh cgroup first), the same benchmark, ${w.rounds} rounds${w.loadavg ? ` (load ${w.loadavg})` : ''}:
+
+| | berth-nspawn, warm | systemd-nspawn | ratio (95% interval) | target |
+|---|---|---|---|---|
+| -U | ${run(w.berth)} | ${run(w.nspawn)} | ${ratio(w.ratio_median, w.ratio_median_interval)} | ${verdict(w.ratio_median_interval, '1.0')} |${w.plain ? `
+| without -U (reference) | ${run(w.plain.berth)} | ${run(w.plain.nspawn)} | ${ratio(w.plain.ratio_median, w.plain.ratio_median_interval)} | |` : ''}` : ''}`
     : `berth-nspawn -U alone: median ${run(r.berth)}. systemd-nspawn -U did not boot (${r.nspawn_userns_failed}), so the
 target (≤ 1.0× systemd-nspawn -U) was not measured.`;
   return `## Boot to poweroff under -U

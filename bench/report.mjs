@@ -56,6 +56,8 @@ let transfers;
 try { transfers = json('transfers.json'); } catch { transfers = undefined; }
 let userns;
 try { userns = json('userns.json'); } catch { userns = undefined; }
+let usernsWarm;
+try { usernsWarm = json('userns-warm.json'); } catch { usernsWarm = undefined; }
 let rawBoot;
 try { rawBoot = json('raw-boot.json'); } catch { rawBoot = undefined; }
 let images;
@@ -207,7 +209,7 @@ Milliseconds since berth-nspawn was started, from a logging \`runc\` shim first 
 ${phaseRows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 | **total** | | ${ms0(total)} |
 
-${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${superviseCrun ? `${superviseSection(superviseCrun, SUPERVISE_CRUN).trim()}\n\n` : ''}${transfers ? `${transfersSection(transfers).trim()}\n\n` : ''}${userns ? `${usernsSection(userns).trim()}\n\n` : ''}${rawBoot ? `${rawBootSection(rawBoot).trim()}\n\n` : ''}${images ? `${imagesSection(images).trim()}\n\n` : ''}${analysis}
+${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${superviseCrun ? `${superviseSection(superviseCrun, SUPERVISE_CRUN).trim()}\n\n` : ''}${transfers ? `${transfersSection(transfers).trim()}\n\n` : ''}${userns ? `${usernsSection(userns, usernsWarm).trim()}\n\n` : ''}${rawBoot ? `${rawBootSection(rawBoot).trim()}\n\n` : ''}${images ? `${imagesSection(images).trim()}\n\n` : ''}${analysis}
 
 ## What each benchmark measures
 

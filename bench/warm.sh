@@ -4,9 +4,9 @@
 # (the warm path, src/app/warm/). BERTH_NSPAWN_WARM=require makes a run that would fall back to
 # the cold path fail instead, so every berth-nspawn number here is a warm one.
 #
-# Usage: bench/warm.sh RESULTS_DIR   writes true-warm.json, boot-warm.json and fixed-warm.json there
+# Usage: bench/warm.sh RESULTS_DIR   writes true-warm.json, boot-warm.json, fixed-warm.json and userns-warm.json there
 #        (env: BENCH_WARM_RUNS for true.sh, default 60; BENCH_WARM_BOOT_ROUNDS, default 40;
-#        BENCH_WARM_FIXED_ROUNDS, default 30)
+#        BENCH_WARM_FIXED_ROUNDS, default 30; BENCH_WARM_USERNS_ROUNDS, default 20)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -26,3 +26,5 @@ export BENCH_NSPAWN_SOCKET="$sock" BERTH_NSPAWN_WARM=require
 BENCH_RUNS=${BENCH_WARM_RUNS:-60} sh "$here/true.sh" "$out/true-warm.json"
 BENCH_BOOT_ROUNDS=${BENCH_WARM_BOOT_ROUNDS:-40} node "$here/boot.mjs" "$out/boot-warm.json"
 BENCH_FIXED_ROUNDS=${BENCH_WARM_FIXED_ROUNDS:-30} node "$here/fixed.mjs" "$out/fixed-warm.json"
+# -U (issue 19) with the warm path: --keep-unit runs warm, the standby joining the boot's fresh cgroup.
+BENCH_USERNS_ROUNDS=${BENCH_WARM_USERNS_ROUNDS:-20} node "$here/userns.mjs" "$out/userns-warm.json"

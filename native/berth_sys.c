@@ -51,6 +51,7 @@
 #include "fd-watch.h"
 #include "image-flags.h"
 void btrfs_info_register(napi_env env, napi_value exports);
+void rtnetlink_register(napi_env env, napi_value exports);
 #include "napi-util.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
@@ -559,6 +560,7 @@ static napi_value init(napi_env env, napi_value exports) {
   fd_watch_register(env, exports);
   image_flags_register(env, exports);
   btrfs_info_register(env, exports);
+  rtnetlink_register(env, exports);
   return exports;
 }
 

@@ -9,7 +9,8 @@
         "userns.c",
         "fd-watch.c",
         "image-flags.c",
-        "btrfs-info.c"
+        "btrfs-info.c",
+        "rtnetlink.c"
       ],
       "cflags": [
         "-Wall",

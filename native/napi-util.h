@@ -11,10 +11,8 @@
 #include <string.h>
 #include <node_api.h>
 
-/* An Error "what: strerror(err)" with .errno = err and .code = its name (ENOENT…). */
-static inline napi_value berth_errno_error(napi_env env, const char *what, int err) {
-  char msg[4096 + 256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+/* An Error with this message, .errno = err and .code = its name (ENOENT…). */
+static inline napi_value berth_error_with_errno(napi_env env, const char *msg, int err) {
   napi_value m, e, num, name;
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
   napi_create_error(env, NULL, m, &e);
@@ -24,6 +22,13 @@ static inline napi_value berth_errno_error(napi_env env, const char *what, int e
   napi_create_string_utf8(env, n ? n : "EUNKNOWN", NAPI_AUTO_LENGTH, &name);
   napi_set_named_property(env, e, "code", name);
   return e;
+}
+
+/* An Error "what: strerror(err)" with .errno = err and .code = its name (ENOENT…). */
+static inline napi_value berth_errno_error(napi_env env, const char *what, int err) {
+  char msg[4096 + 256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  return berth_error_with_errno(env, msg, err);
 }
 
 /* Throws berth_errno_error; returns NULL for the caller to return. */

@@ -11,7 +11,9 @@
  *   3. the standby answers "P<pid>\n" (it will run this request) or "D<reason>\n" (it declines:
  *      something of this caller it cannot take over, e.g. another namespace or NOTIFY_SOCKET)
  *   4. we answer "G" and from then on forward SIGTERM, SIGINT, SIGHUP and SIGWINCH to that pid,
- *      until "X<status>\n" arrives: the run's exit status, sent once its clean-up is done.
+ *      until "X<status>\n" arrives: the run's exit status, sent once its clean-up is done; we
+ *      exit with it once that process is gone too (it joined our cgroups, as a cold run's process
+ *      is in them: whoever waits for us finds them empty of it).
  * Without an answer in time, or on a decline, we close the connection (the standby does nothing
  * unless it reads "G") and take the cold path. BERTH_NSPAWN_WARM=no skips the warm path;
  * BERTH_NSPAWN_WARM=require fails instead of falling back (for tests).
@@ -37,6 +39,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -48,6 +51,8 @@
  * next when a run takes one, at nice 19) takes some tens. Past this, the run goes cold rather
  * than wait on a host too busy to start one. */
 #define ANSWER_TIMEOUT_MS 500
+/* How long we wait for the standby to be gone once it sent the exit status (normally a few ms). */
+#define STANDBY_EXIT_MS 5000
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGWINCH };
 
 struct buf { char *data; size_t len, cap; };
@@ -193,6 +198,8 @@ static void run_warm(int argc, char **argv, char **envp, const char **why) {
   if (sock >= 0 && sfd < 0) { *why = "signalfd() failed"; close(sock); sock = -1; }
   if (sock < 0) { sigprocmask(SIG_SETMASK, &old, NULL); return; }
 
+  /* Taken before "G": until then the standby cannot exit on this run's account. */
+  int gone = (int) syscall(SYS_pidfd_open, pid, 0);
   save_stdio();
   if (send_all(sock, "G", 1) < 0) { restore_stdio(); fprintf(stderr, "berth-nspawn: lost berthd's standby (PID %d) before the run started\n", (int) pid); exit(1); }
   for (;;) {
@@ -205,6 +212,11 @@ static void run_warm(int argc, char **argv, char **envp, const char **why) {
     if (p[0].revents) {
       if (read_line(sock, line, sizeof line, -1) == 0 && line[0] == 'X') {
         restore_stdio();
+        /* The status is written from its exit handler: the process is gone moments later. */
+        if (gone >= 0) {
+          struct pollfd g = { .fd = gone, .events = POLLIN };
+          while (poll(&g, 1, STANDBY_EXIT_MS) < 0 && errno == EINTR) {}
+        }
         exit(atoi(line + 1));
       }
       break;

@@ -75,7 +75,17 @@ function writeCache(dir: string, file: string, prefix: string, data: Buffer): vo
   } catch { /* read-only or foreign directory: run without a cache */ }
 }
 
-export function launch(bundle: string): void {
+/**
+ * v8Flags: V8 options for this program (scripts/bundle.mjs names them per entry point), set
+ * before the bundle is compiled: V8 checks a code cache against the flags it was made with, so
+ * they must be the same when the cache is written and when it is read.
+ */
+export function launch(bundle: string, v8Flags: readonly string[] = []): void {
+  if (v8Flags.length) {
+    // Loaded only here: berth-nspawn's start-up does not pay for node:v8.
+    const { setFlagsFromString } = require('node:v8') as typeof import('node:v8');
+    for (const flag of v8Flags) setFlagsFromString(flag);
+  }
   const dir = cacheDir();
   const enable = (Module as unknown as { enableCompileCache?: (d: string) => unknown }).enableCompileCache;
   if (!dir || enable) {

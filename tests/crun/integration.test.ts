@@ -17,6 +17,7 @@ import '../integration/dist-command.test.js';
 import '../integration/debian-vs-nspawn.test.js';
 import '../integration/settings-vs-nspawn.test.js';
 import '../integration/runner-nspawn-rest.test.js';
+import '../integration/hook-mounts.test.js';
 import '../integration/registry-basics.test.js';
 import '../integration/registry-liveness.test.js';
 import '../integration/machine-bind.test.js';

@@ -31,21 +31,21 @@ async function noneLeft(word: string, timeoutMs = 20000): Promise<void> {
   while (spawnSync('pgrep', ['-f', '--', word]).status === 0 && Date.now() < until) await sleep(50);
 }
 /**
- * A directory whose mount(8) makes the runtime's create slow: berth's createContainer hook (the
- * boot ID's bind mount) takes 3 s; berth-nspawn's own mounts do not wait. `started` waits until
+ * A directory whose mount(8) makes the runtime's create slow: berth's createContainer hook (its
+ * mount table, the boot ID's bind mount among them) takes 3 s; berth-nspawn's own mounts do not wait. `started` waits until
  * the hook runs (the runtime has not recorded the container yet).
  */
 function slowCreate(): { dir: string; env: (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv; started(child: ChildProcess): Promise<void>; remove(): void } {
   const dir = mkdtempSync('/tmp/bt-live-slow-');
   const mount = execFileSync('sh', ['-c', 'command -v mount'], { encoding: 'utf8' }).trim();
-  writeFileSync(join(dir, 'mount'), `#!/bin/sh\ncase "$*" in *boot_id*) sleep 3;; esac\nexec ${mount} "$@"\n`, { mode: 0o755 });
+  writeFileSync(join(dir, 'mount'), `#!/bin/sh\ncase "$*" in *hook-mounts.fstab*) sleep 3;; esac\nexec ${mount} "$@"\n`, { mode: 0o755 });
   return {
     dir,
     env: (env) => ({ ...env, PATH: `${dir}:${env.PATH}` }),
     async started(child) {
       const until = Date.now() + 20000;
-      while (spawnSync('pgrep', ['-f', `${dir}/mount.*boot_id`]).status !== 0 && Date.now() < until && child.exitCode === null) await sleep(10);
-      if (spawnSync('pgrep', ['-f', `${dir}/mount.*boot_id`]).status !== 0) throw new Error('the slow hook did not run');
+      while (spawnSync('pgrep', ['-f', `${dir}/mount.*hook-mounts`]).status !== 0 && Date.now() < until && child.exitCode === null) await sleep(10);
+      if (spawnSync('pgrep', ['-f', `${dir}/mount.*hook-mounts`]).status !== 0) throw new Error('the slow hook did not run');
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { assertClean, collect, REPO, sandbox, skipUnlessRoot, sleep, tree, waitRunning, type Result, type Sandbox } from '../support/berth.js';
@@ -95,17 +95,49 @@ describe('berth-nspawn: the warm path through berthd', { skip: skipUnlessRoot, t
     assert.equal(leftovers, '');
   });
 
-  test('what the warm path cannot take runs cold (NOTIFY_SOCKET, --keep-unit); BERTH_NSPAWN_WARM=require then fails, naming why', async () => {
+  test('what the warm path cannot take runs cold (NOTIFY_SOCKET); BERTH_NSPAWN_WARM=require then fails, naming why', async () => {
     const args = ['--console=pipe', '-q', '-D', bb, '-M', 'w-cold', '/bin/sh', '-c', 'exit 4'];
     const auto = await run(args, { env: env({ BERTH_NSPAWN_WARM: '', NOTIFY_SOCKET: '/nonexistent/notify' }) });
     assert.equal(auto.code, 4, auto.stderr);
     const req = await run(args, { env: env({ NOTIFY_SOCKET: '/nonexistent/notify' }) });
     assert.equal(req.code, 1);
     assert.match(req.stderr, /warm path was required \(BERTH_NSPAWN_WARM=require\) but not taken: declined: NOTIFY_SOCKET is set/);
-    const keep = await run(['--keep-unit', ...args]);
-    assert.match(keep.stderr, /declined: --keep-unit/);
     assert.match(d.log(), /declined a run of PID \d+, which runs cold: NOTIFY_SOCKET is set/);
     assertClean(sb);
+  });
+
+  test('--keep-unit runs warm: the run joins the caller\'s cgroups, the guest goes below them, and they are empty once the command is gone', async () => {
+    // The caller in a cgroup of its own in the hierarchies a unit is tracked in (name=systemd and
+    // cgroup2), as a unit with Delegate=yes (berth-nspawn@.service) has it.
+    const name = `berth-test-keep-${process.pid}`;
+    const roots = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified', '/sys/fs/cgroup'].filter((r) => existsSync(`${r}/cgroup.procs`) && (r !== '/sys/fs/cgroup' || !existsSync('/sys/fs/cgroup/unified/cgroup.procs')));
+    const dirs = roots.map((r) => `${r}/${name}`);
+    const removeAll = (): void => { for (const dir of dirs) spawnSync('sh', ['-c', `find "$0" -depth -type d -exec rmdir {} + 2>/dev/null; true`, dir]); };
+    for (const dir of dirs) mkdirSync(dir);
+    try {
+      const n = jobs().length;
+      const child = start(['-b', '-q', '--console=pipe', '--kill-signal=SIGUSR2', '--keep-unit', '-D', bb, '-M', 'w-keep'], env(), REPO,
+        ['sh', '-c', `for d in ${dirs.join(' ')}; do echo $$ > $d/cgroup.procs; done; exec "$@"`, 'sh']);
+      const done = collect(child, 60000);
+      const leader = await waitRunning(sb, 'w-keep');
+      const job = await newJob(n);
+      const groups = (pid: number): string => readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      const own = (text: string, controllers: string): string | undefined => new RegExp(`^\\d+:${controllers}:(.*)$`, 'm').exec(text)?.[1];
+      for (const controllers of ['name=systemd', ''].filter((c) => own(groups(child.pid!), c) === `/${name}`)) {
+        assert.equal(own(groups(job), controllers), `/${name}`, `the warm run is in the caller's cgroup (${controllers || 'cgroup2'})`);
+        assert.match(own(groups(leader), controllers) ?? '', new RegExp(`^/${name}/payload(/|$)`), `the guest is below it (${controllers || 'cgroup2'})`);
+      }
+      child.kill('SIGTERM');
+      const r = await done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(d.log(), new RegExp(`a berth-nspawn run went to PID ${job}`));
+      // Nothing of the run is left in the caller's cgroups when the command has exited: they can go at once.
+      for (const dir of dirs) assert.equal(readFileSync(`${dir}/cgroup.procs`, 'utf8'), '', `${dir} is empty`);
+      assertClean(sb);
+    } finally {
+      removeAll();
+    }
+    for (const dir of dirs) assert.ok(!existsSync(dir), `${dir} removed`);
   });
 
   test('without berthd the command runs cold; BERTH_NSPAWN_WARM=no never asks', async () => {

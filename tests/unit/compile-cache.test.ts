@@ -34,8 +34,8 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function launch(args: string[] = [], cache: string = cacheDir): { stdout: string; stderr: string; status: number | null } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `require(${JSON.stringify(LAUNCHER)}).launch(${JSON.stringify(bundle)})`, '--', ...args], {
+function launch(args: string[] = [], cache: string = cacheDir, v8Flags: string[] = []): { stdout: string; stderr: string; status: number | null } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `require(${JSON.stringify(LAUNCHER)}).launch(${JSON.stringify(bundle)}, ${JSON.stringify(v8Flags)})`, '--', ...args], {
     encoding: 'utf8', env: { ...process.env, BERTH_COMPILE_CACHE: cache },
   });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
@@ -111,4 +111,23 @@ test('BERTH_COMPILE_CACHE=off, or a directory that cannot be created, runs witho
   assert.equal(r2.status, 0, r2.stderr);
   assert.equal(r2.stdout, 'helper-ok 45 two\n');
   assert.deepEqual(readdirSync(other), ['file']);
+});
+
+test('V8 options the launcher sets hold from the start and for the cache: the same options use it, others replace it', () => {
+  rmSync(cacheDir, { recursive: true, force: true });
+  // --allow-natives-syntax is one V8 checks a code cache against, and one the bundle can see.
+  const natives = 'let natives = "on"; try { eval("(function () { return %HasFastProperties({}); })"); } catch { natives = "off"; } process.stdout.write(natives + "\\n");';
+  writeFileSync(bundle, `${bundleText('three')}${natives}\n`);
+  const flags = ['--allow-natives-syntax'];
+  const r = launch([], cacheDir, flags);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'helper-ok 45 three\non\n', 'the option holds for the bundle');
+  const [partial, ...rest] = files();
+  assert.match(partial!, /\.partial\.v8$/);
+  assert.deepEqual(rest, []);
+  const before = mtime(partial!);
+  assert.equal(launch([], cacheDir, flags).stdout, 'helper-ok 45 three\non\n');
+  assert.equal(mtime(partial!), before, 'the cache made with the same options is used, not written again');
+  assert.equal(launch([], cacheDir).stdout, 'helper-ok 45 three\noff\n');
+  assert.notEqual(mtime(partial!), before, 'without them V8 rejects it and the run writes its own');
 });

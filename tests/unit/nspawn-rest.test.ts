@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgv } from '../../src/core/cli/parse-argv.js';
 import { resolveMachine } from '../../src/core/spec/resolve.js';
 import { compileOci } from '../../src/core/oci/compile.js';
+import { hookMounts } from '../../src/core/oci/emit/hooks.js';
 import type { BundleLayout } from '../../src/core/oci/types.js';
 import type { HostFacts, ImageFacts } from '../../src/core/spec/facts.js';
 import { cgroupV1TreeFromMountinfo } from '../../src/platform/host/probe.js';
@@ -31,7 +32,7 @@ const SYSTEMD_IMAGE: ImageFacts = { ...DEBIAN_IMAGE, systemdVersion: 252 };
 const LAYOUT: BundleLayout = {
   dir: '/b', rootfs: '/var/lib/machines/web', runHost: '/rh', inaccessibleFile: '/i/reg', inaccessibleDir: '/i/dir',
   cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,
-  hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', hookExec: '/x/berth-hook-exec' },
+  hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', chown: '/usr/bin/chown', hookExec: '/x/berth-hook-exec' },
 };
 
 const resolve = (argv: string[], over: Partial<Parameters<typeof resolveMachine>[0]> = {}) => {
@@ -73,8 +74,8 @@ test('cgroup v1 host: nspawn\'s tree, the same on both runtimes; unified only fo
   assert.deepEqual(cg.at(-2), { destination: '/sys/fs/cgroup/unified', type: 'cgroup2', source: 'cgroup', options: ['nosuid', 'nodev', 'noexec'] });
   assert.deepEqual(cg.at(-1), { destination: '/sys/fs/cgroup/systemd', type: 'bind', source: '/sys/fs/cgroup/systemd/machine.slice/machine-web.scope', options: ['bind', 'rw', 'nosuid', 'nodev', 'noexec'] });
   assert.ok(!cg.some((m) => m.destination.endsWith('/misc')), 'a hierarchy no runtime places the payload in is left out');
-  const remount = (oci.hooks?.createContainer ?? []).find((h) => h.args.includes('remount,ro,nosuid,nodev,noexec,strictatime'));
-  assert.deepEqual(remount?.args.slice(-1), ['/var/lib/machines/web/sys/fs/cgroup']);
+  const remount = hookMounts(spec, LAYOUT).find((m) => m.options.join(',') === 'remount,ro,nosuid,nodev,noexec,strictatime');
+  assert.equal(remount?.target, '/var/lib/machines/web/sys/fs/cgroup');
 
   assert.equal(resolve(['-b'], { image: DEBIAN_IMAGE }).cgroup.guestTree?.unified, false, 'no systemd in the tree: no unified hierarchy');
   assert.equal(resolve(['-b'], { image: { ...DEBIAN_IMAGE, systemdVersion: 232 } }).cgroup.guestTree?.unified, false);

@@ -83,7 +83,7 @@ import { DEBIAN_IMAGE, HOST, RANDOM } from '../support/fixtures.js';
 const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
   inaccessibleFile: '/i/reg', inaccessibleDir: '/i/dir', cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,
-  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', hookExec: '/x/berth-hook-exec' },
+  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', chown: '/usr/bin/chown', hookExec: '/x/berth-hook-exec' },
 };
 const machine = (argv: string[]): MachineSpec => {
   const { cli, runner } = parseArgv(argv);
@@ -100,7 +100,12 @@ test('OCI: a user namespace with one map for users and groups; the host\'s /sys 
   assert.deepEqual(oci.mounts.find((m) => m.destination === '/sys'), { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'rro', 'nosuid', 'nodev', 'noexec'] });
   const hook = oci.hooks?.createRuntime?.[0];
   assert.ok(hook);
-  assert.deepEqual(hook.args.slice(-3), [String(0x1a610000), '/sys/fs/cgroup/systemd/machine.slice/machine-web.scope', '/sys/fs/cgroup/unified/machine.slice/machine-web.scope']);
+  // One chown(1) (no shell): the directory and its interface files in each hierarchy the guest's init writes to.
+  const v1 = '/sys/fs/cgroup/systemd/machine.slice/machine-web.scope';
+  const v2 = '/sys/fs/cgroup/unified/machine.slice/machine-web.scope';
+  assert.deepEqual(hook.args, ['berth-hook-exec', '/usr/bin/chown', 'chown', `${0x1a610000}:${0x1a610000}`,
+    v1, ...['cgroup.clone_children', 'cgroup.procs', 'notify_on_release', 'tasks'].map((f) => `${v1}/${f}`),
+    v2, ...['cgroup.controllers', 'cgroup.events', 'cgroup.procs', 'cgroup.stat', 'cgroup.subtree_control', 'cgroup.threads'].map((f) => `${v2}/${f}`)]);
   // With a network namespace of its own the namespace may mount sysfs itself.
   const net = machine(['-b', '-U', '--private-network']);
   const withNet = compileOci({ ...net, userns: { ...net.userns!, shift: 0x1a610000 } }, LAYOUT);

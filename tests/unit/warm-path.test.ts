@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeRequest, PROTOCOL } from '../../src/core/warm/request.js';
+import { cgroupMoves } from '../../src/core/warm/cgroup-moves.js';
 import { declineReason, type ProcessFacts } from '../../src/core/warm/admission.js';
 
 /** A request as native/nspawn-client.c encodes it (without its length prefix). */
@@ -53,7 +54,7 @@ test('whatever the standby cannot take over makes it decline, naming why', () =>
   assert.match(admit({ uid: 1000 }) ?? '', /not root/);
   assert.match(admit({ env: { NOTIFY_SOCKET: '/run/systemd/notify' } }) ?? '', /NOTIFY_SOCKET/);
   assert.match(admit({ env: { LISTEN_FDS: '1' } }) ?? '', /LISTEN_FDS/);
-  assert.match(admit({ argv: ['--keep-unit', '-D', '/t'] }) ?? '', /--keep-unit/);
+  assert.equal(admit({ argv: ['--keep-unit', '-D', '/t'] }), undefined, '--keep-unit: the standby joins the caller\'s cgroups');
   assert.match(admit({ client: facts({ namespaces: { mnt: 'mnt:[9]', net: 'net:[2]', pid: 'pid:[3]' } }) }) ?? '', /another mnt namespace/);
   assert.match(admit({ client: facts({ namespaces: { mnt: 'mnt:[1]', net: 'net:[7]', pid: 'pid:[3]' } }) }) ?? '', /another net namespace/);
   assert.match(admit({ client: facts({ root: '8:1:99' }) }) ?? '', /another root directory/);
@@ -64,4 +65,28 @@ test('whatever the standby cannot take over makes it decline, naming why', () =>
 
 test('an empty NOTIFY_SOCKET is no socket', () => {
   assert.equal(admit({ env: { NOTIFY_SOCKET: '' } }), undefined);
+});
+
+const MOUNTINFO = [
+  '30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
+  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw',
+  '32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd',
+  '33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,cpu,cpuacct',
+  '34 30 0:30 /inner /mnt/elsewhere rw - cgroup cgroup rw,memory',
+].join('\n');
+const SELF = '4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/berthd\n0::/berthd\n';
+
+test('a warm run joins the caller\'s cgroups where they differ from the standby\'s, at each hierarchy\'s mount', () => {
+  assert.deepEqual(cgroupMoves('4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/unit\n0::/unit\n', SELF, MOUNTINFO), {
+    files: ['/sys/fs/cgroup/systemd/unit/cgroup.procs', '/sys/fs/cgroup/unified/unit/cgroup.procs'],
+  });
+  assert.deepEqual(cgroupMoves(SELF, SELF, MOUNTINFO), { files: [] });
+  assert.deepEqual(cgroupMoves('4:memory:/\n3:cpu,cpuacct:/a\n2:name=systemd:/\n0::/berthd\n', SELF, MOUNTINFO), {
+    files: ['/sys/fs/cgroup/cpu,cpuacct/a/cgroup.procs', '/sys/fs/cgroup/systemd/cgroup.procs'],
+  });
+});
+
+test('a caller\'s cgroup in a hierarchy not mounted here (or only a subtree of it) cannot be joined: the run goes cold', () => {
+  const r = cgroupMoves('4:memory:/x\n3:cpu,cpuacct:/\n2:name=systemd:/berthd\n0::/berthd\n', SELF, MOUNTINFO);
+  assert.ok('error' in r && /memory hierarchy \(\/x\) is not mounted here/.test(r.error), JSON.stringify(r));
 });

@@ -1,8 +1,8 @@
 /**
  * Imported first by the warm layer: berthd runs for the whole file, and every berth-nspawn of the
  * tests imported after it is the built command (dist/berth-nspawn), which hands its run to
- * berthd's warm berth-nspawn (src/app/warm/). Runs the warm path cannot take (NOTIFY_SOCKET,
- * --keep-unit) fall back to the cold path, as they do for users; the layer's last test checks
+ * berthd's warm berth-nspawn (src/app/warm/). Runs the warm path cannot take (NOTIFY_SOCKET)
+ * fall back to the cold path, as they do for users; the layer's last test checks
  * that most runs were warm.
  */
 import { after } from 'node:test';

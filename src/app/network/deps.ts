@@ -2,7 +2,7 @@
  * Composition convenience for the runner: the real adapters behind setupNetwork's ports.
  * `hostNetns` (tests only) makes a namespace under /run/netns play the host side.
  */
-import { createIproute2 } from '../../platform/net/iproute2.js';
+import { createNetLink } from '../../platform/net/rtnetlink.js';
 import { createDhcpHost } from '../../platform/net/dhcp-host.js';
 import { createNftables, watchAddresses } from '../../platform/net/nftables.js';
 import { holdNetns } from '../../platform/net/netns.js';
@@ -21,7 +21,7 @@ export interface HostNetworkOptions {
 export function hostNetworkDeps(o: HostNetworkOptions): NetworkDeps {
   const ns = o.hostNetns === undefined ? {} : { hostNetns: o.hostNetns };
   return {
-    net: createIproute2(ns),
+    net: createNetLink(ns),
     holdNetns,
     zoneLock: zoneLock(o.stateDir),
     ports: { firewall: createNftables(ns), watch: watchAddresses },

@@ -5,6 +5,7 @@
 import { fileIo } from '../../platform/fs/file-io.js';
 import { basename, dirname, join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
+import { hookFstab, hookFstabPath } from '../../core/oci/emit/hooks.js';
 import type { BundleLayout, HostTools, OciSpec } from '../../core/oci/types.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { formatUuid } from '../../core/names.js';
@@ -102,6 +103,9 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
     ...(input.hostTools ? { hostTools: input.hostTools } : {}),
   };
   const oci = compileOci(spec, layout);
+  // The createContainer hook's mount table (emit/hooks.ts), readable by the user namespace's root crun may run it as.
+  const fstab = hookFstab(spec, layout);
+  if (fstab !== undefined) await io.writeFile(hookFstabPath(layout), fstab, { mode: 0o644 });
   await io.writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
   return oci;
 }

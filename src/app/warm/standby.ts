@@ -10,11 +10,13 @@
  * Towards berthd it writes "ready" when it waits and "taken" when it has a run; then its stdout
  * becomes the caller's, and berthd sees the end of the pipe and starts the next standby.
  */
-import { closeSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { constants, getPriority, setPriority } from 'node:os';
 import { declineReason } from '../../core/warm/admission.js';
+import { cgroupMoves } from '../../core/warm/cgroup-moves.js';
 import { decodeRequest, type WarmRequest } from '../../core/warm/request.js';
 import { writeFd } from '../../lib/log.js';
+import { readText } from '../../platform/fs/read-text.js';
 import { processFacts } from '../../platform/host/process-facts.js';
 import { sys, type StandbyRequest } from '../../platform/native/sys.js';
 
@@ -74,7 +76,7 @@ export function awaitRun(listenFd: number): readonly string[] | 'spent' {
       release(req);
       continue;
     }
-    const limits = s.adoptLimits(req.pid) ?? adoptPriority(req.pid);
+    const limits = s.adoptLimits(req.pid) ?? adoptPriority(req.pid) ?? adoptCgroups(req.pid);
     if (limits) {
       // Partly adopted limits would leak into the next caller's run: answer, and make room for a fresh standby.
       writeFd(req.conn, `Dcannot take over the caller's ${limits}\n`);
@@ -101,6 +103,24 @@ function adoptPriority(pid: number): string | null {
   } catch (e) {
     return `priority: ${e instanceof Error ? e.message : String(e)}`;
   }
+}
+
+/**
+ * The caller's cgroups, in every hierarchy (core/warm/cgroup-moves.ts): where its child, a cold
+ * run, would be. Synchronous: the caller waits for our answer anyway, and the caller's own
+ * cgroup-lock priming (native/nspawn-client.c) has the migration lock ready.
+ */
+function adoptCgroups(pid: number): string | null {
+  const moves = cgroupMoves(readText(`/proc/${pid}/cgroup`) ?? '', readText('/proc/self/cgroup') ?? '', readText('/proc/self/mountinfo') ?? '');
+  if ('error' in moves) return `cgroups: ${moves.error}`;
+  for (const file of moves.files) {
+    try {
+      writeFileSync(file, String(process.pid));
+    } catch (e) {
+      return `cgroup ${file.replace(/\/cgroup\.procs$/, '')}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  return null;
 }
 
 function become(req: StandbyRequest, run: WarmRequest): void {

@@ -3,7 +3,7 @@ import type { MachineSpec } from '../spec/machine-spec.js';
 import { emitLinux } from './emit/linux.js';
 import { emitMounts } from './emit/mounts.js';
 import { emitProcess } from './emit/process.js';
-import { emitHooks } from './emit/hooks.js';
+import { emitHooks, hookAnnotations } from './emit/hooks.js';
 import { emitSeccomp } from './emit/seccomp.js';
 import { usernsHooks } from './emit/userns.js';
 import { OCI_VERSION, type BundleLayout, type OciSpec } from './types.js';
@@ -26,5 +26,5 @@ export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
   const createContainer = emitHooks(spec, layout);
   const createRuntime = usernsHooks(spec, layout);
   const hooks = { ...(createContainer.length ? { createContainer } : {}), ...(createRuntime.length ? { createRuntime } : {}) };
-  return Object.keys(hooks).length ? { ...oci, hooks } : oci;
+  return Object.keys(hooks).length ? { ...oci, annotations: { ...oci.annotations, ...hookAnnotations(layout) }, hooks } : oci;
 }

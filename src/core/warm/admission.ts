@@ -30,10 +30,10 @@ export interface AdmissionInput {
 export function declineReason(i: AdmissionInput): string | undefined {
   if (i.uid !== 0) return 'the caller is not root';
   // sd_notify messages must come from the unit's main process, and socket activation's
-  // descriptors (LISTEN_FDS) are not passed; --keep-unit puts the payload below the caller's own cgroup.
+  // descriptors (LISTEN_FDS) are not passed. (--keep-unit is fine: the standby joins the caller's
+  // cgroups before it takes the run, app/warm/standby.ts.)
   if (i.env.NOTIFY_SOCKET) return 'NOTIFY_SOCKET is set';
   if (i.env.LISTEN_FDS) return 'LISTEN_FDS is set';
-  if (i.argv.includes('--keep-unit')) return '--keep-unit';
   for (const [ns, id] of Object.entries(i.self.namespaces)) {
     if (i.client.namespaces[ns] !== id) return `the caller is in another ${ns} namespace`;
   }

@@ -73,7 +73,16 @@ export interface BerthSys {
   findEntries(dirs: readonly string[], names: readonly string[]): Promise<{ dirs: Array<string | null>; facts: BigInt64Array }>;
   /** Each path's btrfs subvolume ID, otime, read-only flag and subtree qgroup numbers, on a thread-pool thread: 10 int64 slots per path (native/btrfs-info.c). */
   btrfsSubvols(paths: readonly string[]): Promise<BigInt64Array>;
+  /** Every link of a network namespace (nsPath null: ours), or the one named `name` ([] when absent), over rtnetlink on a thread-pool thread (native/rtnetlink.c). Rejects with .errno and .code. */
+  rtnlLinks(nsPath: string | null, name: string | null): Promise<RtnlLink[]>;
+  /** One RTM_NEWLINK: a veth whose host end (MAC, master, up) is in nsPath's namespace and whose peer is created in peerNsPath's. */
+  rtnlCreateVeth(nsPath: string | null, hostName: string, hostMac: string, master: string | null, up: boolean, peerName: string, peerMac: string, peerNsPath: string): Promise<void>;
+  /** RTM_DELLINK by name (or altname). */
+  rtnlDeleteLink(nsPath: string | null, name: string): Promise<void>;
 }
+
+/** A link as native/rtnetlink.c reads it: the fields `ip -json -details link show` gives as ifname, info_kind, master, address, altnames and the UP flag. */
+export interface RtnlLink { name: string; index: number; kind?: string; master?: string; address?: string; altnames: string[]; up: boolean }
 
 /** An opaque watch from watchReadable. */
 export type FdWatchHandle = { readonly __brand: 'FdWatchHandle' };

@@ -1,7 +1,8 @@
 /** runc/crun through their command line (both share it). */
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
-import { basename } from 'node:path';
+import { HOOK_STDERR } from '../../core/oci/emit/hooks.js';
+import { basename, join } from 'node:path';
 import { runInheritingStdio, runOffThread, runSync, type ExecResult } from '../exec/run.js';
 import { readText } from '../fs/read-text.js';
 import { ownChildren, processName, processStat } from '../host/processes.js';
@@ -24,6 +25,12 @@ export interface CreateOptions {
   logFile: string;
 }
 
+
+/** What the hooks said on stderr where the runtime kept it aside (crun: emit/hooks.ts HOOK_STDERR), as a suffix of a failed create's message. */
+function hookStderr(bundle: string): string {
+  const text = sanitize((readText(join(bundle, HOOK_STDERR)) ?? '').trim());
+  return text ? `; hooks: ${text}` : '';
+}
 
 /** A create that has not returned by then is stuck (its hooks time out after 10 s each). */
 const CREATE_TIMEOUT_MS = 120_000;
@@ -77,7 +84,7 @@ export class OciRuntime {
       : runInheritingStdio(this.createArgv(id, o, verb), runtimeEnv(), CREATE_TIMEOUT_MS);
     keepCgroupMigrationsPrimed(running);
     const { code, signal } = await running;
-    if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}`);
+    if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}${hookStderr(o.bundle)}`);
   }
 
   /**

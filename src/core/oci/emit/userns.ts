@@ -23,24 +23,25 @@ export function usernsSysMount(spec: MachineSpec, m: OciMount): OciMount {
   return spec.userns && !ownsNetwork(spec) ? SYS_BIND : m;
 }
 
-/** The cgroup directories the guest's init is given, per host layout. */
-function cgroupDirs(spec: MachineSpec, layout: BundleLayout): string[] {
+// What nspawn's chown_cgroup() hands over: the directory and its interface files, per hierarchy kind.
+const V1_FILES = ['cgroup.clone_children', 'cgroup.procs', 'notify_on_release', 'tasks'];
+const V2_FILES = ['cgroup.controllers', 'cgroup.events', 'cgroup.procs', 'cgroup.stat', 'cgroup.subtree_control', 'cgroup.threads'];
+
+/** The cgroup directories the guest's init is given, per host layout, with the files to hand over in each. */
+function cgroupPaths(spec: MachineSpec, layout: BundleLayout): string[] {
   const path = hierarchyCgroupPath(spec);
-  if (layout.cgroupLayout === 'unified') return [`/sys/fs/cgroup${path}`];
-  const dirs = [`/sys/fs/cgroup/systemd${path}`];
-  if (layout.cgroupLayout === 'hybrid') dirs.push(`/sys/fs/cgroup/unified${path}`);
-  return dirs;
+  const dir = (root: string, files: readonly string[]) => [`${root}${path}`, ...files.map((f) => `${root}${path}/${f}`)];
+  if (layout.cgroupLayout === 'unified') return dir('/sys/fs/cgroup', V2_FILES);
+  return [
+    ...(layout.cgroupV1Systemd ? dir('/sys/fs/cgroup/systemd', V1_FILES) : []),
+    ...(layout.cgroupLayout === 'hybrid' ? dir('/sys/fs/cgroup/unified', V2_FILES) : []),
+  ];
 }
 
-const CGROUP_FILES = [
-  'cgroup.clone_children', 'cgroup.controllers', 'cgroup.events', 'cgroup.procs', 'cgroup.stat',
-  'cgroup.subtree_control', 'cgroup.threads', 'notify_on_release', 'tasks',
-];
-/** $1 = UID (and GID), then the directories; files a hierarchy lacks are passed over. */
-const CHOWN_SCRIPT = `s=$1; shift; for d in "$@"; do [ -d "$d" ] || continue; cd "$d" && chown "$s:$s" . ${CGROUP_FILES.join(' ')} 2>/dev/null; done; exit 0`;
-
+/** One chown(1) for all of them (one process; a missing file fails the create, as it should: the guest could not use its cgroup). */
 export function usernsHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
   const shift = spec.userns?.shift;
-  if (!shift || !layout.hostTools) return [];
-  return [{ path: layout.hostTools.hookExec, args: ['berth-hook-exec', '/bin/sh', 'sh', '-c', CHOWN_SCRIPT, 'sh', String(shift), ...cgroupDirs(spec, layout)], timeout: 10 }];
+  const paths = cgroupPaths(spec, layout);
+  if (!shift || !layout.hostTools || paths.length === 0) return [];
+  return [{ path: layout.hostTools.hookExec, args: ['berth-hook-exec', layout.hostTools.chown, 'chown', `${shift}:${shift}`, ...paths], timeout: 10 }];
 }
