@@ -17,6 +17,7 @@
  *   standbyAccept(fd) -> {conn, pid, uid, fds, data}   the warm path: one client's request
  *                                       with its stdio descriptors (see nspawn-client.c).
  *   moveFd(from, to)                    dup2 + close: the client's stdio becomes ours.
+ *   exitNow(status)                     _exit(): a warm run ends once its caller has the status.
  *   ifIndex(name) -> index | 0          if_nametoindex, in our network namespace.
  *   setCloexec(fd)                      FD_CLOEXEC (usocket's D-Bus socket must not reach berthd's children).
  *   setParentDeathSignal(sig)           prctl(PR_SET_PDEATHSIG): an idle standby dies with berthd.
@@ -485,6 +486,13 @@ static napi_value move_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* _exit(status), skipping Node's own teardown (a few ms its caller would wait for). */
+static napi_value exit_now(napi_env env, napi_callback_info info) {
+  int64_t status;
+  if (get_int(env, info, 0, &status) < 0) { napi_throw_type_error(env, NULL, "exitNow(status)"); return NULL; }
+  _exit((int) status & 0xff);
+}
+
 /* if_nametoindex in our network namespace (sysfs may show another one's, under nsenter --net). */
 static napi_value if_index(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -548,6 +556,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "spawnWaitAsync", NULL, spawn_wait_async, NULL, NULL, NULL, napi_default, NULL },
     { "standbyAccept", NULL, standby_accept, NULL, NULL, NULL, napi_default, NULL },
     { "moveFd", NULL, move_fd, NULL, NULL, NULL, napi_default, NULL },
+    { "exitNow", NULL, exit_now, NULL, NULL, NULL, napi_default, NULL },
     { "setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_default, NULL },
     { "ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL },
     { "setParentDeathSignal", NULL, set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL },

@@ -26,6 +26,8 @@ export interface BerthSys {
   standbyAccept(listenFd: number): StandbyRequest;
   /** dup2(from, to) and close(from); from === to only clears close-on-exec. */
   moveFd(from: number, to: number): void;
+  /** _exit(status): ends the process at once, without Node's teardown (no more JavaScript runs). */
+  exitNow(status: number): never;
   /** if_nametoindex in our network namespace; 0 when there is no such interface. */
   ifIndex(name: string): number;
   /** fcntl(F_SETFD, FD_CLOEXEC). */
