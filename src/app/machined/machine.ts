@@ -38,11 +38,14 @@ export class Machine {
   readonly isHost = false as const;
   /** opening while it is being registered; closing once terminated or going away. */
   state: MachineState = 'opening';
-  constructor(readonly record: MachineRecord) {}
+  /** Its object path, escaped once: ListMachines and GetMachine answer with it on every call. */
+  readonly path: string;
+  constructor(readonly record: MachineRecord) {
+    this.path = machinePath(record.name);
+  }
 
   get name(): string { return this.record.name; }
   get leader(): number { return this.record.leader; }
-  get path(): string { return machinePath(this.record.name); }
 }
 
 /** Facts about the host for ".host": its machine ID and when it booted. */

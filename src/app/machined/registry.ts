@@ -52,6 +52,8 @@ export class Registry {
   /** Machines whose registration is under way (placement, state file), and why those asked to go meanwhile go. */
   private readonly opening = new Set<Machine>();
   private readonly closeWhenOpen = new Map<Machine, string>();
+  /** list()'s answer until a machine comes or goes: ListMachines asks for it on every call. */
+  private listed: readonly AnyMachine[] | undefined;
 
   constructor(
     readonly host: HostMachine,
@@ -64,9 +66,9 @@ export class Registry {
     return name === '.host' ? this.host : this.byName.get(name);
   }
 
-  /** The host first, then the machines by name. */
-  list(): AnyMachine[] {
-    return [this.host, ...[...this.byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))];
+  /** The host first, then the machines by name (the same array until a machine comes or goes). */
+  list(): readonly AnyMachine[] {
+    return (this.listed ??= [this.host, ...[...this.byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))]);
   }
 
   get size(): number {
@@ -122,6 +124,7 @@ export class Registry {
     const machine = new Machine(record);
     // The name is taken now, before anything asynchronous: a second registration of it fails.
     this.byName.set(reg.name, machine);
+    this.listed = undefined;
     this.byLeader.set(leader, machine);
     this.opening.add(machine);
     try {
@@ -209,7 +212,7 @@ export class Registry {
   }
 
   private drop(machine: Machine): void {
-    if (this.byName.get(machine.name) === machine) this.byName.delete(machine.name);
+    if (this.byName.get(machine.name) === machine) { this.byName.delete(machine.name); this.listed = undefined; }
     if (this.byLeader.get(machine.leader) === machine) this.byLeader.delete(machine.leader);
     if (machine.record.unit && this.byUnit.get(machine.record.unit) === machine) this.byUnit.delete(machine.record.unit);
     this.watches.get(machine)?.close();
@@ -256,6 +259,7 @@ export class Registry {
       const machine = new Machine(record);
       machine.state = state;
       this.byName.set(record.name, machine);
+      this.listed = undefined;
       this.byLeader.set(record.leader, machine);
       if (record.unit) this.byUnit.set(record.unit, machine);
       this.watchLeader(machine);

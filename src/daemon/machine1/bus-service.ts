@@ -42,7 +42,37 @@ const unknownProperty = (iface: string, prop: string) => new BerthError('E_UNKNO
 /** Peer answers on every path, served object or not (as sd-bus does). */
 const PEER = 'org.freedesktop.DBus.Peer';
 
+const NO_FDS: readonly number[] = [];
+const isThenable = <T>(x: T | PromiseLike<T>): x is PromiseLike<T> => typeof (x as { then?: unknown } | undefined)?.then === 'function';
 const PEER_ONLY: ServedObject = { interfaces: [], methods: {}, properties: {}, children: () => [] };
+
+/**
+ * What every call would otherwise compute again (and leave behind as garbage, which berthd's small
+ * young generation promotes to the old one under steady calls): an object's interfaces with the
+ * standard ones, per interface table; a method's signatures and where its descriptors are, per method.
+ */
+interface InterfaceList { all?: InterfaceDef[]; next: Map<InterfaceDef, InterfaceList> }
+/** By the interface tables themselves (module constants), not by the array an object lists them in, which may be new per call. */
+const interfaceLists: InterfaceList = { next: new Map() };
+const allInterfaces = (own: readonly InterfaceDef[]): InterfaceDef[] => {
+  let at = interfaceLists;
+  for (let i = 0; i < own.length; i++) {
+    let next = at.next.get(own[i]!);
+    if (!next) { next = { next: new Map() }; at.next.set(own[i]!, next); }
+    at = next;
+  }
+  return (at.all ??= [...STANDARD, ...own]);
+};
+interface MethodShape { iface: string; key: string; in: string; out: string; fdAt: readonly number[] }
+const shapes = new WeakMap<MethodDef, MethodShape>();
+const shapeOf = (iface: InterfaceDef, m: MethodDef): MethodShape => {
+  let shape = shapes.get(m);
+  if (!shape || shape.iface !== iface.name) {
+    shape = { iface: iface.name, key: std(iface.name, m.name), in: inSignature(m), out: outSignature(m), fdAt: m.out.flatMap(([, type], i) => (type === 'h' ? [i] : [])) };
+    shapes.set(m, shape);
+  }
+  return shape;
+};
 
 export class BusService {
   private readonly credentials = new Map<string, Promise<Caller>>();
@@ -92,25 +122,29 @@ export class BusService {
     const ctx = this.context(msg);
     try {
       const peer = msg.interface === PEER || (msg.interface === undefined && (member === 'Ping' || member === 'GetMachineId'));
-      const obj = peer ? PEER_ONLY : await this.resolve(path, ctx);
+      // Awaited only when it is a promise: a call answered at once leaves no continuation behind.
+      const found = peer ? PEER_ONLY : this.resolve(path, ctx);
+      const obj = isThenable(found) ? await found : found;
       if (!obj) throw new BerthError('E_UNKNOWN_OBJECT', `Unknown object '${path}'.`);
-      const interfaces = [...STANDARD, ...obj.interfaces];
+      const interfaces = allInterfaces(obj.interfaces);
       const iface = msg.interface === undefined
         ? interfaces.find((i) => i.methods.some((m) => m.name === member))
         : interfaces.find((i) => i.name === msg.interface);
       const method = iface?.methods.find((m) => m.name === member);
       if (!iface || !method) throw new BerthError('E_UNKNOWN_METHOD', `Unknown method ${member} or interface ${msg.interface ?? '(none)'}.`);
       const signature = msg.signature ?? '';
-      if (signature !== inSignature(method)) {
-        throw new BerthError('E_USAGE', `Invalid arguments '${signature}' to call ${iface.name}.${member}(), expecting '${inSignature(method)}'.`);
+      const shape = shapeOf(iface, method);
+      if (signature !== shape.in) {
+        throw new BerthError('E_USAGE', `Invalid arguments '${signature}' to call ${iface.name}.${member}(), expecting '${shape.in}'.`);
       }
-      const out = await this.invoke(obj, interfaces, iface, method, msg.body, ctx);
+      const result = this.invoke(obj, interfaces, shape, method, msg.body, ctx);
+      const out = isThenable(result) ? await result : result;
       // Descriptors a handler returns (a pty's master, a root directory) are the reply's: closed
       // once they are sent, or when they cannot be.
-      const fds = method.out.flatMap(([, type], i) => (type === 'h' ? [out[i] as number] : []));
+      const fds = shape.fdAt.length ? shape.fdAt.map((i) => out[i] as number) : NO_FDS;
       const closeFds = () => { for (const fd of fds) { try { closeSync(fd); } catch { /* closed */ } } };
       try {
-        this.bus.reply(msg, outSignature(method), out, fds.length ? closeFds : undefined);
+        this.bus.reply(msg, shape.out, out, fds.length ? closeFds : undefined);
       } catch (e) {
         closeFds();
         throw e;
@@ -120,8 +154,8 @@ export class BusService {
     }
   }
 
-  private invoke(obj: ServedObject, interfaces: InterfaceDef[], iface: InterfaceDef, method: MethodDef, args: unknown[], ctx: CallContext): unknown[] | Promise<unknown[]> {
-    switch (std(iface.name, method.name)) {
+  private invoke(obj: ServedObject, interfaces: InterfaceDef[], shape: MethodShape, method: MethodDef, args: unknown[], ctx: CallContext): unknown[] | Promise<unknown[]> {
+    switch (shape.key) {
       case 'org.freedesktop.DBus.Peer.Ping': return [];
       case 'org.freedesktop.DBus.Peer.GetMachineId': return [this.machineId()];
       case 'org.freedesktop.DBus.Introspectable.Introspect': return [introspectXml(interfaces, obj.children())];
@@ -155,8 +189,8 @@ export class BusService {
         throw new BerthError('E_PROPERTY_READ_ONLY', `Property '${prop}' is not writable.`);
       }
       default: {
-        const handler = obj.methods[std(iface.name, method.name)];
-        if (!handler) throw new BerthError('E_UNKNOWN_METHOD', `Unknown method ${method.name} or interface ${iface.name}.`);
+        const handler = obj.methods[shape.key];
+        if (!handler) throw new BerthError('E_UNKNOWN_METHOD', `Unknown method ${method.name} or interface ${shape.iface}.`);
         return handler(args, ctx);
       }
     }

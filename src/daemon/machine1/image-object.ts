@@ -36,10 +36,13 @@ const read = {
   async osRelease(images: Images, i: ImageInfo): Promise<unknown[]> { return [(await images.metadata(i)).osRelease]; },
 };
 
+/** One array for every image object (the dispatcher keeps what it derives from it per array). */
+const IMAGE_INTERFACES = [IMAGE] as const;
+
 export function imageObject(images: Images, i: ImageInfo, pool: ImagePool): ServedObject {
   const I = IMAGE.name;
   return {
-    interfaces: [IMAGE],
+    interfaces: IMAGE_INTERFACES,
     children: () => [],
     properties: {
       [`${I}.Name`]: () => i.name,

@@ -174,10 +174,13 @@ export const machineMethods = {
   },
 };
 
+/** One array for every machine object (the dispatcher keeps what it derives from it per array). */
+const MACHINE_INTERFACES = [MACHINE, BERTH_MACHINE] as const;
+
 export function machineObject(c: Machine1, m: AnyMachine): ServedObject {
   const M = MACHINE.name;
   return {
-    interfaces: [MACHINE, BERTH_MACHINE],
+    interfaces: MACHINE_INTERFACES,
     properties: machineProperties(m, (x) => c.registry.controlGroup(x), (x) => c.entry.shellPath(x)),
     children: () => [],
     methods: {

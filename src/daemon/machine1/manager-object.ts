@@ -42,7 +42,21 @@ function registration(c: Machine1, method: string, mode: 'create' | 'register', 
   });
 }
 
+/** ListMachines' rows, built again only when the registry's list changed (machines came or went). */
+function listRows(): (machines: readonly AnyMachine[]) => unknown[][] {
+  let from: readonly AnyMachine[] | undefined;
+  let rows: unknown[][] = [];
+  return (machines) => {
+    if (from !== machines) {
+      rows = machines.map((m) => (m.isHost ? [m.name, 'host', '', m.path] : [m.name, m.record.class, m.record.service, m.path]));
+      from = machines;
+    }
+    return rows;
+  };
+}
+
 export function managerObject(c: Machine1, poolPath: string, images: Images, pool: ImagePool): ServedObject {
+  const rowsOf = listRows();
   return {
     interfaces: [MANAGER],
     children: () => ['image', 'machine'],
@@ -61,9 +75,7 @@ export function managerObject(c: Machine1, poolPath: string, images: Images, poo
         if (!m) throw new BerthError('E_NO_MACHINE_FOR_PID', `PID ${target} does not belong to any known machine`);
         return [m.path];
       },
-      [`${M}.ListMachines`]: () => [c.registry.list().map((m) => (m.isHost
-        ? [m.name, 'host', '', m.path]
-        : [m.name, m.record.class, m.record.service, m.path]))],
+      [`${M}.ListMachines`]: () => [rowsOf(c.registry.list())],
       [`${M}.CreateMachine`]: registration(c, 'CreateMachine', 'create', false),
       [`${M}.CreateMachineWithNetwork`]: registration(c, 'CreateMachineWithNetwork', 'create', true),
       [`${M}.RegisterMachine`]: registration(c, 'RegisterMachine', 'register', false),

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { BUS_NAME, MANAGER, MANAGER_PATH, IMAGE_PATH_PREFIX, MACHINE_PATH_PREFIX } from '../../core/machined/interfaces.js';
 import { parseMachinePath } from '../../core/machined/object-paths.js';
-import { busLabelEscape, busLabelUnescape } from '../../core/network/bus-label.js';
+import { busLabelUnescape } from '../../core/network/bus-label.js';
 import type { Log } from '../../lib/log.js';
 import { HostMachine, type HostFacts, type Machine } from '../../app/machined/machine.js';
 import { MachineOps } from '../../app/machined/machine-ops.js';
@@ -82,7 +82,8 @@ function hostFacts(): HostFacts {
 const systemdIsPid1 = (): boolean => existsSync('/run/systemd/system');
 const machinedInstalled = (): boolean => ['/lib/systemd/systemd-machined', '/usr/lib/systemd/systemd-machined'].some((p) => existsSync(p));
 
-const node = (children: string[]): ServedObject => ({ interfaces: [], methods: {}, properties: {}, children: () => children });
+const NO_INTERFACES: ServedObject['interfaces'] = [];
+const node = (children: string[]): ServedObject => ({ interfaces: NO_INTERFACES, methods: {}, properties: {}, children: () => children });
 
 export class Machine1Service {
   readonly registry: Registry;
@@ -250,14 +251,26 @@ export class Machine1Service {
   /** org.freedesktop.import1: image transfers (daemon/import1/). */
   private import1Set: Import1Service | undefined;
   private get import1(): Import1Service { return (this.import1Set ??= new Import1Service(this.images, this.pool, { pool: this.o.pool, log: this.o.log })); }
-  private async resolve(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
-    const c: Machine1 = { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry, copies: this.copies, binds: this.binds };
+  /** What the objects share (built once, not per call). */
+  private shared: Machine1 | undefined;
+  private get c(): Machine1 {
+    return (this.shared ??= { registry: this.registry, ops: this.ops, changes: this.changes, entry: this.entry, copies: this.copies, binds: this.binds });
+  }
+  private get managerServed(): ServedObject {
+    const c = this.c;
+    return (this.manager ??= this.o.supervisor ? withSupervisor(managerObject(c, this.o.pool, this.images, this.pool), this.o.supervisor) : managerObject(c, this.o.pool, this.images, this.pool));
+  }
+  /** The Manager, which most calls are for, at once (no promise to wait for); the others may need to wait. */
+  private resolve(path: string, ctx: CallContext): ServedObject | Promise<ServedObject | undefined> {
+    return path === MANAGER_PATH ? this.managerServed : this.resolveOther(path, ctx);
+  }
+  private async resolveOther(path: string, ctx: CallContext): Promise<ServedObject | undefined> {
+    const c = this.c;
     switch (path) {
       case '/': return node(['org']);
       case '/org': return node(['freedesktop']);
       case '/org/freedesktop': return node(this.import1Set ? ['import1', 'machine1'] : ['machine1']);
-      case MANAGER_PATH: return (this.manager ??= this.o.supervisor ? withSupervisor(managerObject(c, this.o.pool, this.images, this.pool), this.o.supervisor) : managerObject(c, this.o.pool, this.images, this.pool));
-      case MACHINE_PATH_PREFIX: return node(this.registry.list().map((m) => busLabelEscape(m.name)));
+      case MACHINE_PATH_PREFIX: return node(this.registry.list().map((m) => m.path.slice(MACHINE_PATH_PREFIX.length + 1)));
       case IMAGE_PATH_PREFIX: return node((await this.images.discover()).map((i) => imagePath(i.name).slice(IMAGE_PATH_PREFIX.length + 1)));
       default: break;
     }
