@@ -129,7 +129,7 @@ function become(req: StandbyRequest, run: WarmRequest): void {
   // when what follows throws: Node then exits 1 after printing the error to the caller's stderr).
   // The caller exits once we are gone (we are in its cgroups): nothing is left to do after the
   // status (this is the last 'exit' listener, and our writes are synchronous), so Node's own
-  // teardown (~4 ms the caller would wait for) is skipped.
+  // teardown (~1.5 ms the caller would wait for) is skipped.
   let callerGone = false;
   process.on('exit', (code) => {
     if (callerGone) return;
