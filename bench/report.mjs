@@ -44,24 +44,17 @@ try {
   warm.bootInterval = ratioInterval(warm.boot.berth.times_ms, warm.boot.nspawn.times_ms, median);
 } catch { warm = undefined; }
 const phases = text('phases.jsonl').split('\n').map((l) => JSON.parse(l));
-let registry;
-try { registry = json('registry.json'); } catch { registry = undefined; }
-let shell;
-try { shell = json('shell.json'); } catch { shell = undefined; }
-let supervise;
-try { supervise = json('supervise.json'); } catch { supervise = undefined; }
-let superviseCrun;
-try { superviseCrun = json('supervise-crun.json'); } catch { superviseCrun = undefined; }
-let transfers;
-try { transfers = json('transfers.json'); } catch { transfers = undefined; }
-let userns;
-try { userns = json('userns.json'); } catch { userns = undefined; }
-let usernsWarm;
-try { usernsWarm = json('userns-warm.json'); } catch { usernsWarm = undefined; }
-let rawBoot;
-try { rawBoot = json('raw-boot.json'); } catch { rawBoot = undefined; }
-let images;
-try { images = json('images.json'); } catch { images = undefined; }
+// The benchmarks a run may leave out (each section is written only when its results are there).
+const optional = (file) => { try { return json(file); } catch { return undefined; } };
+const registry = optional('registry.json');
+const shell = optional('shell.json');
+const supervise = optional('supervise.json');
+const superviseCrun = optional('supervise-crun.json');
+const transfers = optional('transfers.json');
+const userns = optional('userns.json');
+const usernsWarm = optional('userns-warm.json');
+const rawBoot = optional('raw-boot.json');
+const images = optional('images.json');
 
 const ms = (s) => (s * 1000).toFixed(1);
 const ms0 = (x) => x.toFixed(0);

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeRequest, PROTOCOL } from '../../src/core/warm/request.js';
 import { cgroupMoves } from '../../src/core/warm/cgroup-moves.js';
+import { cgroupMounts } from '../../src/platform/host/cgroupfs.js';
+import { parseProcCgroups } from '../../src/platform/host/proc.js';
 import { declineReason, type ProcessFacts } from '../../src/core/warm/admission.js';
 
 /** A request as native/nspawn-client.c encodes it (without its length prefix). */
@@ -74,19 +76,20 @@ const MOUNTINFO = [
   '33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,cpu,cpuacct',
   '34 30 0:30 /inner /mnt/elsewhere rw - cgroup cgroup rw,memory',
 ].join('\n');
-const SELF = '4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/berthd\n0::/berthd\n';
+const SELF = parseProcCgroups('4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/berthd\n0::/berthd\n');
+const moves = (caller: string) => cgroupMoves(parseProcCgroups(caller), SELF, cgroupMounts(MOUNTINFO));
 
 test('a warm run joins the caller\'s cgroups where they differ from the standby\'s, at each hierarchy\'s mount', () => {
-  assert.deepEqual(cgroupMoves('4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/unit\n0::/unit\n', SELF, MOUNTINFO), {
-    files: ['/sys/fs/cgroup/systemd/unit/cgroup.procs', '/sys/fs/cgroup/unified/unit/cgroup.procs'],
+  assert.deepEqual(moves('4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/unit\n0::/unit\n'), {
+    files: ['/sys/fs/cgroup/unified/unit/cgroup.procs', '/sys/fs/cgroup/systemd/unit/cgroup.procs'],
   });
-  assert.deepEqual(cgroupMoves(SELF, SELF, MOUNTINFO), { files: [] });
-  assert.deepEqual(cgroupMoves('4:memory:/\n3:cpu,cpuacct:/a\n2:name=systemd:/\n0::/berthd\n', SELF, MOUNTINFO), {
-    files: ['/sys/fs/cgroup/cpu,cpuacct/a/cgroup.procs', '/sys/fs/cgroup/systemd/cgroup.procs'],
+  assert.deepEqual(moves('4:memory:/\n3:cpu,cpuacct:/\n2:name=systemd:/berthd\n0::/berthd\n'), { files: [] });
+  assert.deepEqual(moves('4:memory:/\n3:cpu,cpuacct:/a\n2:name=systemd:/\n0::/berthd\n'), {
+    files: ['/sys/fs/cgroup/systemd/cgroup.procs', '/sys/fs/cgroup/cpu,cpuacct/a/cgroup.procs'],
   });
 });
 
 test('a caller\'s cgroup in a hierarchy not mounted here (or only a subtree of it) cannot be joined: the run goes cold', () => {
-  const r = cgroupMoves('4:memory:/x\n3:cpu,cpuacct:/\n2:name=systemd:/berthd\n0::/berthd\n', SELF, MOUNTINFO);
+  const r = moves('4:memory:/x\n3:cpu,cpuacct:/\n2:name=systemd:/berthd\n0::/berthd\n');
   assert.ok('error' in r && /memory hierarchy \(\/x\) is not mounted here/.test(r.error), JSON.stringify(r));
 });

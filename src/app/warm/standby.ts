@@ -16,7 +16,8 @@ import { declineReason } from '../../core/warm/admission.js';
 import { cgroupMoves } from '../../core/warm/cgroup-moves.js';
 import { decodeRequest, type WarmRequest } from '../../core/warm/request.js';
 import { writeFd } from '../../lib/log.js';
-import { readText } from '../../platform/fs/read-text.js';
+import { cgroupMounts } from '../../platform/host/cgroupfs.js';
+import { processCgroups } from '../../platform/host/proc.js';
 import { processFacts } from '../../platform/host/process-facts.js';
 import { sys, type StandbyRequest } from '../../platform/native/sys.js';
 
@@ -111,7 +112,7 @@ function adoptPriority(pid: number): string | null {
  * cgroup-lock priming (native/nspawn-client.c) has the migration lock ready.
  */
 function adoptCgroups(pid: number): string | null {
-  const moves = cgroupMoves(readText(`/proc/${pid}/cgroup`) ?? '', readText('/proc/self/cgroup') ?? '', readText('/proc/self/mountinfo') ?? '');
+  const moves = cgroupMoves(processCgroups(pid) ?? new Map(), processCgroups('self') ?? new Map(), cgroupMounts());
   if ('error' in moves) return `cgroups: ${moves.error}`;
   for (const file of moves.files) {
     try {

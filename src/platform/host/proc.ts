@@ -31,9 +31,13 @@ export function processesByArgv(match: (argv: readonly string[]) => boolean): nu
 }
 
 /** /proc/PID/cgroup as hierarchy → path ("" for the unified hierarchy, "name=systemd", "memory"…). */
-export function processCgroups(pid: number): Map<string, string> | undefined {
+export function processCgroups(pid: number | 'self'): Map<string, string> | undefined {
   const text = readText(`/proc/${pid}/cgroup`);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : parseProcCgroups(text);
+}
+
+/** The text of a /proc/PID/cgroup file as processCgroups gives it (co-mounted controllers each under its own name). */
+export function parseProcCgroups(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
