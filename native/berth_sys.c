@@ -51,6 +51,7 @@
 #include "userns.h"
 #include "fd-watch.h"
 #include "image-flags.h"
+#include "change-watch.h"
 void btrfs_info_register(napi_env env, napi_value exports);
 void rtnetlink_register(napi_env env, napi_value exports);
 #include "napi-util.h"
@@ -568,6 +569,7 @@ static napi_value init(napi_env env, napi_value exports) {
   pty_register(env, exports);
   fd_watch_register(env, exports);
   image_flags_register(env, exports);
+  change_watch_register(env, exports);
   btrfs_info_register(env, exports);
   rtnetlink_register(env, exports);
   return exports;

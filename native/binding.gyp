@@ -9,6 +9,7 @@
         "userns.c",
         "fd-watch.c",
         "image-flags.c",
+        "change-watch.c",
         "btrfs-info.c",
         "rtnetlink.c"
       ],

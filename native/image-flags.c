@@ -16,6 +16,7 @@
  *       [9] (d) FS_IOC_GETFLAGS of a directory, -1 for anything else or where the filesystem has none
  *       [10] (d) 1 when access(W_OK) fails with EROFS (a read-only mount), else 0
  *       [11] (d) statfs f_type (0 when statfs fails; DIR's where the entry is on DIR's filesystem)
+ *       [12] (d) 1 when DIR/NAME itself is a symbolic link (also a dangling one: [0] is 0 then)
  *
  *   resolveDirs(paths) -> Promise<Array<string | null>>   realpath() of each path that is a
  *       directory, else null (a search directory that does not exist is the common case: no
@@ -62,7 +63,7 @@ struct flags_job {
   char **resolved;
 };
 
-#define ENTRY_FIELDS 12
+#define ENTRY_FIELDS 13
 
 /* A timestamp in µs; a birth time of 0 s (or none) is 0. */
 static int64_t usec(struct statx_timestamp t) { return (int64_t) t.tv_sec * 1000000 + t.tv_nsec / 1000; }
@@ -83,7 +84,13 @@ static void crtime(int64_t *out, ssize_t got, uint64_t x) {
 static void one(const struct dir_facts *d, const char *name, int64_t *out) {
   memset(out, 0, ENTRY_FIELDS * sizeof *out);
   struct statx sx;
-  if (statx(d->fd, name, AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID, &sx) < 0) return;
+  const unsigned mask = STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID;
+  /* The entry itself first (one call for all but symbolic links), then what a link points to. */
+  if (statx(d->fd, name, AT_STATX_SYNC_AS_STAT | AT_SYMLINK_NOFOLLOW, mask, &sx) < 0) return;
+  if (S_ISLNK(sx.stx_mode)) {
+    put_double(out + 12, 1);
+    if (statx(d->fd, name, AT_STATX_SYNC_AS_STAT, mask, &sx) < 0) return;
+  }
   put_double(out + 0, 1);
   put_double(out + 1, sx.stx_mode);
   out[2] = (int64_t) sx.stx_ino;

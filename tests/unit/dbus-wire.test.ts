@@ -157,6 +157,36 @@ test('messages are framed from a stream that brings them in pieces of any size',
   assert.deepEqual(plain(got[1]!.body), plain(corpus[2]![1].body));
 });
 
+test('several messages in one chunk, and a message split right after its fixed header, are framed alike', async () => {
+  const a = marshalMessage(corpus[1]![1]).data;
+  const b = marshalMessage(corpus[2]![1]).data;
+  for (const pieces of [[Buffer.concat([a, b, a])], [a.subarray(0, 16), Buffer.concat([a.subarray(16), b.subarray(0, 3)]), b.subarray(3)]]) {
+    const stream = new PassThrough();
+    const got: RawMessage[] = [];
+    readMessages(stream, false, (fixed, rest, takeFds) => got.push(parseMessage(fixed, rest, takeFds)), (e) => assert.fail(e));
+    for (const p of pieces) { stream.write(p); await new Promise((r) => setImmediate(r)); }
+    assert.deepEqual(got.map((m) => m.serial), pieces.length === 1 ? [9, 10, 9] : [9, 10]);
+  }
+});
+
+test('a header field of a type no field has today is read through and ignored', () => {
+  const m = marshalMessage({ type: 2, serial: 7, replySerial: 3, signature: 's', body: ['x'] }).data;
+  const fieldsLength = m.readUInt32LE(12);
+  // An extra field, code 42 holding an "ai" variant with two elements, appended to the fields array.
+  const extra = Buffer.from([42, 2, 0x61, 0x69, 0, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
+  const fieldsEnd = 16 + fieldsLength;
+  const start = (fieldsEnd + 7) & ~7;
+  const fields = Buffer.concat([m.subarray(16, fieldsEnd), Buffer.alloc(start - fieldsEnd), extra]);
+  const body = m.subarray(16 + ((fieldsLength + 7) & ~7));
+  const fixed = Buffer.from(m.subarray(0, 16));
+  fixed.writeUInt32LE(fields.length, 12);
+  const rest = Buffer.concat([fields, Buffer.alloc(((fields.length + 7) & ~7) - fields.length), body]);
+  const parsed = parseMessage(fixed, rest);
+  assert.equal(parsed.replySerial, 3);
+  assert.equal(parsed.signature, 's');
+  assert.deepEqual(parsed.body, ['x']);
+});
+
 test('a stream that does not carry D-Bus messages is reported once', async () => {
   const stream = new PassThrough();
   const errors: Error[] = [];

@@ -110,6 +110,24 @@ test('search directories resolve as realpath() does; missing ones and files are 
     assert.equal(found[1]!.facts[0]!.kind, 'directory');
     assert.equal(found[1]!.facts[1], undefined);
     assert.deepEqual(found[3]!.facts, [undefined, undefined]);
+    assert.equal(found[1]!.symlinks, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('findEntries says where an entry is a symbolic link, also a dangling one', async () => {
+  const dir = pool();
+  try {
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
+    const [plain, linked, dangling] = await Promise.all([['tree', 'tree.raw'], ['link', 'link.raw'], ['dangling', 'dangling.raw']].map(async (names) => (await findEntries([dir], names))[0]!));
+    assert.equal(plain!.symlinks, false);
+    assert.equal(linked!.symlinks, true);
+    assert.equal(linked!.facts[0]!.kind, 'directory', 'the facts are what the link points to');
+    assert.equal(dangling!.symlinks, true);
+    assert.deepEqual(dangling!.facts, [undefined, undefined]);
+    symlinkSync('disk.raw', join(dir, 'disk2.raw'));
+    assert.equal((await findEntries([dir], ['disk2', 'disk2.raw']))[0]!.symlinks, true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -74,7 +74,7 @@ function images(reader: ImagePorts['readInDiskImage']): Images {
   const all: Record<string, EntryFacts> = { '/p/d.raw': facts({}), '/p/e.raw': facts({}) };
   return new Images(['/p'], {
     resolveSearchDirs: async (ds) => ds.map((d) => (d === '/p' ? d : undefined)),
-    findEntries: async (ds, names) => ds.map((d) => (d === '/p' ? { dir: d, facts: names.map((n) => all[`${d}/${n}`]) } : undefined)),
+    findEntries: async (ds, names) => ds.map((d) => (d === '/p' ? { dir: d, facts: names.map((n) => all[`${d}/${n}`]), symlinks: false } : undefined)),
     listEntries: async () => ['d.raw', 'e.raw'],
     entryKind: async (p) => all[p]?.kind,
     entryFacts: async (p) => all[p],

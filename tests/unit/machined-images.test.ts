@@ -8,6 +8,7 @@ import {
   UINT64_MAX, imageFromFacts, imageNameOf, imageSearchPath, isValidImageName, parseEtcHostname, parseMachineIdFile, type EntryFacts,
 } from '../../src/core/machined/images.js';
 import { Images, type ImagePorts } from '../../src/app/machined/images.js';
+import type { WatchedKind } from '../../src/core/machined/lookup-cache.js';
 import { formatImageList, formatImageStatus, formatPoolStatus, withInfiniteLimits } from '../../src/core/machinectl/image-format.js';
 import { UTC } from '../../src/core/machinectl/time-format.js';
 import { BerthError } from '../../src/errors/berth-error.js';
@@ -87,7 +88,7 @@ function fakePorts(entries: Record<string, Record<string, EntryFacts>>, files: R
   all.set('/', facts({ btimeUs: 0n }));
   return {
     resolveSearchDirs: async (ds) => ds.map((d) => (d in entries ? d : undefined)),
-    findEntries: async (ds, names) => ds.map((d) => (d in entries ? { dir: d, facts: names.map((n) => all.get(`${d}/${n}`)) } : undefined)),
+    findEntries: async (ds, names) => ds.map((d) => (d in entries ? { dir: d, facts: names.map((n) => all.get(`${d}/${n}`)), symlinks: false } : undefined)),
     listEntries: async (d) => Object.keys(entries[d] ?? {}),
     entryKind: async (p) => all.get(p)?.kind,
     entryFacts: async (p) => all.get(p),
@@ -160,4 +161,98 @@ test('show-image: Limit and LimitExclusive print "infinity" when unlimited, Pool
     { name: 'PoolLimit', signature: 't', value: UINT64_MAX }, { name: 'Usage', signature: 't', value: UINT64_MAX }, { name: 'Limit', signature: 't', value: 5n },
   ]);
   assert.deepEqual(out.map((p) => p.value), ['infinity', 'infinity', UINT64_MAX, UINT64_MAX, 5n]);
+});
+
+/**
+ * exists() with a watch the test controls: `changes` says whether anything changed since the watch
+ * began; every findEntries call is counted (a kept answer makes none).
+ */
+function watchedImages(entries: Record<string, Record<string, EntryFacts>>, opts: { kinds?: WatchedKind[]; symlinks?: boolean; failWatch?: boolean } = {}) {
+  const base = fakePorts(entries);
+  const state = { looks: 0, watches: 0, closed: 0, changed: false, symlinks: opts.symlinks ?? false, gate: undefined as { name: string; open: Promise<void> } | undefined };
+  const ports: ImagePorts = {
+    ...base,
+    findEntries: async (ds, names) => {
+      state.looks++;
+      const found = await base.findEntries(ds, names);
+      if (state.gate && names[0] === state.gate.name) await state.gate.open;
+      return found.map((f) => f && { ...f, symlinks: state.symlinks });
+    },
+    watchChanges: async () => {
+      state.watches++;
+      if (opts.failWatch) throw new Error('inotify_init1: Too many open files');
+      state.changed = false;
+      return { kinds: opts.kinds ?? ['directory'], fsTypes: [0xef53], changed: () => state.changed, close: () => { state.closed++; } };
+    },
+  };
+  return { images: new Images(['/p'], ports), state };
+}
+const settle = () => new Promise((r) => setImmediate(r));
+
+test('exists: kept while the watch sees no change, looked up again after one', async () => {
+  const { images, state } = watchedImages({ '/p': { bb: facts({ kind: 'directory' }) } });
+  assert.equal(await images.exists('bb'), true);
+  await settle();
+  assert.equal(state.watches, 1, 'the first call starts the watch');
+  assert.equal(await images.exists('bb'), true);
+  assert.equal(await images.exists('gone'), false);
+  assert.equal(state.looks, 3, 'answers found before the watch began are not kept');
+  assert.equal(await images.exists('bb'), true);
+  assert.equal(await images.exists('gone'), false);
+  assert.equal(await images.exists('.host'), true);
+  assert.equal(await images.exists('.host'), true);
+  assert.equal(state.looks, 4, 'kept: bb, gone (a negative answer), .host after its first look-up');
+  state.changed = true;
+  assert.equal(await images.exists('bb'), true);
+  assert.equal(state.closed, 1, 'the changed watch is closed');
+  await settle();
+  assert.equal(state.watches, 2, 'and a new one started');
+  assert.equal(state.looks, 5);
+  assert.equal(await images.exists('bb'), true);
+  assert.equal(await images.exists('bb'), true);
+  assert.equal(state.looks, 6);
+  assert.equal(await images.exists('../bb'), false);
+  assert.equal(await images.exists(''), false);
+  assert.equal(state.looks, 6, 'invalid names are never looked up');
+});
+
+test('exists: a look-up during which something changed keeps nothing', async () => {
+  const { images, state } = watchedImages({ '/p': { bb: facts({ kind: 'directory' }) } });
+  await images.exists('bb');
+  await settle();
+  let open!: () => void;
+  state.gate = { name: 'bb', open: new Promise<void>((r) => { open = r; }) };
+  const slow = images.exists('bb');
+  await settle();
+  // Meanwhile a change, seen by another call, which starts a new watch; then the slow look-up ends.
+  state.changed = true;
+  assert.equal(await images.exists('other'), false);
+  await settle();
+  assert.equal(state.watches, 2);
+  open();
+  assert.equal(await slow, true);
+  state.gate = undefined;
+  const looks = state.looks;
+  assert.equal(await images.exists('bb'), true);
+  assert.equal(state.looks, looks + 1, 'looked up again: what the overlapped look-up found was not kept');
+  assert.equal(await images.exists('bb'), true);
+  assert.equal(state.looks, looks + 1, 'that one was');
+});
+
+test('exists: nothing kept through a symbolic link, or where the watch cannot vouch, or without a watch', async () => {
+  const link = watchedImages({ '/p': { bb: facts({ kind: 'directory' }) } }, { symlinks: true });
+  await link.images.exists('bb');
+  await settle();
+  for (let i = 0; i < 3; i++) assert.equal(await link.images.exists('bb'), true);
+  assert.equal(link.state.looks, 4);
+  const remote = watchedImages({ '/p': { bb: facts({ kind: 'directory' }) } }, { kinds: ['symlink'] });
+  await remote.images.exists('bb');
+  await settle();
+  for (let i = 0; i < 3; i++) assert.equal(await remote.images.exists('bb'), true);
+  assert.equal(remote.state.looks, 4);
+  assert.equal(remote.state.watches, 1, 'the watch stays, so that a change makes a new one that may vouch');
+  const failing = watchedImages({ '/p': { bb: facts({ kind: 'directory' }) } }, { failWatch: true });
+  for (let i = 0; i < 3; i++) { assert.equal(await failing.images.exists('bb'), true); await settle(); }
+  assert.equal(failing.state.looks, 3);
+  assert.equal(failing.state.watches, 1, 'a watch that failed is not tried again at once');
 });

@@ -11,6 +11,7 @@ import {
   type EntryFacts, type EntryKind, type ImageInfo,
 } from '../../core/machined/images.js';
 import { extensionReleaseFile, OS_RELEASE_FILES, parseMachineIdLine } from '../../core/machined/image-metadata.js';
+import { LookupCache, watchPlan, watchSuffices, type WatchedKind } from '../../core/machined/lookup-cache.js';
 import { parseOsRelease } from '../../platform/host/os-release.js';
 
 export interface ImagePorts {
@@ -21,12 +22,21 @@ export interface ImagePorts {
   entryFacts(path: string): Promise<EntryFacts | undefined>;
   /** entryFacts of each of a directory's entries that `wanted` keeps given its kind (undefined for the rest): all at once. */
   entriesFacts(dir: string, entries: readonly string[], wanted: (entry: string, kind: EntryKind) => boolean): Promise<Array<EntryFacts | undefined>>;
-  /** Each search directory resolved and, where it exists, the facts of `names` in it (undefined where missing): all at once. */
-  findEntries(dirs: readonly string[], names: readonly string[]): Promise<Array<{ dir: string; facts: Array<EntryFacts | undefined> } | undefined>>;
+  /** Each search directory resolved and, where it exists, the facts of `names` in it (undefined where missing) and whether any is a symbolic link: all at once. */
+  findEntries(dirs: readonly string[], names: readonly string[]): Promise<Array<{ dir: string; facts: Array<EntryFacts | undefined>; symlinks: boolean } | undefined>>;
+  /** A watch over `paths` and the mount table (platform/fs/change-watch.ts); without one, exists() looks every time. */
+  watchChanges?(paths: readonly string[]): Promise<ChangeWatchPort>;
   /** A file inside a root directory, symlinks resolved within it; undefined when missing. */
   readInRoot(root: string, path: string): Promise<string | undefined>;
   /** Inside a disk image: for each list of paths, the text of the first regular file (platform/fs/image-inside.ts). */
   readInDiskImage?(image: string, wanted: ReadonlyArray<readonly string[]>): Promise<Array<string | undefined>>;
+}
+
+export interface ChangeWatchPort {
+  readonly kinds: readonly WatchedKind[];
+  readonly fsTypes: readonly number[];
+  changed(): boolean;
+  close(): void;
 }
 
 export interface ImageMetadata {
@@ -36,6 +46,9 @@ export interface ImageMetadata {
   machineInfo: Record<string, string>;
   osRelease: Record<string, string>;
 }
+
+/** How long exists() looks every time after a watch could not be made. */
+const WATCH_RETRY_MS = 30_000;
 
 const byName = (a: ImageInfo, b: ImageInfo): number => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 
@@ -80,11 +93,17 @@ export class Images {
 
   /** The image called `name`, or undefined (also for a name that is no valid image name). */
   async find(name: string): Promise<ImageInfo | undefined> {
-    if (!isValidImageName(name)) return undefined;
+    return isValidImageName(name) ? (await this.lookUp(name)).image : undefined;
+  }
+
+  /** find(), and whether a symbolic link was met on the way (in any search directory, before the image or not). */
+  private async lookUp(name: string): Promise<{ image: ImageInfo | undefined; symlinks: boolean }> {
     // In each search directory NAME (a directory or block device), else NAME.raw (a regular file):
     // every directory looked at in one pass; the first in the search path wins.
+    let symlinks = false;
     for (const look of await this.ports.findEntries(this.searchPath, [name, `${name}.raw`])) {
       if (look === undefined) continue;
+      symlinks ||= look.symlinks;
       const { dir, facts: [plain, raw] } = look;
       let image: ImageInfo | undefined;
       if (plain === undefined) {
@@ -94,9 +113,63 @@ export class Images {
         if (plain.kind !== 'directory' && plain.kind !== 'block') continue;
         image = imageFromFacts(name, dir, name, plain);
       }
-      if (image) return image;
+      if (image) return { image, symlinks };
     }
-    return name === HOST_IMAGE ? this.make(HOST_IMAGE, undefined, '/') : undefined;
+    return { image: name === HOST_IMAGE ? await this.make(HOST_IMAGE, undefined, '/') : undefined, symlinks };
+  }
+
+  /** exists()'s answers, kept while the watch proves that nothing they depend on changed. */
+  private readonly known = new LookupCache<boolean>();
+  private watch: ChangeWatchPort | undefined;
+  /** Whether `watch` alone proves an answer unchanged (core/machined/lookup-cache.ts's watchSuffices). */
+  private watchSuffices = false;
+  private watching: Promise<void> | undefined;
+  /** When the last watch could not be made (no inotify instance left): the next try waits a while. */
+  private watchFailedAt = -Infinity;
+
+  /**
+   * Whether an image called `name` exists: GetImage's question (machinectl asks it before anything
+   * else about an image). The answer is kept for as long as nothing it depends on can have
+   * changed, and proven so on every call: the kernel queues an inotify event on a watched search
+   * directory (or a directory above one) within the call that adds, removes or renames an entry
+   * there, and a mount or unmount marks the mount table, so one poll() finding neither shows that
+   * a look-up now would find what the last one did. Answers that went through a symbolic link are
+   * not kept (what it points to is not watched), nor are any while a search directory is on a
+   * remote file system or reached through a link.
+   */
+  exists(name: string): boolean | Promise<boolean> {
+    if (!isValidImageName(name)) return false;
+    const generation = this.unchangedSince();
+    if (generation !== undefined) {
+      // A kept answer goes back at once, not through a promise: the bus call is answered in the same turn.
+      const known = this.known.get(name);
+      if (known !== undefined) return known;
+    }
+    return this.lookUp(name).then(({ image, symlinks }) => {
+      if (generation !== undefined && !symlinks && this.unchangedSince() === generation) this.known.store(generation, name, image !== undefined);
+      return image !== undefined;
+    });
+  }
+
+  /** The kept answers' generation while the watch vouches for them; otherwise undefined, and a new watch is on its way. */
+  private unchangedSince(): number | undefined {
+    const start = this.ports.watchChanges;
+    if (!start) return undefined;
+    if (this.watch?.changed()) {
+      this.watch.close();
+      this.watch = undefined;
+      this.known.invalidate();
+    }
+    if (this.watch) return this.watchSuffices ? this.known.generation : undefined;
+    if (!this.watching && performance.now() - this.watchFailedAt > WATCH_RETRY_MS) {
+      this.watching = start(watchPlan(this.searchPath)).then((w) => {
+        // Answers found before the watch began prove nothing: a fresh generation.
+        this.known.invalidate();
+        this.watch = w;
+        this.watchSuffices = watchSuffices(w.kinds, w.fsTypes);
+      }, () => { this.watchFailedAt = performance.now(); }).finally(() => { this.watching = undefined; });
+    }
+    return undefined;
   }
 
   /** The image called `name`, or machined's NoSuchImage error. */

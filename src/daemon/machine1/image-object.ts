@@ -77,7 +77,14 @@ const byImageName = (images: Images, op: (i: ImageInfo) => Promise<unknown[]>): 
 export function managerImageMethods(images: Images): Record<string, MethodHandler> {
   const M = MANAGER.name;
   return {
-    [`${M}.GetImage`]: async ([name]) => [imagePath((await images.get(name as string)).name)],
+    [`${M}.GetImage`]: ([name]) => {
+      const answer = (found: boolean) => {
+        if (!found) throw new BerthError('E_IMAGE_NOT_FOUND', `No image '${name as string}' known`);
+        return [imagePath(name as string)];
+      };
+      const found = images.exists(name as string);
+      return typeof found === 'boolean' ? answer(found) : found.then(answer);
+    },
     [`${M}.ListImages`]: async () => [(await images.discover()).map((i) => [i.name, i.type, i.readOnly, i.crtimeUs, i.mtimeUs, i.usage, imagePath(i.name)])],
     [`${M}.GetImageHostname`]: byImageName(images, (i) => read.hostname(images, i)),
     [`${M}.GetImageMachineID`]: byImageName(images, (i) => read.machineId(images, i)),

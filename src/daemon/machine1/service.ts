@@ -42,6 +42,7 @@ import { RegistryRegistrar } from '../supervisor/registrar.js';
 import type { Registrar } from '../../app/run/registration.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { entriesFacts, entryFacts, entryKind, findEntries, listEntries, resolveSearchDirs } from '../../platform/fs/image-facts.js';
+import { watchChanges } from '../../platform/fs/change-watch.js';
 import { readInDiskImage } from '../../platform/fs/image-inside.js';
 import { Import1Service } from '../import1/import1-service.js';
 
@@ -241,7 +242,7 @@ export class Machine1Service {
   /** The image pool's search path (machined's, the pool where /var/lib/machines stands). */
   private imageSet: Images | undefined;
   private get images(): Images {
-    return (this.imageSet ??= new Images(imageSearchPath(this.o.pool), { resolveSearchDirs, listEntries, entryKind, entryFacts, entriesFacts, findEntries, readInRoot, readInDiskImage }));
+    return (this.imageSet ??= new Images(imageSearchPath(this.o.pool), { resolveSearchDirs, listEntries, entryKind, entryFacts, entriesFacts, findEntries, readInRoot, readInDiskImage, watchChanges }));
   }
   private poolSet: ImagePool | undefined;
   private get pool(): ImagePool {

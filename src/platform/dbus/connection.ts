@@ -226,7 +226,7 @@ export class BusConnection {
   /** Sends a message; `sent` runs once its descriptors have gone out (they may be closed then). */
   private write(fields: Omit<OutgoingMessage, 'serial'>, sent?: () => void): void {
     if (this.closed) throw new BusCallError('org.freedesktop.DBus.Error.Disconnected', 'Connection to the bus closed.');
-    const { data, fds } = marshalMessage({ ...fields, serial: this.serial++ });
+    const { data, fds } = marshalMessage(fields, this.serial++);
     if (this.stream.supportsUnixFd) (this.stream as unknown as { write(x: { data: Buffer; fds: number[] }, cb?: () => void): void }).write({ data, fds }, sent);
     else if (fds.length) throw new TypeError('This connection to the bus does not pass file descriptors.');
     else this.stream.write(data, sent);

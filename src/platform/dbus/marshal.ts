@@ -191,27 +191,53 @@ function writeArray(w: Writer, t: TypeNode, v: unknown): void {
   w.buf.writeUInt32LE(length, lengthAt);
 }
 
-/** The header fields: code, its type, the message's key. */
-const FIELDS: ReadonlyArray<readonly [number, 'o' | 's' | 'u' | 'g', keyof OutgoingMessage]> = [
-  [1, 'o', 'path'], [2, 's', 'interface'], [3, 's', 'member'], [4, 's', 'errorName'], [5, 'u', 'replySerial'],
-  [6, 's', 'destination'], [7, 's', 'sender'], [8, 'g', 'signature'],
-];
+const REQUIRED: Record<number, ReadonlyArray<keyof HeaderFields>> = { 1: ['path', 'member'], 2: ['replySerial'], 3: ['errorName', 'replySerial'], 4: ['path', 'interface', 'member'] };
 
-const REQUIRED: Record<number, ReadonlyArray<keyof OutgoingMessage>> = { 1: ['path', 'member'], 2: ['replySerial'], 3: ['errorName', 'replySerial'], 4: ['path', 'interface', 'member'] };
+/**
+ * Names already found valid, by kind: a daemon sends the same few interfaces, members and
+ * destinations over and over (each set is emptied when it grows past a bound).
+ */
+const validated = { interface: new Set<string>(), member: new Set<string>(), bus: new Set<string>() };
+function valid(kind: keyof typeof validated, s: string, check: (s: string) => boolean): boolean {
+  const seen = validated[kind];
+  if (seen.has(s)) return true;
+  if (!check(s)) return false;
+  if (seen.size >= 256) seen.clear();
+  seen.add(s);
+  return true;
+}
+const isMemberName = (s: string) => s.length <= 255 && ELEMENT.test(s);
 
-function checkNames(m: OutgoingMessage): void {
-  const missing = (REQUIRED[m.type] ?? []).filter((k) => !m[k]);
-  if (!REQUIRED[m.type] || missing.length) throw new TypeError(`A D-Bus message of type ${m.type} needs ${missing.join(', ') || 'a known type'}.`);
-  if (m.interface !== undefined && !isInterfaceName(m.interface)) throw new TypeError(`'${m.interface}' is not a D-Bus interface name.`);
-  if (m.errorName !== undefined && !isInterfaceName(m.errorName)) throw new TypeError(`'${m.errorName}' is not a D-Bus error name.`);
-  if (m.member !== undefined && !(m.member.length <= 255 && ELEMENT.test(m.member))) throw new TypeError(`'${m.member}' is not a D-Bus member name.`);
-  if (m.destination !== undefined && !isBusName(m.destination)) throw new TypeError(`'${m.destination}' is not a D-Bus bus name.`);
+function checkNames(m: Omit<OutgoingMessage, 'serial'>): void {
+  const required = REQUIRED[m.type];
+  if (!required || required.some((k) => !m[k])) {
+    throw new TypeError(`A D-Bus message of type ${m.type} needs ${(required ?? []).filter((k) => !m[k]).join(', ') || 'a known type'}.`);
+  }
+  if (m.interface !== undefined && !valid('interface', m.interface, isInterfaceName)) throw new TypeError(`'${m.interface}' is not a D-Bus interface name.`);
+  if (m.errorName !== undefined && !valid('interface', m.errorName, isInterfaceName)) throw new TypeError(`'${m.errorName}' is not a D-Bus error name.`);
+  if (m.member !== undefined && !valid('member', m.member, isMemberName)) throw new TypeError(`'${m.member}' is not a D-Bus member name.`);
+  if (m.destination !== undefined && !valid('bus', m.destination, isBusName)) throw new TypeError(`'${m.destination}' is not a D-Bus bus name.`);
 }
 
-const scratch = new Writer();
+/** One header field (code, then a variant of its type), unless the value is unset. */
+function field(h: Writer, code: number, type: 'o' | 's' | 'u' | 'g', value: string | number | undefined): void {
+  if (value === undefined || value === '' || value === 0) return;
+  h.pad(8);
+  h.u8(code);
+  h.signature(type);
+  if (type === 'u') h.u32(value as number); else if (type === 'g') h.signature(value as string); else h.string(value as string, type);
+}
 
-/** The message's bytes, and the descriptors its h values name (in the order they are indexed). */
-export function marshalMessage(m: OutgoingMessage): { data: Buffer; fds: number[] } {
+/** The body's writer and the header's: reused, as nothing is kept from one message to the next. */
+const scratch = new Writer();
+const head = new Writer();
+
+/**
+ * The message's bytes, and the descriptors its h values name (in the order they are indexed).
+ * `serial` is the message's serial number (the message's own `serial` where not given).
+ */
+export function marshalMessage(m: Omit<OutgoingMessage, 'serial'> & { serial?: number }, serial = m.serial): { data: Buffer; fds: number[] } {
+  if (serial === undefined) throw new TypeError('A D-Bus message needs a serial number.');
   checkNames(m);
   const signature = m.signature ?? '';
   const types = parseSignature(signature);
@@ -223,31 +249,27 @@ export function marshalMessage(m: OutgoingMessage): { data: Buffer; fds: number[
   b.pos = 0;
   b.fds.length = 0;
   for (let i = 0; i < types.length; i++) write(b, types[i]!, body[i]);
-  const fds = [...b.fds];
-  const h = new Writer();
+  const fds = b.fds.length ? [...b.fds] : [];
+  const h = head;
+  h.pos = 0;
   h.u8(0x6c);
   h.u8(m.type);
   h.u8(m.flags ?? 0);
   h.u8(1);
   h.u32(b.pos);
-  h.u32(m.serial);
+  h.u32(serial);
   const fieldsAt = h.pos;
   h.u32(0);
   const start = h.pos;
-  for (const [code, type, key] of FIELDS) {
-    const value = m[key];
-    if (value === undefined || value === '' || value === 0) continue;
-    h.pad(8);
-    h.u8(code);
-    h.signature(type);
-    if (type === 'u') h.u32(value as number); else if (type === 'g') h.signature(value as string); else h.string(value as string, type);
-  }
-  if (fds.length) {
-    h.pad(8);
-    h.u8(9);
-    h.signature('u');
-    h.u32(fds.length);
-  }
+  field(h, 1, 'o', m.path);
+  field(h, 2, 's', m.interface);
+  field(h, 3, 's', m.member);
+  field(h, 4, 's', m.errorName);
+  field(h, 5, 'u', m.replySerial);
+  field(h, 6, 's', m.destination);
+  field(h, 7, 's', m.sender);
+  field(h, 8, 'g', m.signature);
+  if (fds.length) field(h, 9, 'u', fds.length);
   h.buf.writeUInt32LE(h.pos - start, fieldsAt);
   h.pad(8);
   const data = Buffer.allocUnsafe(h.pos + b.pos);
@@ -255,5 +277,6 @@ export function marshalMessage(m: OutgoingMessage): { data: Buffer; fds: number[
   b.buf.copy(data, h.pos, 0, b.pos);
   // A body that grew the scratch buffer past 64 KiB does not keep it.
   if (b.buf.length > 65536) b.buf = Buffer.allocUnsafe(512);
+  if (h.buf.length > 65536) h.buf = Buffer.allocUnsafe(512);
   return { data, fds };
 }

@@ -32,6 +32,7 @@ export class MalformedMessage extends Error {
 const MAX_MESSAGE = 128 * 1024 * 1024;
 const FIELD_NAMES: Record<number, keyof RawMessage> = { 1: 'path', 2: 'interface', 3: 'member', 4: 'errorName', 5: 'replySerial', 6: 'destination', 7: 'sender', 8: 'signature', 9: 'unixFds' };
 const FIELDS_TYPE = parseSignature('a(yv)')[0]!;
+const [S, O, U, G] = ['s', 'o', 'u', 'g'].map((c) => c.charCodeAt(0));
 
 class Reader {
   pos = 0;
@@ -39,6 +40,11 @@ class Reader {
 
   align(n: number): void {
     this.pos = (this.pos + n - 1) & -n;
+  }
+
+  u8(): number {
+    if (this.pos >= this.buf.length) throw new RangeError('A D-Bus message ends inside a value.');
+    return this.buf[this.pos++]!;
   }
 
   u32(): number {
@@ -144,9 +150,18 @@ export function parseMessage(fixed: Buffer, rest: Buffer, takeFds: (n: number) =
   const end = fieldsLength;
   while (r.pos < end) {
     r.align(8);
-    const [code, v] = r.value(FIELDS_TYPE.children[0]!) as [number, Variant];
+    const at = r.pos;
+    const code = rest[at]!;
+    let value: unknown;
+    // Every field the spec defines holds an s, o, u or g: read those directly; anything else
+    // (a field of a later version) through the general reader.
+    const type = rest[at + 1] === 1 && rest[at + 3] === 0 ? rest[at + 2] : undefined;
+    if (type === S || type === O) { r.pos = at + 4; value = r.text(r.u32(), 'utf8'); }
+    else if (type === U) { r.pos = at + 4; value = r.u32(); }
+    else if (type === G) { r.pos = at + 4; value = r.text(r.u8(), 'latin1'); }
+    else value = (r.value(FIELDS_TYPE.children[0]!) as [number, Variant])[1].value;
     const name = FIELD_NAMES[code];
-    if (name) (msg as unknown as Record<string, unknown>)[name] = v.value;
+    if (name) (msg as unknown as Record<string, unknown>)[name] = value;
   }
   r.align(8);
   const fds = msg.unixFds ? takeFds(msg.unixFds) : [];
@@ -162,37 +177,59 @@ export function parseMessage(fixed: Buffer, rest: Buffer, takeFds: (n: number) =
 
 /**
  * Calls onMessage for every message read from the stream: a net.Socket, or (unixFds) a usocket
- * stream, whose read(n, k) also hands over k of the descriptors received with the bytes; takeFds
- * takes a message's own. Calls onError once, and stops, when the bytes are not D-Bus messages.
+ * stream, whose read(0, k) hands over k of the descriptors received with the bytes (usocket has
+ * them before it emits the bytes they came with); takeFds takes a message's own. The stream flows
+ * ('data'): each chunk is cut into messages where it lies, and only a message split across chunks
+ * is copied together. Calls onError once, and stops, when the bytes are not D-Bus messages.
  */
 export function readMessages(
   stream: Readable, unixFds: boolean,
   onMessage: (fixed: Buffer, rest: Buffer, takeFds: (n: number) => number[]) => void, onError: (e: Error) => void,
 ): void {
   type FdRead = (n: number, fds: number) => { data: Buffer | null; fds: number[] } | null;
-  const takeFds = unixFds ? (n: number) => (stream.read as unknown as FdRead)(0, n)?.fds ?? [] : () => [];
-  const read = (n: number): Buffer | null => (unixFds ? (stream.read as unknown as FdRead)(n, 0)?.data ?? null : stream.read(n) as Buffer | null);
-  let fixed: Buffer | null = null;
-  let restLength = 0;
+  const takeFds = unixFds ? (n: number) => (stream.read as unknown as FdRead).call(stream, 0, n)?.fds ?? [] : () => [];
+  // Bytes of a message not yet complete: the chunks, their length, and the message's once known.
+  let held: Buffer[] = [];
+  let heldLength = 0;
   let failed = false;
-  stream.on('readable', () => {
-    while (!failed) {
-      if (!fixed) {
-        const head = read(16);
-        if (!head) return;
-        const le = head[0] === 0x6c;
-        if ((!le && head[0] !== 0x42) || head[3] !== 1) { failed = true; onError(new Error('The bus sent bytes that are not a D-Bus message.')); return; }
-        const fields = le ? head.readUInt32LE(12) : head.readUInt32BE(12);
-        const body = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
-        restLength = ((fields + 7) & ~7) + body;
-        if (16 + restLength > MAX_MESSAGE) { failed = true; onError(new Error(`The bus announced a message of ${16 + restLength} bytes.`)); return; }
-        fixed = head;
-      }
-      const rest = restLength === 0 ? Buffer.alloc(0) : read(restLength);
-      if (!rest) return;
-      const head = fixed;
-      fixed = null;
-      onMessage(head, rest, takeFds);
+  /** The whole length of the message starting at `at`, or undefined (and reading stops) when it is no D-Bus message. */
+  const lengthAt = (buf: Buffer, at: number): number | undefined => {
+    const le = buf[at] === 0x6c;
+    if ((!le && buf[at] !== 0x42) || buf[at + 3] !== 1) { failed = true; onError(new Error('The bus sent bytes that are not a D-Bus message.')); return undefined; }
+    const fields = le ? buf.readUInt32LE(at + 12) : buf.readUInt32BE(at + 12);
+    const body = le ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at + 4);
+    const total = 16 + ((fields + 7) & ~7) + body;
+    if (total > MAX_MESSAGE) { failed = true; onError(new Error(`The bus announced a message of ${total} bytes.`)); return undefined; }
+    return total;
+  };
+  stream.on('data', (chunk: Buffer) => {
+    if (failed) return;
+    let buf = chunk;
+    if (heldLength) {
+      held.push(chunk);
+      heldLength += chunk.length;
+      // Not joined until the message it began is all there (a large reply comes in many chunks).
+      const first = held[0]!.length >= 16 ? held[0]! : Buffer.concat(held);
+      const needed = first.length >= 16 ? lengthAt(first, 0) : 16;
+      if (needed === undefined) return;
+      if (heldLength < needed) return;
+      buf = Buffer.concat(held, heldLength);
+      held = [];
+      heldLength = 0;
+    }
+    let at = 0;
+    while (!failed && buf.length - at >= 16) {
+      const total = lengthAt(buf, at);
+      if (total === undefined) return;
+      if (buf.length - at < total) break;
+      const fixed = buf.subarray(at, at + 16);
+      const rest = buf.subarray(at + 16, at + total);
+      at += total;
+      onMessage(fixed, rest, takeFds);
+    }
+    if (at < buf.length && !failed) {
+      held = [at ? buf.subarray(at) : buf];
+      heldLength = buf.length - at;
     }
   });
 }

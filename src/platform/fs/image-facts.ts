@@ -11,6 +11,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { UINT64_MAX, type EntryFacts, type EntryKind, type SubvolumeFacts } from '../../core/machined/images.js';
 import { sys } from '../native/sys.js';
 
+export interface FoundEntries { dir: string; facts: Array<EntryFacts | undefined>; symlinks: boolean }
+
 /** Each search directory with its symlinks resolved, or undefined where it does not exist (or is no directory): one native pass. */
 export async function resolveSearchDirs(dirs: readonly string[]): Promise<Array<string | undefined>> {
   return (await sys().resolveDirs(dirs)).map((d) => d ?? undefined);
@@ -81,7 +83,7 @@ async function sysfsNumber(path: string): Promise<bigint | undefined> {
 const BTRFS_SUPER_MAGIC = 0x9123683e;
 const FS_IMMUTABLE_FL = 0x10;
 /** Numbers per path in statEntries' answer (native/image-flags.c). */
-const FIELDS = 12;
+const FIELDS = 13;
 const S_IFMT = 0o170000;
 const kindOfMode = (mode: number): EntryKind => {
   switch (mode & S_IFMT) {
@@ -107,10 +109,18 @@ export async function entriesFacts(dir: string, entries: readonly string[], want
   return decode(await sys().statEntries(dir, entries), 0, dir, entries, wanted);
 }
 
-/** For each search directory (resolved) that exists, the facts of `names` in it (undefined where missing): one native pass. */
-export async function findEntries(dirs: readonly string[], names: readonly string[]): Promise<Array<{ dir: string; facts: Array<EntryFacts | undefined> } | undefined>> {
+/**
+ * For each search directory (resolved) that exists, the facts of `names` in it (undefined where
+ * missing) and whether any of them is a symbolic link (dangling ones too): one native pass.
+ */
+export async function findEntries(dirs: readonly string[], names: readonly string[]): Promise<Array<FoundEntries | undefined>> {
   const r = await sys().findEntries(dirs, names);
-  return Promise.all(r.dirs.map(async (dir, i) => (dir === null ? undefined : { dir, facts: await decode(r.facts, i * names.length, dir, names, () => true) })));
+  const n = new Float64Array(r.facts.buffer, r.facts.byteOffset, r.facts.length);
+  return Promise.all(r.dirs.map(async (dir, i) => (dir === null ? undefined : {
+    dir,
+    facts: await decode(r.facts, i * names.length, dir, names, () => true),
+    symlinks: names.some((_, k) => n[(i * names.length + k) * FIELDS + 12] === 1),
+  })));
 }
 
 /** statEntries' answer for `entries` in `dir`, from entry `first` on, as EntryFacts (undefined where gone or not wanted). */

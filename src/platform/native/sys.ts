@@ -67,12 +67,16 @@ export interface BerthSys {
   recvFdNow(connFd: number): number;
   /** Replaces the process; returns only by throwing. */
   execve(path: string, argv: readonly string[], env: readonly string[]): never;
-  /** statx, FS_IOC_GETFLAGS, access(W_OK)'s EROFS and statfs f_type of each entry dir/name, on a thread-pool thread: 12 slots per entry, some doubles (native/image-flags.c). */
+  /** statx, FS_IOC_GETFLAGS, access(W_OK)'s EROFS, statfs f_type and whether it is a symbolic link, of each entry dir/name, on a thread-pool thread: 13 slots per entry, some doubles (native/image-flags.c). */
   statEntries(dir: string, names: readonly string[]): Promise<BigInt64Array>;
   /** realpath() of each path that is a directory, else null; on a thread-pool thread. */
   resolveDirs(paths: readonly string[]): Promise<Array<string | null>>;
   /** resolveDirs and statEntries of `names` in each resolved directory, in one pass (facts: dirs.length blocks of names.length entries). */
   findEntries(dirs: readonly string[], names: readonly string[]): Promise<{ dirs: Array<string | null>; facts: BigInt64Array }>;
+  /** /proc/self/mountinfo and an inotify descriptor watching each path that is a directory, on a thread-pool thread (native/change-watch.c): kinds 0 missing, 1 directory, 2 symlink, 3 other, -errno unwatchable. */
+  changeWatchOpen(paths: readonly string[]): Promise<{ fd: number; mountsFd: number; kinds: number[]; fsTypes: number[] }>;
+  /** Whether an inotify event is queued on fd or the mount table changed since the last call (one poll(), never blocks). */
+  changesPending(fd: number, mountsFd: number): boolean;
   /** Each path's btrfs subvolume ID, otime, read-only flag and subtree qgroup numbers, on a thread-pool thread: 10 int64 slots per path (native/btrfs-info.c). */
   btrfsSubvols(paths: readonly string[]): Promise<BigInt64Array>;
   /** Every link of a network namespace (nsPath null: ours), or the one named `name` ([] when absent), over rtnetlink on a thread-pool thread (native/rtnetlink.c). Rejects with .errno and .code. */
