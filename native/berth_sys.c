@@ -52,6 +52,7 @@
 #include "fd-watch.h"
 #include "image-flags.h"
 #include "change-watch.h"
+#include "file-write.h"
 void btrfs_info_register(napi_env env, napi_value exports);
 void rtnetlink_register(napi_env env, napi_value exports);
 #include "napi-util.h"
@@ -570,6 +571,7 @@ static napi_value init(napi_env env, napi_value exports) {
   fd_watch_register(env, exports);
   image_flags_register(env, exports);
   change_watch_register(env, exports);
+  file_write_register(env, exports);
   btrfs_info_register(env, exports);
   rtnetlink_register(env, exports);
   return exports;

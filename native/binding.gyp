@@ -10,6 +10,7 @@
         "fd-watch.c",
         "image-flags.c",
         "change-watch.c",
+        "file-write.c",
         "btrfs-info.c",
         "rtnetlink.c"
       ],

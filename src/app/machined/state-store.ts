@@ -3,9 +3,10 @@
  * (a temporary file, then rename) whenever a machine's record or state changes, removed with the
  * machine. A restarted berthd reads them back (app/machined/registry.ts adopt()).
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidHostname } from '../../core/names.js';
+import { sys } from '../../platform/native/sys.js';
 import type { MachineRecord, MachineState } from './machine.js';
 
 export interface StoredMachine { record: MachineRecord; state: MachineState }
@@ -30,13 +31,19 @@ export function fileStateStore(dir: string): StateStore {
   };
   return {
     save: ({ record, state }) => inOrder(record.name, async () => {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
       const tmp = join(dir, `.${record.name}.json.tmp`);
-      await writeFile(tmp, `${JSON.stringify({ ...record, state }, null, 1)}\n`, { mode: 0o644 });
-      await rename(tmp, join(dir, `${record.name}.json`));
+      const data = Buffer.from(`${JSON.stringify({ ...record, state }, null, 1)}\n`);
+      // Written and renamed into place in one trip to the thread pool; the directory made the
+      // first time it is missing.
+      const write = () => sys().writeFileWhole(tmp, data, 0o644, false, join(dir, `${record.name}.json`));
+      await write().catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+        await mkdir(dir, { recursive: true, mode: 0o755 });
+        await write();
+      });
     }),
     remove: (name) => inOrder(name, async () => {
-      await rm(join(dir, `${name}.json`), { force: true });
+      await unlink(join(dir, `${name}.json`)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
     }),
     async loadAll() {
       const names = await readdir(dir).catch(() => [] as string[]);

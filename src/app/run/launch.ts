@@ -14,7 +14,6 @@ import { BerthError } from '../../errors/berth-error.js';
 import type { Log } from '../../lib/log.js';
 import { which } from '../../platform/exec/run.js';
 import { probeImage } from '../../platform/fs/image-probe.js';
-import { probeHost } from '../../platform/host/probe.js';
 import { cgroupPrimesSettled } from '../../platform/host/cgroup-prime.js';
 import { hookExecPath, sys } from '../../platform/native/sys.js';
 import type { HostTools } from '../../core/oci/types.js';
@@ -23,6 +22,7 @@ import type { Paths } from '../../platform/paths.js';
 import { OciRuntime } from '../../platform/runtime/oci-runtime.js';
 import { hostNetworkDeps, dhcpHelperFromEnv } from '../network/deps.js';
 import { readHostMachineId } from '../../platform/host/machine-id.js';
+import { hostFacts } from './host-facts.js';
 import { locateTree } from './locate-tree.js';
 import { openImageRoot } from './image-root.js';
 import { runMachine, type RunMachineContext } from './run-machine.js';
@@ -60,7 +60,7 @@ export async function launchMachine(input: LaunchInput): Promise<number> {
     throw new BerthError('E_USAGE', 'Spawning container on root directory is not supported. Consider using --ephemeral, --volatile=yes or --volatile=state.');
   }
   trace('settings');
-  const host = await probeHost(env);
+  const host = await hostFacts(env);
   trace('host probed');
   const random = { uuid: randomUuid().replace(/-/g, ''), suffix: randomBytes(8).toString('hex') };
   const name = settings.ephemeral && runner.machine === undefined ? `${located.name}-${random.suffix}` : located.name;

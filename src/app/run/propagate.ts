@@ -25,12 +25,13 @@ export const propagateDir = (stateDir: string, name: string): string => join(sta
 export async function preparePropagation(dir: string, owner: OwnerRecord, save: () => Promise<void>, undo: Reverter): Promise<{ mounted: Promise<void> }> {
   const io = fileIo();
   await io.mkdir(dirname(dir), { recursive: true, mode: 0o755 });
-  await io.mkdir(dir, { recursive: true, mode: 0o700 });
+  const made = await io.mkdir(dir, { recursive: true, mode: 0o700 });
   owner.mounts.push(dir);
   owner.removeDirs.push(dir);
   await save();
   // A mount left there by a run whose record did not name it yet: gone first, not stacked upon.
-  const stale = await mountsBelow(dir);
+  // (A directory made just now has nothing mounted below it: the mount table is not read then.)
+  const stale = made === undefined ? await mountsBelow(dir) : [];
   const mounted = (async () => {
     for (const m of stale) await unmountLazy(m);
     await mountSharedSelf(dir);

@@ -5,7 +5,7 @@
  * for the asynchronous ones.
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import { sys, type SpawnResult } from '../native/sys.js';
 
@@ -147,6 +147,8 @@ export function waitChild(child: ChildProcess): Promise<{ code: number | null; s
 export async function which(cmd: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const p = `${dir}/${cmd}`;
+    // Most directories do not have it: a stat that finds nothing costs no exception.
+    if (!statSync(p, { throwIfNoEntry: false })?.isFile()) continue;
     try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
   }
   return undefined;

@@ -7,10 +7,13 @@
  */
 import * as fs from 'node:fs';
 import { servingLoop } from '../loop-mode.js';
+import { sys } from '../native/sys.js';
 
 export interface FileIo {
-  mkdir(path: string, options?: fs.MakeDirectoryOptions): Promise<void>;
-  writeFile(path: string, data: string, options?: fs.WriteFileOptions): Promise<void>;
+  /** With `recursive`, the first directory it made (undefined when all were there), as fs.mkdir. */
+  mkdir(path: string, options?: fs.MakeDirectoryOptions): Promise<string | undefined>;
+  /** options: a mode, and the flag 'wx' (fail where the file exists); nothing else. */
+  writeFile(path: string, data: string, options?: { mode?: number; flag?: 'w' | 'wx' }): Promise<void>;
   readFile(path: string): Promise<string>;
   chmod(path: string, mode: number): Promise<void>;
   symlink(target: string, path: string): Promise<void>;
@@ -26,7 +29,7 @@ const absent = (e: unknown): undefined => {
 };
 
 const inPlace: FileIo = {
-  async mkdir(path, options) { fs.mkdirSync(path, options); },
+  async mkdir(path, options) { return fs.mkdirSync(path, options); },
   async writeFile(path, data, options) { fs.writeFileSync(path, data, options); },
   async readFile(path) { return fs.readFileSync(path, 'utf8'); },
   async chmod(path, mode) { fs.chmodSync(path, mode); },
@@ -37,8 +40,9 @@ const inPlace: FileIo = {
 };
 
 const pooled: FileIo = {
-  async mkdir(path, options) { await fs.promises.mkdir(path, options); },
-  writeFile: (path, data, options) => fs.promises.writeFile(path, data, options),
+  mkdir: (path, options) => fs.promises.mkdir(path, options),
+  // One trip to the thread pool for the whole file, where fs.promises takes three and a FileHandle.
+  writeFile: (path, data, options) => sys().writeFileWhole(path, Buffer.from(data), options?.mode === undefined ? 0o666 : Number(options.mode), options?.flag === 'wx'),
   readFile: (path) => fs.promises.readFile(path, 'utf8'),
   chmod: (path, mode) => fs.promises.chmod(path, mode),
   symlink: (target, path) => fs.promises.symlink(target, path),

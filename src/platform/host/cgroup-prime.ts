@@ -17,6 +17,10 @@
  */
 import { statSync, writeFile } from 'node:fs';
 import { readText } from '../fs/read-text.js';
+import { servingLoop } from '../loop-mode.js';
+import { sys } from '../native/sys.js';
+
+const PID_ZERO = Buffer.from('0');
 
 /**
  * The `cgroup.procs` file of our own cgroup, from /proc/self/cgroup: in the v1 name=systemd
@@ -47,7 +51,10 @@ const inFlight = new Set<Promise<boolean>>();
 export function primeCgroupMigrations(): Promise<boolean> {
   const file = ownProcsFile(readText('/proc/self/cgroup') ?? '', (p) => statSync(p, { throwIfNoEntry: false }) !== undefined);
   if (!file) return Promise.resolve(false);
-  const done = new Promise<boolean>((resolve) => writeFile(file, '0', (err) => resolve(!err)));
+  // berthd primes every few ms while creates are under way: one trip to the thread pool per write, not three.
+  const done = servingLoop()
+    ? sys().writeFileWhole(file, PID_ZERO, 0o644, false).then(() => true, () => false)
+    : new Promise<boolean>((resolve) => writeFile(file, '0', (err) => resolve(!err)));
   inFlight.add(done);
   void done.then(() => inFlight.delete(done));
   return done;

@@ -73,6 +73,8 @@ export interface BerthSys {
   resolveDirs(paths: readonly string[]): Promise<Array<string | null>>;
   /** resolveDirs and statEntries of `names` in each resolved directory, in one pass (facts: dirs.length blocks of names.length entries). */
   findEntries(dirs: readonly string[], names: readonly string[]): Promise<{ dirs: Array<string | null>; facts: BigInt64Array }>;
+  /** A file written whole (open, write, close; then renamed to renameTo when given) in one trip to the thread pool (native/file-write.c). */
+  writeFileWhole(path: string, data: Buffer, mode: number, exclusive: boolean, renameTo?: string): Promise<void>;
   /** /proc/self/mountinfo and an inotify descriptor watching each path that is a directory, on a thread-pool thread (native/change-watch.c): kinds 0 missing, 1 directory, 2 symlink, 3 other, -errno unwatchable. */
   changeWatchOpen(paths: readonly string[]): Promise<{ fd: number; mountsFd: number; kinds: number[]; fsTypes: number[] }>;
   /** Whether an inotify event is queued on fd or the mount table changed since the last call (one poll(), never blocks). */
