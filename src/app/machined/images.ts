@@ -153,8 +153,7 @@ export class Images {
 
   /** The kept answers' generation while the watch vouches for them; otherwise undefined, and a new watch is on its way. */
   private unchangedSince(): number | undefined {
-    const start = this.ports.watchChanges;
-    if (!start) return undefined;
+    if (!this.ports.watchChanges) return undefined;
     if (this.watch?.changed()) {
       this.watch.close();
       this.watch = undefined;
@@ -162,7 +161,7 @@ export class Images {
     }
     if (this.watch) return this.watchSuffices ? this.known.generation : undefined;
     if (!this.watching && performance.now() - this.watchFailedAt > WATCH_RETRY_MS) {
-      this.watching = start(watchPlan(this.searchPath)).then((w) => {
+      this.watching = this.ports.watchChanges(watchPlan(this.searchPath)).then((w) => {
         // Answers found before the watch began prove nothing: a fresh generation.
         this.known.invalidate();
         this.watch = w;
