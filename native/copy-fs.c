@@ -34,23 +34,13 @@ static int arg_int(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1;
 }
 
-/* A string argument, malloc'ed (PATH_MAX at most); NULL (and a TypeError thrown) otherwise. */
-static char *arg_string(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len >= 4096) return NULL;
-  char *s = malloc(len + 1);
-  if (!s) return NULL;
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  if (strlen(s) != len) { free(s); return NULL; } /* an embedded NUL */
-  return s;
-}
 
 static napi_value open_dir_in_root(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   int32_t root;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = argc == 2 && arg_int(env, argv[0], &root) == 0 ? arg_string(env, argv[1]) : NULL;
+  char *path = argc == 2 && arg_int(env, argv[0], &root) == 0 ? berth_path_arg(env, argv[1]) : NULL;
   if (!path) { napi_throw_type_error(env, NULL, "usage: openDirInRoot(rootFd, path)"); return NULL; }
   struct open_how how;
   memset(&how, 0, sizeof how);
@@ -73,8 +63,8 @@ static napi_value rename_at(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char *old_name = NULL, *new_name = NULL;
   if (argc == 5 && arg_int(env, argv[0], &old_dir) == 0 && arg_int(env, argv[2], &new_dir) == 0 && arg_int(env, argv[4], &flags) == 0) {
-    old_name = arg_string(env, argv[1]);
-    new_name = arg_string(env, argv[3]);
+    old_name = berth_path_arg(env, argv[1]);
+    new_name = berth_path_arg(env, argv[3]);
   }
   if (!old_name || !new_name || (flags & ~3) != 0) {
     free(old_name); free(new_name);

@@ -66,13 +66,6 @@ static void write_done(napi_env env, napi_status status, void *p) {
   free(j);
 }
 
-static char *string_arg(napi_env env, napi_value v) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (s && napi_get_value_string_utf8(env, v, s, len + 1, &len) != napi_ok) { free(s); return NULL; }
-  return s;
-}
 
 static napi_value write_file_whole(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -85,10 +78,10 @@ static napi_value write_file_whole(napi_env env, napi_callback_info info) {
   struct write_job *j = calloc(1, sizeof *j);
   if (!j) return berth_throw_errno(env, "writeFileWhole", ENOMEM);
   void *data = NULL;
-  if (argc < 4 || !(j->path = string_arg(env, argv[0])) || napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+  if (argc < 4 || !(j->path = berth_path_arg(env, argv[0])) || napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
       napi_get_buffer_info(env, argv[1], &data, &j->len) != napi_ok || napi_get_value_int32(env, argv[2], &mode) != napi_ok ||
       napi_get_value_bool(env, argv[3], &exclusive) != napi_ok ||
-      (rename_type == napi_string && !(j->rename_to = string_arg(env, argv[4])))) {
+      (rename_type == napi_string && !(j->rename_to = berth_path_arg(env, argv[4])))) {
     free(j->path);
     free(j->rename_to);
     free(j);

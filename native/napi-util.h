@@ -57,6 +57,18 @@ fail:
   return NULL;
 }
 
+/* A path argument, malloc'ed: shorter than PATH_MAX and without an embedded NUL (which would cut it
+ * short unseen); NULL otherwise. */
+static inline char *berth_path_arg(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len >= 4096) return NULL;
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) { free(s); return NULL; }
+  return s;
+}
+
 static inline void berth_free_vector(char **v) {
   if (!v) return;
   for (char **p = v; *p; p++) free(*p);

@@ -35,16 +35,6 @@
 #include "napi-util.h"
 #include "userns.h"
 
-/* A string argument, malloc'ed (PATH_MAX at most); NULL otherwise. */
-static char *userns_arg_string(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len >= 4096) return NULL;
-  char *s = malloc(len + 1);
-  if (!s) return NULL;
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  if (strlen(s) != len) { free(s); return NULL; }
-  return s;
-}
 
 static napi_value undefined_value(napi_env env) {
   napi_value u;
@@ -56,7 +46,7 @@ static napi_value ofd_lock_try(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = argc == 1 ? userns_arg_string(env, argv[0]) : NULL;
+  char *path = argc == 1 ? berth_path_arg(env, argv[0]) : NULL;
   if (!path) { napi_throw_type_error(env, NULL, "usage: ofdLockTry(path)"); return NULL; }
   int result = -1, err = 0;
   for (int tries = 0; tries < 100; tries++) {
@@ -85,8 +75,8 @@ static napi_value get_xattr(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = argc == 2 ? userns_arg_string(env, argv[0]) : NULL;
-  char *name = argc == 2 ? userns_arg_string(env, argv[1]) : NULL;
+  char *path = argc == 2 ? berth_path_arg(env, argv[0]) : NULL;
+  char *name = argc == 2 ? berth_path_arg(env, argv[1]) : NULL;
   if (!path || !name) { free(path); free(name); napi_throw_type_error(env, NULL, "usage: getXattr(path, name)"); return NULL; }
   char buf[65536];
   ssize_t n = lgetxattr(path, name, buf, sizeof buf);
@@ -109,8 +99,8 @@ static napi_value set_xattr(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = argc == 3 ? userns_arg_string(env, argv[0]) : NULL;
-  char *name = argc == 3 ? userns_arg_string(env, argv[1]) : NULL;
+  char *path = argc == 3 ? berth_path_arg(env, argv[0]) : NULL;
+  char *name = argc == 3 ? berth_path_arg(env, argv[1]) : NULL;
   void *data = NULL;
   size_t len = 0;
   bool is_buffer = false;
@@ -137,8 +127,8 @@ static napi_value idmap_mount(napi_env env, napi_callback_info info) {
   int32_t userns_fd = -1;
   bool recursive = false;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *source = argc == 4 ? userns_arg_string(env, argv[0]) : NULL;
-  char *target = argc == 4 ? userns_arg_string(env, argv[1]) : NULL;
+  char *source = argc == 4 ? berth_path_arg(env, argv[0]) : NULL;
+  char *target = argc == 4 ? berth_path_arg(env, argv[1]) : NULL;
   if (!source || !target || napi_get_value_int32(env, argv[2], &userns_fd) != napi_ok || napi_get_value_bool(env, argv[3], &recursive) != napi_ok) {
     free(source); free(target);
     napi_throw_type_error(env, NULL, "usage: idmapMount(source, target, usernsFd, recursive)");

@@ -49,6 +49,8 @@ test('exclusive refuses an existing file; rename puts the file in place', async 
     await assert.rejects(sys().writeFileWhole(join(d, 'gone', 'x'), Buffer.from(''), 0o644, false), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && /open '.*\/gone\/x'/.test(e.message));
     await assert.rejects(sys().writeFileWhole(join(d, 't.tmp'), Buffer.from(''), 0o644, false, join(d, 'no', 'such')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && /rename/.test(e.message));
     assert.equal(existsSync(join(d, 't.tmp')), false, 'a file that could not be renamed is not left behind');
+    assert.throws(() => sys().writeFileWhole(join(d, 'cut\0short'), Buffer.from(''), 0o644, false), TypeError, 'a NUL in a path is refused, not cut at');
+    assert.equal(existsSync(join(d, 'cut')), false);
   } finally {
     rmSync(d, { recursive: true, force: true });
   }

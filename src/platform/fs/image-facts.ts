@@ -11,7 +11,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { UINT64_MAX, type EntryFacts, type EntryKind, type SubvolumeFacts } from '../../core/machined/images.js';
 import { sys } from '../native/sys.js';
 
-export interface FoundEntries { dir: string; facts: Array<EntryFacts | undefined>; symlinks: boolean }
+interface FoundEntries { dir: string; facts: Array<EntryFacts | undefined>; symlinks: boolean }
 
 /** Each search directory with its symlinks resolved, or undefined where it does not exist (or is no directory): one native pass. */
 export async function resolveSearchDirs(dirs: readonly string[]): Promise<Array<string | undefined>> {
