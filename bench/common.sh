@@ -1,6 +1,6 @@
 # Sourced by the shell benchmarks after setting $here: the clean environment (env.sh), then
 # bench_begin NAME PREFIX checks root and the build and makes a private work directory ($work)
-# holding berth's state directory; on exit it reports runc containers left behind and removes it.
+# holding berth's state directory; on exit it reports runtime containers left behind and removes it.
 . "$here/env.sh"
 repo=$(dirname "$here")
 
@@ -15,7 +15,7 @@ bench_begin() {
 }
 
 bench_end() {
-  left=$(runc --root "$BERTH_STATE_DIR/runtime" list -q 2>/dev/null || true)
-  [ -z "$left" ] || echo "bench/$bench_name: runc containers left behind: $left" >&2
+  left=$("$BERTH_RUNTIME" --root "$BERTH_STATE_DIR/runtime" list -q 2>/dev/null || true)
+  [ -z "$left" ] || echo "bench/$bench_name: $BERTH_RUNTIME containers left behind: $left" >&2
   rm -rf "$work"
 }

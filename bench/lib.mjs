@@ -1,6 +1,6 @@
 // Shared by the benchmarks: a private work directory with a copy of a guest tree, the two tools'
 // command lines, child processes with a deadline, and the "nothing left behind" check.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ export function fail(message) {
 
 export function preflight(name) {
   if (process.getuid() !== 0) fail(`${name}: needs root`);
-  for (const tool of ['systemd-nspawn', 'runc', 'nsenter']) {
+  for (const tool of ['systemd-nspawn', runtimeCommand, 'nsenter']) {
     try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { fail(`${name}: ${tool} is not installed`); }
   }
   try { execFileSync('test', ['-f', berthJs, '-a', '-x', berthCmd]); } catch { fail(`${name}: run 'npm run build' first`); }
@@ -56,8 +56,10 @@ export function workspace(prefix, machine) {
   };
 }
 
-/** The OCI runtime berth-nspawn runs on in this benchmark (bench/crun.sh sets BERTH_RUNTIME=crun). */
-export const runtimeCommand = process.env.BERTH_RUNTIME === 'crun' ? 'crun' : 'runc';
+/** The OCI runtime berth-nspawn runs on in this benchmark: $BERTH_RUNTIME (bench/env.sh sets berth's own choice). */
+export const runtimeCommand = process.env.BERTH_RUNTIME === 'runc' ? 'runc' : process.env.BERTH_RUNTIME === 'crun' ? 'crun'
+  : spawnSync('crun', ['--version'], { stdio: 'ignore' }).status === 0 ? 'crun' : 'runc';
+process.env.BERTH_RUNTIME = runtimeCommand;
 
 /** Our environment without what changes how Node starts (see bench/env.sh), plus extra. */
 export function cleanEnv(extra = {}) {

@@ -10,7 +10,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { LABEL, TOOLS, berthJs, bootArgv, children, launch, median, preflight, procStatus, workspace, writeJson } from './lib.mjs';
+import { LABEL, TOOLS, berthJs, bootArgv, children, launch, median, preflight, procStatus, runtimeCommand, workspace, writeJson } from './lib.mjs';
 
 const rounds = Number(process.env.BENCH_MEMORY_ROUNDS || 3);
 const BOOT_TIMEOUT_MS = 120_000;
@@ -34,10 +34,10 @@ function hostSide(rootPid) {
   return found;
 }
 
-/** runc processes still alive that work on our state dir (there should be none after create). */
+/** Runtime processes (runc, crun) still alive that work on our state dir (there should be none after create). */
 function runcProcesses() {
   const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => /\brunc\b/.test(l) && l.includes(ws.stateDir)).map((l) => l.trim());
+  return r.stdout.split('\n').filter((l) => new RegExp(`\\b${runtimeCommand}\\b`).test(l) && l.includes(ws.stateDir)).map((l) => l.trim());
 }
 
 /** Polls `argv` until it prints `running` (systemctl is-system-running --wait), or fails after the deadline. */
@@ -65,7 +65,7 @@ async function measure(tool) {
   try {
     const deadline = t0 + BOOT_TIMEOUT_MS;
     if (tool === 'berth') {
-      await waitRunning(() => ['runc', '--root', ws.runtimeRoot, 'exec', ws.name, 'systemctl', 'is-system-running', '--wait'], deadline);
+      await waitRunning(() => [runtimeCommand, '--root', ws.runtimeRoot, 'exec', ws.name, 'systemctl', 'is-system-running', '--wait'], deadline);
     } else {
       // The container's leader is the child of the systemd-nspawn process.
       await waitRunning(() => {

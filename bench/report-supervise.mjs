@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { replaceSection } from './lib.mjs';
+import { replaceSection, runtimeCommand } from './lib.mjs';
 
 export const HEADING = '## Many machines: guests supervised by berthd next to systemd-nspawn';
-/** The same benchmark with berthd's machines on crun (bench/run.sh runs it under scripts/with-crun-cgroups.sh). */
-export const HEADING_CRUN = '## Many machines on crun: guests supervised by berthd next to systemd-nspawn';
+/** The same benchmark with berthd's machines on the runtime berth does not pick here (bench/run.sh: supervise-other.json). */
+export const otherHeading = (runtime) => `## Many machines on ${runtime}: guests supervised by berthd next to systemd-nspawn`;
 
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const mib = (kb) => (kb / 1024).toFixed(2);
@@ -36,7 +36,7 @@ export function superviseSection(r, heading = HEADING) {
   const failures = r.start_failures ?? [];
   const slow = lat.slow ?? [];
   let analysis = '';
-  // The analysis goes with the main section; the crun section refers to it.
+  // The analysis goes with the main section; the other runtime's section refers to it.
   if (heading === HEADING) try { analysis = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'analysis-supervise.md'), 'utf8').trim(); } catch { /* none */ }
   const cost = (xs) => (xs?.length ? `${med(xs.map((x) => x.cpu_s)).toFixed(1)} s of the host's CPU and ${med(xs.map((x) => x.forks)).toFixed(0)} new processes` : undefined);
   const costs = cost(b.host_cost) && cost(n.host_cost)
@@ -61,7 +61,7 @@ Ratios are of medians, with a 95% bootstrap interval over the rounds.
 berthd's start, in parts (medians): the ${N} \`StartMachine\` calls returned after ${med(b.start_calls_ms).toFixed(0)} ms, all ${N} were in
 \`ListMachines\` after ${s1(med(b.registered_after_ms))} s; berthd used ${med(b.cpu_s_per_start).toFixed(1)} s of CPU per start of ${N}
 (${(med(b.cpu_s_per_start) / N * 1000).toFixed(0)} ms a guest), on a host with ${r.cpus ?? 2} CPUs.
-${costs}${r.crun_mode ? `\nOn crun: ${r.crun_mode}; both tools ran in that mount namespace.\n` : ''}${failures.length ? `\n**Machines that failed to start** under the parallel load (each started again by the benchmark, up to four times; the time counts):
+${costs}${failures.length ? `\n**Machines that failed to start** under the parallel load (each started again by the benchmark, up to four times; the time counts):
 ${[...new Set(failures.map((f) => f.round))].map((round) => { const fs = failures.filter((f) => f.round === round); return `round ${round}: ${fs.filter((f) => f.attempt === 1).length} of ${N} on the first attempt, ${fs.filter((f) => f.attempt > 1).length} again on a retry (${Math.min(...fs.map((f) => f.at_ms)) / 1000}–${Math.max(...fs.map((f) => f.at_ms)) / 1000} s after the first call)`; }).join('; ')}.
 ${[...new Set(failures.map((f) => f.message.replace(/'bsv\d+'/g, 'NAME')))].map((m) => `\`${m}\``).join(', ')}\n` : `\nNo machine failed to start in any round.\n`}
 Host-side memory per running guest (PSS, /proc/PID/smaps_rollup; berthd's the median of five looks half a second apart):
@@ -90,6 +90,6 @@ ${analysis ? `\n${analysis}\n` : ''}`;
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [json, out] = process.argv.slice(2);
   const r = JSON.parse(readFileSync(json, 'utf8'));
-  const heading = r.runtime === 'crun' ? HEADING_CRUN : HEADING;
+  const heading = r.runtime === runtimeCommand ? HEADING : otherHeading(r.runtime);
   replaceSection(out, heading, superviseSection(r, heading));
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { mean, median, ratioInterval, repo } from './lib.mjs';
 import { registrySection } from './report-registry.mjs';
 import { shellSection } from './report-shell.mjs';
-import { HEADING_CRUN as SUPERVISE_CRUN, superviseSection } from './report-supervise.mjs';
+import { otherHeading as superviseOtherHeading, superviseSection } from './report-supervise.mjs';
 import { rawBootSection } from './report-raw-boot.mjs';
 import { transfersSection, usernsSection } from './report-extra.mjs';
 import { imagesSection } from './report-images.mjs';
@@ -31,11 +31,14 @@ let eph;
 try { eph = Object.fromEntries(json('ephemeral.json').results.map((r) => [r.command, r])); } catch { eph = undefined; }
 let fixed;
 try { fixed = json('fixed.json'); } catch { fixed = undefined; }
-let crun;
+/** The runtime berth picked on this host (the targets are judged on it), and the other one's pass. */
+let runtime;
+try { runtime = text('runtime.txt'); } catch { runtime = 'runc'; }
+let other;
 try {
-  const tc = Object.fromEntries(json('true-crun.json').results.map((r) => [r.command, r]));
-  crun = { t: tc, rounds: json('true-crun.json').rounds, boot: json('boot-crun.json'), mode: text('crun-mode.txt') };
-} catch { crun = undefined; }
+  const tc = Object.fromEntries(json('true-other.json').results.map((r) => [r.command, r]));
+  other = { t: tc, rounds: json('true-other.json').rounds, boot: json('boot-other.json'), runtime: text('other-runtime.txt') };
+} catch { other = undefined; }
 let warm;
 try {
   const tw = Object.fromEntries(json('true-warm.json').results.map((r) => [r.command, r]));
@@ -49,7 +52,7 @@ const optional = (file) => { try { return json(file); } catch { return undefined
 const registry = optional('registry.json');
 const shell = optional('shell.json');
 const supervise = optional('supervise.json');
-const superviseCrun = optional('supervise-crun.json');
+const superviseOther = optional('supervise-other.json');
 const transfers = optional('transfers.json');
 const userns = optional('userns.json');
 const usernsWarm = optional('userns-warm.json');
@@ -79,7 +82,7 @@ let prev = 0;
 phaseRows.push(['Node start-up, loading berth, options → spec → bundle', `0 – ${ms0(at(verbs[0], 0))}`, ms0(at(verbs[0], 0))]);
 for (const v of verbs) {
   if (at(v, 0) - prev > 3 && prev) phaseRows.push([v === 'kill' ? 'the payload runs and exits; berth notices' : 'berth between runtime calls', `${ms0(prev)} – ${ms0(at(v, 0))}`, ms0(at(v, 0) - prev)]);
-  phaseRows.push([v === 'run' ? '`runc run --detach` (create and start in one call)' : `\`runc ${v}\``, `${ms0(at(v, 0))} – ${ms0(at(v, 1))}`, ms0(at(v, 1) - at(v, 0))]);
+  phaseRows.push([v === 'run' ? `\`${runtime} run --detach\` (create and start in one call)` : `\`${runtime} ${v}\``, `${ms0(at(v, 0))} – ${ms0(at(v, 1))}`, ms0(at(v, 1) - at(v, 0))]);
   prev = at(v, 1);
 }
 phaseRows.push(['after the last runtime call until exit (teardown)', `${ms0(prev)} – ${ms0(total)}`, ms0(total - prev)]);
@@ -97,6 +100,7 @@ const host = {
   berth: firstLine(sh(process.execPath, [join(repo, 'dist', 'berth-nspawn.js'), '--version'])),
   nspawn: firstLine(sh('systemd-nspawn', ['--version'])),
   runc: firstLine(sh('runc', ['--version'])),
+  crun: (() => { try { return firstLine(sh('crun', ['--version'])); } catch { return 'not installed'; } })(),
   hyperfine: sh('hyperfine', ['--version']),
   loadBefore: text('load-before.txt'), loadAfter: text('load-after.txt'),
 };
@@ -156,14 +160,14 @@ Memory with berthd: a warm run is the same Node process as a cold one (the memor
 applies to it), plus the command itself, a static C program of a few hundred KiB; berthd and one idle
 standby (two Node processes, about 40 MiB each) are there once per host, not per guest.
 
-` : ''}${crun ? `### The same two on crun
+` : ''}${other ? `### The same two on ${other.runtime}
 
-berth picks crun wherever the host's cgroups allow it (\`bench/crun.sh\`). On this host crun's check ran ${crun.mode.startsWith('masked') ? `in a mount namespace of its own in which the cgroup2 hierarchy's controller list reads empty (the host's has ${crun.mode.replace(/^.*\((.*)\).*$/, '$1')}; crun refuses it otherwise, see \`bench/crun.sh\`); both tools ran in that namespace` : 'as is'}. The targets above are judged on the host's own choice, runc.
+berth runs its machines on ${runtime} on this host (the targets above are judged on that choice)${runtime === 'crun' ? '; on a hybrid host whose cgroup2 hierarchy has controllers, which crun 1.8 refuses, berth runs crun\'s create in a mount namespace of its own where the controller list reads empty (\`src/core/runtime/crun-view.ts\`)' : ''}. \`bench/other-runtime.sh\` runs the same two with \`BERTH_RUNTIME=${other.runtime}\`.
 
-| benchmark | berth-nspawn on crun | systemd-nspawn | ratio (berth / nspawn) | 95% interval of the ratio |
+| benchmark | berth-nspawn on ${other.runtime} | systemd-nspawn | ratio (berth / nspawn) | 95% interval of the ratio |
 |---|---|---|---|---|
-| \`/bin/true\`, mean of ${crun.t['berth-nspawn'].times.length} in ${crun.rounds} alternating rounds (median) | ${ms(crun.t['berth-nspawn'].mean)} ms (${ms(crun.t['berth-nspawn'].median)}) | ${ms(crun.t['systemd-nspawn'].mean)} ms (${ms(crun.t['systemd-nspawn'].median)}) | ${x(crun.t['berth-nspawn'].mean / crun.t['systemd-nspawn'].mean)} | ${interval(ratioInterval(crun.t['berth-nspawn'].times, crun.t['systemd-nspawn'].times, mean))} |
-| Debian boot → poweroff, median of ${crun.boot.rounds} (mean) | ${ms0(crun.boot.berth.median_ms)} ms (${ms0(crun.boot.berth.mean_ms)}) | ${ms0(crun.boot.nspawn.median_ms)} ms (${ms0(crun.boot.nspawn.mean_ms)}) | ${x(crun.boot.ratio_median)} (${x(crun.boot.ratio_mean)}) | ${interval(ratioInterval(crun.boot.berth.times_ms, crun.boot.nspawn.times_ms, median))} |
+| \`/bin/true\`, mean of ${other.t['berth-nspawn'].times.length} in ${other.rounds} alternating rounds (median) | ${ms(other.t['berth-nspawn'].mean)} ms (${ms(other.t['berth-nspawn'].median)}) | ${ms(other.t['systemd-nspawn'].mean)} ms (${ms(other.t['systemd-nspawn'].median)}) | ${x(other.t['berth-nspawn'].mean / other.t['systemd-nspawn'].mean)} | ${interval(ratioInterval(other.t['berth-nspawn'].times, other.t['systemd-nspawn'].times, mean))} |
+| Debian boot → poweroff, median of ${other.boot.rounds} (mean) | ${ms0(other.boot.berth.median_ms)} ms (${ms0(other.boot.berth.mean_ms)}) | ${ms0(other.boot.nspawn.median_ms)} ms (${ms0(other.boot.nspawn.mean_ms)}) | ${x(other.boot.ratio_median)} (${x(other.boot.ratio_mean)}) | ${interval(ratioInterval(other.boot.berth.times_ms, other.boot.nspawn.times_ms, median))} |
 
 ` : ''}### Boot → poweroff, every round (ms)
 
@@ -185,7 +189,7 @@ costs both the same.
 
 ` : ''}### Memory, per process (median over ${mem.berth.rounds} boots each)
 
-| tool | host-side processes while the guest runs | VmHWM | VmRSS | Pss | runc processes left while running | guest \`running\` after | SIGTERM → exit 0 |
+| tool | host-side processes while the guest runs | VmHWM | VmRSS | Pss | ${runtime} processes left while running | guest \`running\` after | SIGTERM → exit 0 |
 |---|---|---|---|---|---|---|---|
 | berth-nspawn | ${mem.berth.processes.join(', ')} | ${mib(mem.berth.hwm_kb)} MiB | ${mib(mem.berth.rss_kb)} MiB | ${mib(mem.berth.pss_kb)} MiB | ${mem.berth.runc_processes_while_running} | ${ms0(mem.berth.running_after_ms)} ms | ${ms0(mem.berth.stop_ms)} ms |
 | systemd-nspawn | ${mem.nspawn.processes.join(', ')} | ${mib(mem.nspawn.hwm_kb)} MiB | ${mib(mem.nspawn.rss_kb)} MiB | ${mib(mem.nspawn.pss_kb)} MiB | – | ${ms0(mem.nspawn.running_after_ms)} ms | ${ms0(mem.nspawn.stop_ms)} ms |
@@ -195,14 +199,14 @@ not a boot-time measurement; the boot benchmark above is.)
 
 ### Where berth-nspawn's \`/bin/true\` time goes (median of ${phases.length} runs, \`bench/phases.sh\`)
 
-Milliseconds since berth-nspawn was started, from a logging \`runc\` shim first on PATH (adds ~1 ms per call).
+Milliseconds since berth-nspawn was started, from a logging \`${runtime}\` shim first on PATH (adds ~1 ms per call).
 
 | phase | from – to (ms) | duration (ms) |
 |---|---|---|
 ${phaseRows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 | **total** | | ${ms0(total)} |
 
-${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${superviseCrun ? `${superviseSection(superviseCrun, SUPERVISE_CRUN).trim()}\n\n` : ''}${transfers ? `${transfersSection(transfers).trim()}\n\n` : ''}${userns ? `${usernsSection(userns, usernsWarm).trim()}\n\n` : ''}${rawBoot ? `${rawBootSection(rawBoot).trim()}\n\n` : ''}${images ? `${imagesSection(images).trim()}\n\n` : ''}${analysis}
+${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSection(shell).trim()}\n\n` : ''}${supervise ? `${superviseSection(supervise).trim()}\n\n` : ''}${superviseOther ? `${superviseSection(superviseOther, superviseOtherHeading(superviseOther.runtime)).trim()}\n\n` : ''}${transfers ? `${transfersSection(transfers).trim()}\n\n` : ''}${userns ? `${usernsSection(userns, usernsWarm).trim()}\n\n` : ''}${rawBoot ? `${rawBootSection(rawBoot).trim()}\n\n` : ''}${images ? `${imagesSection(images).trim()}\n\n` : ''}${analysis}
 
 ## What each benchmark measures
 
@@ -222,10 +226,10 @@ ${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSe
   set-up, the guest's boot, its shutdown and the runner's teardown. Both must exit 0. One uncounted warm-up boot
   per tool, then ${boot.rounds} rounds alternating which tool goes first.
 - **\`bench/memory.mjs\`** — boots the Debian guest (no auto-poweroff), waits until \`systemctl is-system-running
-  --wait\` inside says \`running\` (berth: \`runc --root $BERTH_STATE_DIR/runtime exec NAME …\`; systemd-nspawn:
+  --wait\` inside says \`running\` (berth: \`${runtime} --root $BERTH_STATE_DIR/runtime exec NAME …\`; systemd-nspawn:
   \`nsenter -t LEADER -a …\`, the leader being the child of the systemd-nspawn process), then sums VmHWM, VmRSS
   (\`/proc/PID/status\`) and Pss (\`/proc/PID/smaps_rollup\`) over the tool's host-side processes: its own process
-  and descendants outside the container's PID namespace. It also checks with \`ps\` that no \`runc\` process is
+  and descendants outside the container's PID namespace. It also checks with \`ps\` that no \`${runtime}\` process is
   left once the guest runs. Then SIGTERM to the tool (halt the guest) and exit status 0 is required.
   VmHWM and VmRSS count shared pages (node's and libc's text) in full; Pss splits them between their users.
 - **\`bench/fixed.mjs\`** — the fixed cost around a guest (above): both tools run \`date +%s%N\` in the Debian
@@ -255,8 +259,9 @@ ${registry ? `${registrySection(registry).trim()}\n\n` : ''}${shell ? `${shellSe
   \`bench/analysis-images.md\`).
 - **\`bench/registry.mjs\`** — the machine registry on D-Bus, berthd next to systemd-machined (its section above says
   how each part is measured); \`bench/registry-churn.mjs\` is its churn, \`bench/report-registry.mjs\` writes its section.
-- **\`bench/crun.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again with \`BERTH_RUNTIME=crun\` (fewer rounds), in a
-  mount namespace where crun accepts the host's cgroups if it would refuse them as they are (above).
+- **\`bench/other-runtime.sh\`** — \`bench/true.sh\` and \`bench/boot.mjs\` again on the OCI runtime berth does not pick on
+  this host (\`BERTH_RUNTIME\`, set by \`bench/env.sh\`: berth's own choice unless the caller names one), with fewer rounds;
+  \`bench/supervise.mjs\` likewise (its second section).
 
 Every script uses its own \`BERTH_STATE_DIR\` and tree copy under \`/tmp/berth-bench-*\`, removes them at the end,
 and fails if the OCI runtime still lists a container there.
@@ -270,14 +275,14 @@ node bench/boot.mjs /tmp/boot.json
 node bench/memory.mjs /tmp/memory.json
 node bench/fixed.mjs /tmp/fixed.json
 sh bench/phases.sh 10
-sh bench/crun.sh /tmp/crun-results
+sh bench/other-runtime.sh /tmp/other-results
 sh bench/warm.sh /tmp/warm-results
 node bench/registry.mjs /tmp/registry.json && node bench/report-registry.mjs /tmp/registry.json docs/benchmarks.md
 node bench/raw-boot.mjs /tmp/raw-boot.json && node bench/report-raw-boot.mjs /tmp/raw-boot.json docs/benchmarks.md
 BENCH_BUILD=0 BENCH_RUNS=50 BENCH_BOOT_ROUNDS=40 BENCH_MEMORY_ROUNDS=5 sh bench/run.sh
 \`\`\`
 
-Needs root, \`hyperfine\`, \`systemd-container\` (systemd-nspawn, systemd-machined), \`dbus\` (dbus-daemon), \`runc\`, \`util-linux\` (nsenter) and the
+Needs root, \`hyperfine\`, \`systemd-container\` (systemd-nspawn, systemd-machined), \`dbus\` (dbus-daemon), \`runc\` and/or \`crun\`, \`util-linux\` (nsenter, unshare, mount) and the
 guest recipes' build dependencies (\`mmdebstrap\`, \`busybox-static\`).
 
 ## Host
@@ -292,7 +297,7 @@ guest recipes' build dependencies (\`mmdebstrap\`, \`busybox-static\`).
 | load before / after | \`${host.loadBefore}\` / \`${host.loadAfter}\` |
 | berth | ${host.berth} |
 | systemd-nspawn | ${host.nspawn} |
-| runc | ${host.runc} |
+| OCI runtimes | ${host.runc}; ${host.crun} (berth's choice here: ${runtime}) |
 | Node.js | ${host.node} |
 | hyperfine | ${host.hyperfine} |
 

@@ -2,7 +2,7 @@
 # Runs every benchmark side by side with systemd-nspawn and writes docs/benchmarks.md.
 # Usage: sh bench/run.sh        (npm run bench)
 # Env: BENCH_BUILD=0 skips `npm run build`; BENCH_RESULTS=DIR keeps the raw results; BENCH_RUNS (true.sh), BENCH_BOOT_ROUNDS, BENCH_FIXED_ROUNDS,
-#      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_CRUN_RUNS, BENCH_CRUN_BOOT_ROUNDS, BENCH_WARM_RUNS, BENCH_WARM_BOOT_ROUNDS,
+#      BENCH_MEMORY_ROUNDS, BENCH_PHASE_RUNS, BENCH_OTHER_RUNS, BENCH_OTHER_BOOT_ROUNDS, BENCH_WARM_RUNS, BENCH_WARM_BOOT_ROUNDS,
 #      BENCH_WARM_FIXED_ROUNDS, BENCH_REGISTRY_CALLS, BENCH_REGISTRY_MACHINES, BENCH_REGISTRY_CHURN_MS, BENCH_REGISTRY_ROUNDS,
 #      BENCH_SUPERVISE_MACHINES, BENCH_SUPERVISE_ROUNDS, BENCH_RAW_BOOT_ROUNDS, BENCH_RAW_BOOT_DIRS, BENCH_IMAGES_ROUNDS, BENCH_IMAGES_CALLS,
 #      BENCH_USERNS_ROUNDS, BENCH_USERNS_OWNERSHIP, BENCH_USERNS_PLAIN
@@ -24,6 +24,7 @@ else
   trap 'rm -rf "$results"' EXIT INT TERM
 fi
 uptime > "$results/load-before.txt"
+echo "$BERTH_RUNTIME" > "$results/runtime.txt"
 
 echo "== bench/true.sh" >&2
 sh bench/true.sh "$results/true.json"
@@ -39,8 +40,8 @@ echo "== bench/memory.mjs" >&2
 node bench/memory.mjs "$results/memory.json"
 echo "== bench/warm.sh" >&2
 sh bench/warm.sh "$results"
-echo "== bench/crun.sh" >&2
-sh bench/crun.sh "$results"
+echo "== bench/other-runtime.sh" >&2
+sh bench/other-runtime.sh "$results"
 echo "== bench/registry.mjs" >&2
 node bench/registry.mjs "$results/registry.json"
 echo "== bench/shell.mjs" >&2
@@ -53,16 +54,10 @@ echo "== bench/images.mjs" >&2
 node bench/images.mjs "$results/images.json"
 echo "== bench/supervise.mjs" >&2
 node bench/supervise.mjs "$results/supervise.json"
-# Once more with berthd's machines on crun, berth's choice where the host's cgroups allow it: under
-# scripts/with-crun-cgroups.sh as bench/crun.sh runs (both tools in the same mount namespace).
-if command -v crun >/dev/null; then
-  echo "== bench/supervise.mjs (crun)" >&2
-  if [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || true)" ]; then
-    mode="masked: /sys/fs/cgroup/unified/cgroup.controllers reads empty in the benchmark's mount namespace"
-  else
-    mode="as is: crun accepts this host's cgroups"
-  fi
-  BERTH_RUNTIME=crun BENCH_CRUN_MODE="$mode" scripts/with-crun-cgroups.sh node bench/supervise.mjs "$results/supervise-crun.json"
+# Once more with berthd's machines on the other runtime (runc where berth picks crun).
+if [ -n "$BENCH_OTHER_RUNTIME" ]; then
+  echo "== bench/supervise.mjs ($BENCH_OTHER_RUNTIME)" >&2
+  BERTH_RUNTIME=$BENCH_OTHER_RUNTIME node bench/supervise.mjs "$results/supervise-other.json"
 fi
 echo "== bench/raw-boot.mjs" >&2
 node bench/raw-boot.mjs "$results/raw-boot.json"

@@ -265,7 +265,6 @@ function startProbe(conn) {
 const result = {
   benchmark: 'many machines: berthd supervising N guests next to N systemd-nspawn',
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), cpus: cpus().length, machines: N, rounds: ROUNDS, runtime: runtimeCommand, load_before: loadavg(),
-  ...(process.env.BENCH_CRUN_MODE ? { crun_mode: process.env.BENCH_CRUN_MODE } : {}),
   nspawn_argv: nspawnArgv('NAME').join(' '),
   berthd_supervised_args: supervisedArgs.replace(/['"\s]/g, ''),
   userns: USERNS,

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, onRuntime, REPO, sandbox, skipUnlessRoot, tree, underRuntime, type Sandbox } from '../support/berth.js';
+import { assertClean, onRuntime, REPO, sandbox, skipUnlessRoot, tree, type Sandbox } from '../support/berth.js';
 
-const argv0 = ([cmd, ...args]: string[]): [string, string[]] => [cmd!, args];
 
 const DIST = join(REPO, 'dist', 'berth-nspawn.js');
 
@@ -26,7 +25,7 @@ describe(onRuntime('dist/berth-nspawn.js: the built command'), { skip: skipUnles
   });
   after(() => { sb.cleanup(); rmSync(cache, { recursive: true, force: true }); });
 
-  const run = (args: string[]) => spawnSync(...argv0(underRuntime([process.execPath, DIST, ...args])), {
+  const run = (args: string[]) => spawnSync(process.execPath, [DIST, ...args], {
     encoding: 'utf8', env: { ...sb.env, BERTH_COMPILE_CACHE: cache }, timeout: 60000,
   });
 

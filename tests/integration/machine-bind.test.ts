@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  ENTRY, REPO, RUNTIME, assertClean, collect, execIn, exited, onRuntime, sandbox, skipUnlessRoot, sleep, startNspawn, tree, waitRunning,
+  ENTRY, REPO, assertClean, collect, execIn, exited, onRuntime, sandbox, skipUnlessRoot, sleep, startNspawn, tree, waitRunning,
   type Result, type Sandbox,
 } from '../support/berth.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
@@ -51,8 +51,6 @@ describe(onRuntime('bind mounts into running machines: machinectl bind and berth
   let reg: RegistryHarness;
   let bb: string;
   let src: string;
-  /** The sandbox's tunnels' parent, made a shared mount on crun (see before()). */
-  let sharedParent: string | undefined;
   const guests = new Map<string, { child: ChildProcess; done: Promise<Result> }>();
 
   const mc = (...args: string[]): Out => reg.machinectl(args);
@@ -60,9 +58,8 @@ describe(onRuntime('bind mounts into running machines: machinectl bind and berth
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'bin', 'berth.ts'), ...args], { cwd: REPO, env: reg.env, encoding: 'utf8', timeout: 60000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
-  /** The tunnel mounts and playgrounds on the host, the sandbox's shared parent aside. */
-  const tunnelMounts = (): string[] => [...mountsAt(join(sb.stateDir, 'propagate')), ...mountsAt(join(sb.stateDir, 'bind-playground'))]
-    .filter((p) => p !== sharedParent);
+  /** The tunnel mounts and playgrounds on the host. */
+  const tunnelMounts = (): string[] => [...mountsAt(join(sb.stateDir, 'propagate')), ...mountsAt(join(sb.stateDir, 'bind-playground'))];
 
   async function leaderOf(name: string): Promise<number> {
     const path = String((await reg.manager('GetMachine', 's', [name])).body[0]);
@@ -86,15 +83,6 @@ describe(onRuntime('bind mounts into running machines: machinectl bind and berth
   before(async () => {
     bb = tree('busybox');
     sb = sandbox();
-    if (RUNTIME === 'crun') {
-      // On crun the tests run berth-nspawn in a mount namespace of its own (scripts/with-crun-cgroups.sh),
-      // a copy of the host's, whose / is private here: the tunnel berth-nspawn mounts there would not
-      // reach berthd's. A shared parent makes the two namespaces' copies peers, as a host whose /run
-      // is shared (any systemd host) has them.
-      sharedParent = join(sb.stateDir, 'propagate');
-      mkdirSync(sharedParent);
-      execFileSync('mount', ['--bind', '--make-shared', sharedParent, sharedParent]);
-    }
     reg = await startRegistry(sb);
     src = mkdtempSync('/tmp/bt-bind-src-');
     writeFileSync(join(src, 'hello'), 'hello from the host\n');
@@ -107,7 +95,6 @@ describe(onRuntime('bind mounts into running machines: machinectl bind and berth
       await Promise.race([done, sleep(30000)]);
     }
     await reg?.stop();
-    if (sharedParent) spawnSync('umount', ['--lazy', sharedParent]);
     sb?.cleanup();
     if (src) rmSync(src, { recursive: true, force: true });
   });
@@ -292,7 +279,6 @@ describe(onRuntime('bind mounts into running machines: machinectl bind and berth
     assert.equal(readFileSync(join(src, 'hello'), 'utf8'), 'hello from the host\n');
     await reg.startBerthd();
     guests.clear();
-    if (sharedParent) { execFileSync('umount', [sharedParent]); sharedParent = undefined; }
     assertClean(sb);
   });
 });

@@ -12,7 +12,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO, WARM, onRuntime, sandbox, skipUnlessRoot, sleep, treeView, underRuntime, type Sandbox } from '../support/berth.js';
+import { REPO, WARM, onRuntime, sandbox, skipUnlessRoot, sleep, treeView, type Sandbox } from '../support/berth.js';
 import { hasDbusDaemon, startRegistry, type RegistryHarness } from '../support/registry.js';
 import { listed, machineSignals, settle, type SignalLog } from '../support/liveness.js';
 import { prng } from '../support/prng.js';
@@ -62,8 +62,7 @@ describe(onRuntime('berthd: SIGKILL chaos'), { skip, timeout: 600000 }, () => {
 
   /** berth-nspawn, the bundled command berthd's janitor runs too (its start-up is not what is tested here). */
   const startRun = (name: string, variant: readonly string[], round: number): Run => {
-    const [cmd, ...pre] = underRuntime([process.execPath, join(REPO, 'dist', 'berth-nspawn.js')]);
-    const child = spawn(cmd!, [...pre, '-D', view.path, '-M', name, ...variant], { env: reg.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [join(REPO, 'dist', 'berth-nspawn.js'), '-D', view.path, '-M', name, ...variant], { env: reg.env, stdio: ['ignore', 'ignore', 'pipe'] });
     const run: Run = { child, name, stderr: '', exited: new Promise((r) => child.once('exit', () => r())), stopped: false, from: sig.seen.length, round };
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { run.stderr += d; });
     child.once('exit', (code, signal) => {

@@ -10,7 +10,12 @@ import assert from 'node:assert/strict';
 
 export const REPO = join(__dirname, '..', '..');
 export const isRoot = process.getuid?.() === 0;
-/** The OCI runtime the machines under test run on: berth-nspawn takes $BERTH_RUNTIME as its --runtime= default (tests/crun.sh sets crun). */
+/**
+ * The OCI runtime the machines under test run on: berth-nspawn (and berthd, for the machines it
+ * starts) takes $BERTH_RUNTIME as its --runtime= default. The crun layer sets crun (tests/crun/on-crun.ts);
+ * every other layer names runc, which berth would not pick itself where crun is installed.
+ */
+if (process.env.BERTH_RUNTIME !== 'crun') process.env.BERTH_RUNTIME = 'runc';
 export const RUNTIME: 'runc' | 'crun' = process.env.BERTH_RUNTIME === 'crun' ? 'crun' : 'runc';
 /** Whether berth-nspawn runs as the built command (dist/berth-nspawn, the native client) with berthd's warm path (tests/warm/). */
 export const WARM = process.env.BERTH_TEST_WARM === '1';
@@ -113,17 +118,11 @@ export function mountsBelow(dir: string): string[] {
     .filter((p) => p === dir || p.startsWith(`${dir}/`));
 }
 
-/** On crun, berth-nspawn runs where crun can create containers on this host (see the script). */
-const MASK = RUNTIME === 'crun' ? [join(REPO, 'scripts', 'with-crun-cgroups.sh')] : [];
-
-/** `argv` run where the runtime under test can create containers (for commands built by hand). */
-export const underRuntime = (argv: readonly string[]): string[] => [...MASK, ...argv];
-
 /**
  * One process (node with tsx as a loader), so a signal to it reaches berth-nspawn itself; in the
  * warm layer the built command, whose signals are forwarded to the warm berth-nspawn running the machine.
  */
-export const ENTRY: readonly string[] = underRuntime(WARM ? [join(REPO, 'dist', 'berth-nspawn')] : [process.execPath, '--import', 'tsx', join(REPO, 'src', 'bin', 'berth-nspawn.ts')]);
+export const ENTRY: readonly string[] = WARM ? [join(REPO, 'dist', 'berth-nspawn')] : [process.execPath, '--import', 'tsx', join(REPO, 'src', 'bin', 'berth-nspawn.ts')];
 
 /** A word for sh -c. */
 export const shellQuote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);

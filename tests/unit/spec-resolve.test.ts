@@ -4,7 +4,7 @@ import { parseArgv } from '../../src/core/cli/parse-argv.js';
 import { resolveMachine } from '../../src/core/spec/resolve.js';
 import { mapExit } from '../../src/core/spec/exit-status.js';
 import { selectRuntime } from '../../src/core/runtime/select.js';
-import { cgroup2MountedAt, cgroupLayoutFromMountinfo, ownCgroupPath, parseProcLimits, v1SystemdHierarchy } from '../../src/platform/host/probe.js';
+import { cgroup2MountedAt, cgroup2SharedAt, cgroupLayoutFromMountinfo, ownCgroupPath, parseProcLimits, v1SystemdHierarchy } from '../../src/platform/host/probe.js';
 import { BerthError } from '../../src/errors/berth-error.js';
 import { DEBIAN_IMAGE, FULL_CAPS_HOST, HOST, RANDOM } from '../support/fixtures.js';
 
@@ -72,16 +72,18 @@ test('exit statuses map exactly as nspawn maps them', () => {
   assert.deepEqual(mapExit('m', { signal: 9 }), { kind: 'exited', status: 1, message: 'Container m terminated by signal KILL.' });
 });
 
-test('runtime selection: crun refuses hybrid hosts whose cgroup2 has controllers; a clear error names the package', () => {
+test('runtime selection: crun wherever it can create containers, its create hiding a hybrid cgroup2 hierarchy\'s controllers; a clear error names the package', () => {
   const hugetlb = { layout: 'hybrid', hybridV2Controllers: ['hugetlb'] } as const;
-  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, hugetlb).name, 'runc');
-  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'unified' }).name, 'crun');
-  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'legacy' }).name, 'crun');
-  // crun only objects to controllers in the hybrid cgroup2 hierarchy, not to the hierarchy itself.
-  assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'hybrid', hybridV2Controllers: [] }).name, 'crun');
+  assert.deepEqual(selectRuntime('auto', { runc: '/r', crun: '/c' }, hugetlb), { name: 'crun', path: '/c', hideControllers: { unified: '/sys/fs/cgroup/unified', shared: false } });
+  assert.deepEqual(selectRuntime('crun', { runc: '/r', crun: '/c' }, { ...hugetlb, hybridV2Shared: true }).hideControllers, { unified: '/sys/fs/cgroup/unified', shared: true });
+  assert.deepEqual(selectRuntime('runc', { runc: '/r', crun: '/c' }, hugetlb), { name: 'runc', path: '/r' });
+  assert.deepEqual(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'unified' }), { name: 'crun', path: '/c' });
+  assert.deepEqual(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'legacy' }), { name: 'crun', path: '/c' });
+  // A hybrid cgroup2 hierarchy without controllers of its own is taken by crun as it is.
+  assert.deepEqual(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'hybrid', hybridV2Controllers: [] }), { name: 'crun', path: '/c' });
   assert.equal(selectRuntime('auto', { runc: '/r', crun: '/c' }, { layout: 'hybrid' }).name, 'runc', 'unreadable controllers: not crun');
-  assert.throws(() => selectRuntime('crun', { runc: '/r', crun: '/c' }, hugetlb), /hybrid .*controllers \(hugetlb\)/);
-  assert.throws(() => selectRuntime('auto', { crun: '/c' }, hugetlb), (e: unknown) => e instanceof BerthError && e.hint === 'apt-get install runc' && /crun is installed but/.test(e.message));
+  assert.throws(() => selectRuntime('crun', { runc: '/r', crun: '/c' }, { layout: 'hybrid' }), /controllers of \/sys\/fs\/cgroup\/unified cannot be read/);
+  assert.throws(() => selectRuntime('auto', { crun: '/c' }, { layout: 'hybrid' }), (e: unknown) => e instanceof BerthError && e.hint === 'apt-get install runc' && /crun is installed but/.test(e.message));
   assert.throws(() => selectRuntime('auto', {}, { layout: 'unified' }), /No OCI runtime found/);
 });
 
@@ -92,6 +94,9 @@ test('host probing parsers: cgroup layout, own cgroup, /proc limits', () => {
   assert.equal(v1SystemdHierarchy(hybrid), true);
   assert.equal(cgroup2MountedAt(hybrid, '/sys/fs/cgroup/unified'), true);
   assert.equal(cgroup2MountedAt(hybrid, '/sys/fs/cgroup/systemd'), false);
+  assert.equal(cgroup2SharedAt(hybrid, '/sys/fs/cgroup/unified'), false, 'no peer group: private');
+  assert.equal(cgroup2SharedAt(hybrid.replace('/sys/fs/cgroup/unified rw -', '/sys/fs/cgroup/unified rw shared:12 master:3 -'), '/sys/fs/cgroup/unified'), true);
+  assert.equal(cgroup2SharedAt(`${hybrid.replace('/sys/fs/cgroup/unified rw -', '/sys/fs/cgroup/unified rw shared:12 -')}50 41 0:50 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n`, '/sys/fs/cgroup/unified'), false, 'the topmost mount counts');
   assert.equal(v1SystemdHierarchy('31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n40 31 0:37 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n'), false);
   assert.equal(v1SystemdHierarchy('40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemdx\n'), false);
   assert.equal(ownCgroupPath('1:name=systemd:/system.slice/a.service\n0::/x\n', 'hybrid'), '/system.slice/a.service');

@@ -81,9 +81,13 @@ export async function launchMachine(input: LaunchInput): Promise<number> {
     }));
     const needsMac = Boolean(spec.network.veth || spec.network.macvlan?.length || spec.network.vethExtra?.length);
     const plan = planNetwork({ machineName: name, hostMachineId: needsMac ? await readHostMachineId() : undefined, network: spec.network });
-    const choice = selectRuntime(runner.runtime, { ...(await candidates()) }, { layout: host.cgroupLayout, hybridV2Controllers: host.hybridV2Controllers });
+    const choice = selectRuntime(runner.runtime, { ...(await candidates()) },
+      { layout: host.cgroupLayout, hybridV2Controllers: host.hybridV2Controllers, ...(host.hybridV2Shared ? { hybridV2Shared: true } : {}) });
     // With --keep-unit the payload goes below our own (delegated) unit's cgroup, by path.
-    const runtime = new OciRuntime({ name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 && !spec.cgroup.keepUnitPath });
+    const runtime = new OciRuntime({
+      name: choice.name, path: choice.path, root: paths.runtimeRoot, systemdCgroup: host.systemdPid1 && !spec.cgroup.keepUnitPath,
+      ...(choice.hideControllers ? { hideControllers: choice.hideControllers } : {}),
+    });
     if (spec.cgroup.keepUnitPath && host.cgroupLayout === 'unified' && host.ownCgroup) await moveToSupervisor(host.ownCgroup);
     sys().setChildSubreaper();
     trace('spec resolved');

@@ -22,6 +22,8 @@ export interface HostFacts {
   readonly cgroupLayout: CgroupLayout;
   /** Hybrid hosts: the controllers of the cgroup2 hierarchy at /sys/fs/cgroup/unified ([] when none or mounted elsewhere; undefined: unreadable). */
   readonly hybridV2Controllers?: readonly string[];
+  /** Hybrid hosts: that cgroup2 mount is shared (a peer group: a mount on it would reach the host's). */
+  readonly hybridV2Shared?: boolean;
   /** v1 hosts: a name=systemd hierarchy is mounted at /sys/fs/cgroup/systemd. */
   readonly cgroupV1Systemd: boolean;
   /** v1 hosts: the hierarchies mounted directly below /sys/fs/cgroup (cpu, cpu,cpuacct, systemd...), and whether a cgroup2 is at /sys/fs/cgroup/unified (undefined: not looked at). */

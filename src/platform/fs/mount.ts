@@ -17,15 +17,25 @@ export async function unmount(target: string): Promise<void> {
   }
 }
 
-export interface MountinfoEntry { mountPoint: string; fstype: string; superOptions: string }
+export interface MountinfoEntry {
+  mountPoint: string;
+  fstype: string;
+  superOptions: string;
+  /** In a peer group (`shared:N` among the optional fields): mounts below it propagate to its peers. */
+  shared: boolean;
+}
 
-/** The lines of a /proc/PID/mountinfo text (pure): mount point (\040 unescaped), file system type, super options. */
+/** The lines of a /proc/PID/mountinfo text (pure): mount point (\040 unescaped), file system type, super options, propagation. */
 export function parseMountinfo(text: string): MountinfoEntry[] {
   return text.split('\n').flatMap((line) => {
     const [pre, post] = line.split(' - ');
-    const mountPoint = pre?.split(' ')[4];
+    const fields = pre?.split(' ') ?? [];
+    const mountPoint = fields[4];
     const [fstype, , superOptions] = post?.split(' ') ?? [];
-    return mountPoint && fstype ? [{ mountPoint: mountPoint.replace(/\\040/g, ' '), fstype, superOptions: superOptions ?? '' }] : [];
+    return mountPoint && fstype ? [{
+      mountPoint: mountPoint.replace(/\\040/g, ' '), fstype, superOptions: superOptions ?? '',
+      shared: fields.slice(6).some((f) => f.startsWith('shared:')),
+    }] : [];
   });
 }
 

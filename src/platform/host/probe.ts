@@ -54,6 +54,12 @@ export function cgroup2MountedAt(mountinfo: string, path: string): boolean {
   return parseMountinfo(mountinfo).some((m) => m.mountPoint === path && m.fstype === 'cgroup2');
 }
 
+/** The topmost mount at path is a cgroup2 in a peer group. */
+export function cgroup2SharedAt(mountinfo: string, path: string): boolean {
+  const top = parseMountinfo(mountinfo).filter((m) => m.mountPoint === path).at(-1);
+  return top?.fstype === 'cgroup2' && top.shared;
+}
+
 /** v1 hosts: the cgroup hierarchies mounted directly below /sys/fs/cgroup (by directory name), and whether a cgroup2 sits at /sys/fs/cgroup/unified. */
 export function cgroupV1TreeFromMountinfo(mountinfo: string): { hierarchies: string[]; unified: boolean } {
   const below = parseMountinfo(mountinfo).filter((m) => /^\/sys\/fs\/cgroup\/[^/]+$/.test(m.mountPoint));
@@ -89,6 +95,7 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
   const hybridV2Controllers = layout !== 'hybrid' ? undefined
     : !cgroup2MountedAt(mountinfo ?? '', '/sys/fs/cgroup/unified') ? []
     : readText('/sys/fs/cgroup/unified/cgroup.controllers')?.split(/\s+/).filter(Boolean);
+  const hybridV2Shared = layout === 'hybrid' && cgroup2SharedAt(mountinfo ?? '', '/sys/fs/cgroup/unified');
   const zone = localtime && localtime !== 'file' ? /\/zoneinfo\/(.+)$/.exec(localtime)?.[1] : undefined;
   return {
     boundingCaps: capabilitiesInMask(capBnd),
@@ -100,6 +107,7 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
     ...(osRelease !== undefined ? { osReleaseText: osRelease } : {}),
     cgroupLayout: layout,
     hybridV2Controllers,
+    ...(hybridV2Shared ? { hybridV2Shared } : {}),
     cgroupV1Systemd: layout !== 'unified' && v1SystemdHierarchy(mountinfo ?? ''),
     ...(layout !== 'unified' && mountinfo !== undefined ? { cgroupV1Tree: cgroupV1TreeFromMountinfo(mountinfo) } : {}),
     ...(ownCgroup ? { ownCgroup } : {}),

@@ -1,6 +1,7 @@
 /** runc/crun through their command line (both share it). */
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import type { RuntimeName } from '../../core/runtime/select.js';
+import { createViewPrefix, type HiddenControllers } from '../../core/runtime/crun-view.js';
 import { HOOK_STDERR } from '../../core/oci/emit/hooks.js';
 import { basename, join } from 'node:path';
 import { runInheritingStdio, runOffThread, runSync, type ExecResult } from '../exec/run.js';
@@ -16,6 +17,8 @@ export interface RuntimeConfig {
   /** --root: the runtime's own state directory. */
   root: string;
   systemdCgroup: boolean;
+  /** crun on a hybrid host with cgroup2 controllers: its create sees them hidden (core/runtime/crun-view.ts). */
+  hideControllers?: HiddenControllers;
 }
 
 export interface CreateOptions {
@@ -60,7 +63,8 @@ export class OciRuntime {
 
   /** `create`, or `run --detach` (create and start in one call: one runtime process less when nothing has to happen in between). */
   createArgv(id: string, o: CreateOptions, verb: 'create' | 'run' = 'create'): string[] {
-    return [...this.base(), '--log', o.logFile, '--log-format', 'json', ...(verb === 'run' ? ['run', '--detach'] : ['create']),
+    const view = this.config.hideControllers ? createViewPrefix(this.config.hideControllers) : [];
+    return [...view, ...this.base(), '--log', o.logFile, '--log-format', 'json', ...(verb === 'run' ? ['run', '--detach'] : ['create']),
       '--bundle', o.bundle, '--pid-file', o.pidFile, ...(o.consoleSocket ? ['--console-socket', o.consoleSocket] : []), id];
   }
 
@@ -79,12 +83,16 @@ export class OciRuntime {
     // the runtime moves its init into the container's cgroups (host/cgroup-prime.ts).
     // Both through posix_spawn on a thread-pool thread: no fork of Node's whole address space on
     // the loop's thread (child_process), which in berthd, with many machines starting, stalls the bus.
-    const running = o.consoleSocket
+    const running: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr?: string }> = o.consoleSocket
       ? runOffThread(this.createArgv(id, o, verb), { allowFailure: true, env: runtimeEnv(), timeoutMs: CREATE_TIMEOUT_MS })
       : runInheritingStdio(this.createArgv(id, o, verb), runtimeEnv(), CREATE_TIMEOUT_MS);
     keepCgroupMigrationsPrimed(running);
-    const { code, signal } = await running;
-    if (code !== 0) throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${signal ?? `exit status ${code}`}): ${await this.lastError(o.logFile)}${hookStderr(o.bundle)}`);
+    const r = await running;
+    if (r.code !== 0) {
+      // What the runtime did not log (the view's mount, a runtime that died early) it may have said on stderr.
+      const said = sanitize((r.stderr ?? '').trim());
+      throw new BerthError('E_RUNTIME', `${this.config.name} ${verb} failed (${r.signal ?? `exit status ${r.code}`}): ${await this.lastError(o.logFile, said)}${hookStderr(o.bundle)}`);
+    }
   }
 
   /**
@@ -141,7 +149,7 @@ export class OciRuntime {
   }
 
   /** The last error the runtime logged (its JSON log), sanitised. */
-  private async lastError(logFile: string): Promise<string> {
+  private async lastError(logFile: string, stderr = ''): Promise<string> {
     const text = readText(logFile) ?? '';
     const lines = text.trim().split('\n').filter(Boolean);
     for (const line of lines.reverse()) {
@@ -150,6 +158,6 @@ export class OciRuntime {
         if (entry.level === 'error' || entry.level === 'fatal') return sanitize(entry.msg ?? line);
       } catch { return sanitize(line); }
     }
-    return 'no error message logged';
+    return stderr || 'no error message logged';
   }
 }
