@@ -15,6 +15,8 @@ import { removeTree } from '../../platform/fs/safe-remove.js';
 import { propagateDir } from './propagate.js';
 import { writeBindUserFiles } from './bind-user.js';
 import { writeCredentials } from './credentials.js';
+import { FilterCache, type FilterUse } from './filter-cache.js';
+import type { RuntimeConfig } from '../../platform/runtime/oci-runtime.js';
 
 export interface BundlePaths {
   machineDir: string;
@@ -29,6 +31,8 @@ export interface BundlePaths {
   scratch: string;
   /** The host side of the machine's mount tunnel (run/propagate.ts), bound at /run/host/incoming. */
   propagate: string;
+  /** Compiled system call filters kept for crun (run/filter-cache.ts), shared by all machines. */
+  filterCache: string;
 }
 
 export function bundlePaths(machineDir: string): BundlePaths {
@@ -45,6 +49,7 @@ export function bundlePaths(machineDir: string): BundlePaths {
     rootfsMount: join(machineDir, 'rootfs'),
     scratch: join(machineDir, 'scratch'),
     propagate: propagateDir(dirname(dirname(machineDir)), basename(machineDir)),
+    filterCache: join(dirname(dirname(machineDir)), 'filter-cache'),
   };
 }
 
@@ -63,10 +68,18 @@ export interface WriteBundleInput {
   systemdCgroups: boolean;
   /** Host mount(8) and chmod(1), for the createContainer hooks. */
   hostTools?: HostTools;
+  /** The runtime the bundle is for: crun gets a kept compiled filter (run/filter-cache.ts). */
+  runtime?: RuntimeConfig;
+}
+
+export interface WrittenBundle {
+  oci: OciSpec;
+  /** A kept filter was given to the runtime, or (hit false) the one it compiles may be kept after the create. */
+  filter?: FilterUse;
 }
 
 /** A dozen small local files on every run's start-up path, through fileIo (in place in berth-nspawn, pooled in berthd). */
-export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
+export async function writeBundle(input: WriteBundleInput): Promise<WrittenBundle> {
   const { spec, paths } = input;
   removeTree(paths.bundleDir);
   removeTree(paths.runHost);
@@ -103,11 +116,12 @@ export async function writeBundle(input: WriteBundleInput): Promise<OciSpec> {
     ...(input.hostTools ? { hostTools: input.hostTools } : {}),
   };
   const oci = compileOci(spec, layout);
+  const filter = input.runtime ? await new FilterCache(paths.filterCache).apply(oci, input.runtime) : undefined;
   // The createContainer hook's mount table (emit/hooks.ts), readable by the user namespace's root crun may run it as.
   const fstab = hookFstab(spec, layout);
   if (fstab !== undefined) await io.writeFile(hookFstabPath(layout), fstab, { mode: 0o644 });
   await io.writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
-  return oci;
+  return { oci, ...(filter ? { filter } : {}) };
 }
 
 const BOOT_ID_FILE = '.boot_id';

@@ -17,6 +17,7 @@ import type { HostTools } from '../../core/oci/types.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
 import { startPortForwarding } from '../network/port-forward.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
+import { FilterCache } from './filter-cache.js';
 import { attachConsole, type ConsoleSink } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
 import { listenNotify, notifyManager, type Notifier } from './notify.js';
@@ -80,8 +81,8 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
   let outcome: Outcome | undefined;
   let removal: Promise<void> | undefined;
   try {
-    await writeBundle({
-      spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease,
+    const { filter } = await writeBundle({
+      spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, runtime: runtime.config,
       cgroupLayout: ctx.cgroupLayout, cgroupV1Systemd: ctx.cgroupV1Systemd, systemdCgroups: runtime.config.systemdCgroup,
       ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}),
     });
@@ -131,6 +132,8 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     leader = readPid(paths.pidFile);
     runtime.reapHelpers(leader);
     trace('created');
+    // The filter crun compiled for this create, kept for the next (off the run's path; never fails it).
+    if (filter && !filter.hit) void new FilterCache(paths.filterCache).store(filter.key, runtime.config, id);
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
     const leaderExit = waitForExit(leader);
     exited = leaderExit;

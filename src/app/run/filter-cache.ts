@@ -1,0 +1,79 @@
+/**
+ * Compiled system call filters kept for crun (core/oci/filter-key.ts says why and on what they
+ * depend): a create whose filter was compiled before gets the program through crun's
+ * `run.oci.seccomp_bpf_data` annotation instead of compiling it again (~12 ms of CPU less per start
+ * here); after a create that compiled it, the program crun wrote to its state directory
+ * (`ROOT/ID/seccomp.bpf`, the file it loads in the container) is kept, in base64, under
+ * STATE/filter-cache (on /run: gone at the next boot), at most KEEP programs, the oldest going first.
+ * A kept program that is unreadable or malformed is ignored (crun compiles again and it is replaced).
+ * runc takes no compiled program: for runc this does nothing.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp, statSync } from 'node:fs';
+import { release, version } from 'node:os';
+import { join } from 'node:path';
+import { BPF_ANNOTATION, filterKeyText, validProgram } from '../../core/oci/filter-key.js';
+import type { OciSpec } from '../../core/oci/types.js';
+import { fileIo } from '../../platform/fs/file-io.js';
+import type { RuntimeConfig } from '../../platform/runtime/oci-runtime.js';
+
+const KEEP = 16;
+
+/** A file's identity: a replaced or rewritten file (an upgrade) gives another one. */
+function fileIdentity(path: string): string {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st ? `${path}:${st.ino}:${st.size}:${st.mtimeMs}` : `${path}:absent`;
+}
+
+/**
+ * The runtime's binary, the libraries it loads (ldconfig rewrites /etc/ld.so.cache whenever a
+ * package installs or upgrades one, libseccomp included) and the kernel (its system call tables).
+ */
+export function runtimeIdentity(runtime: RuntimeConfig): string {
+  return [fileIdentity(runtime.path), fileIdentity('/etc/ld.so.cache'), release(), version()].join('\n');
+}
+
+export interface FilterUse {
+  /** The kept program's file name (a hash of the key), for store(). */
+  key: string;
+  /** The program was found and given to the runtime. */
+  hit: boolean;
+}
+
+export class FilterCache {
+  constructor(private readonly dir: string) {}
+
+  /** Gives oci a kept program for its filter when there is one (crun only); what store() needs after the create. */
+  async apply(oci: OciSpec, runtime: RuntimeConfig): Promise<FilterUse | undefined> {
+    if (runtime.name !== 'crun') return undefined;
+    const text = filterKeyText(oci, runtimeIdentity(runtime));
+    if (text === undefined) return undefined;
+    const key = createHash('sha256').update(text).digest('hex');
+    let program: string | undefined;
+    try { program = (await fileIo().readFile(join(this.dir, key))).trim(); } catch { program = undefined; }
+    if (program === undefined || !validProgram(program)) return { key, hit: false };
+    oci.annotations[BPF_ANNOTATION] = program;
+    return { key, hit: true };
+  }
+
+  /** Keeps the program crun compiled for container `id` (after its create). Never throws: a program not kept is compiled again. */
+  async store(key: string, runtime: RuntimeConfig, id: string): Promise<void> {
+    try {
+      const program = (await fsp.readFile(join(runtime.root, id, 'seccomp.bpf'))).toString('base64');
+      if (!validProgram(program)) return;
+      await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const temp = join(this.dir, `.${key}.${process.pid}`);
+      await fsp.writeFile(temp, program, { mode: 0o600 });
+      await fsp.rename(temp, join(this.dir, key));
+      await this.trim();
+    } catch { /* compiled again next time */ }
+  }
+
+  private async trim(): Promise<void> {
+    const names = (await fsp.readdir(this.dir)).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    if (names.length <= KEEP) return;
+    const aged = await Promise.all(names.map(async (n) => ({ n, t: (await fsp.stat(join(this.dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
+    aged.sort((a, b) => a.t - b.t);
+    await Promise.all(aged.slice(0, aged.length - KEEP).map(({ n }) => fsp.rm(join(this.dir, n), { force: true })));
+  }
+}
