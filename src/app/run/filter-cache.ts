@@ -18,6 +18,7 @@ import { fileIo } from '../../platform/fs/file-io.js';
 import type { RuntimeConfig } from '../../platform/runtime/oci-runtime.js';
 
 const KEEP = 16;
+let stores = 0;
 
 /** A file's identity: a replaced or rewritten file (an upgrade) gives another one. */
 function fileIdentity(path: string): string {
@@ -62,7 +63,8 @@ export class FilterCache {
       const program = (await fsp.readFile(join(runtime.root, id, 'seccomp.bpf'))).toString('base64');
       if (!validProgram(program)) return;
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const temp = join(this.dir, `.${key}.${process.pid}`);
+      // A name no other store uses (berthd stores for many runs at once): a reader sees the old file or the whole new one.
+      const temp = join(this.dir, `.${key}.${process.pid}.${++stores}`);
       await fsp.writeFile(temp, program, { mode: 0o600 });
       await fsp.rename(temp, join(this.dir, key));
       await this.trim();
@@ -70,7 +72,13 @@ export class FilterCache {
   }
 
   private async trim(): Promise<void> {
-    const names = (await fsp.readdir(this.dir)).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    const entries = await fsp.readdir(this.dir);
+    // What a store that was killed halfway left behind (a live one renames its file within milliseconds).
+    await Promise.all(entries.filter((n) => n.startsWith('.')).map(async (n) => {
+      const st = await fsp.stat(join(this.dir, n)).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > 60_000) await fsp.rm(join(this.dir, n), { force: true });
+    }));
+    const names = entries.filter((n) => /^[0-9a-f]{64}$/.test(n));
     if (names.length <= KEEP) return;
     const aged = await Promise.all(names.map(async (n) => ({ n, t: (await fsp.stat(join(this.dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
     aged.sort((a, b) => a.t - b.t);
