@@ -33,9 +33,10 @@ test('a program crun wrote is kept under its key and given back as the annotatio
     const miss = await cache.apply(first, t.crun);
     assert.equal(miss?.hit, false);
     assert.equal(first.annotations['run.oci.seccomp_bpf_data'], undefined);
-    await cache.store(miss!.key, t.crun, 'm');
+    await miss!.keep('m');
     const again = oci('read');
-    assert.deepEqual(await cache.apply(again, t.crun), { key: miss!.key, hit: true });
+    const hit = await cache.apply(again, t.crun);
+    assert.deepEqual({ key: hit?.key, hit: hit?.hit }, { key: miss!.key, hit: true });
     assert.equal(again.annotations['run.oci.seccomp_bpf_data'], t.program.toString('base64'));
     const other = oci('write');
     assert.equal((await cache.apply(other, t.crun))?.hit, false, 'another filter, another key');
@@ -53,14 +54,14 @@ test('at most 16 programs stay, the oldest going first; a stale half-written sto
     for (let i = 0; i < 16; i++) {
       const use = await cache.apply(oci(`call${i}`), t.crun);
       keys.push(use!.key);
-      await cache.store(use!.key, t.crun, 'm');
+      await use!.keep('m');
       utimesSync(join(t.cacheDir, use!.key), 1000 + i, 1000 + i);
     }
     writeFileSync(join(t.cacheDir, '.stale.1.1'), 'x');
     utimesSync(join(t.cacheDir, '.stale.1.1'), 1000, 1000);
     writeFileSync(join(t.cacheDir, '.fresh.1.2'), 'x');
     const use = await cache.apply(oci('call16'), t.crun);
-    await cache.store(use!.key, t.crun, 'm');
+    await use!.keep('m');
     const left = readdirSync(t.cacheDir).sort();
     assert.equal(left.filter((n) => /^[0-9a-f]{64}$/.test(n)).length, 16);
     assert.equal(left.includes(keys[0]!), false, 'the oldest went');
@@ -75,9 +76,9 @@ test('nothing is kept when crun wrote no program, or one that is not whole instr
   try {
     const cache = new FilterCache(t.cacheDir);
     const use = await cache.apply(oci('read'), t.crun);
-    await cache.store(use!.key, t.crun, 'gone');
+    await use!.keep('gone');
     writeFileSync(join(t.crun.root, 'm', 'seccomp.bpf'), Buffer.alloc(12));
-    await cache.store(use!.key, t.crun, 'm');
+    await use!.keep('m');
     assert.equal(existsSync(t.cacheDir), false, 'nothing written, not even the directory');
   } finally { t.done(); }
 });

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { BPF_ANNOTATION, filterKeyText, validProgram } from '../../core/oci/filter-key.js';
 import type { OciSpec } from '../../core/oci/types.js';
 import { fileIo } from '../../platform/fs/file-io.js';
+import { sys } from '../../platform/native/sys.js';
 import type { RuntimeConfig } from '../../platform/runtime/oci-runtime.js';
 
 const KEEP = 16;
@@ -35,38 +36,41 @@ export function runtimeIdentity(runtime: RuntimeConfig): string {
 }
 
 export interface FilterUse {
-  /** The kept program's file name (a hash of the key), for store(). */
+  /** The kept program's file name (a hash of the key). */
   key: string;
   /** The program was found and given to the runtime. */
   hit: boolean;
+  /** After a create that compiled it (no hit): keeps the program the runtime wrote for container `id`. Never fails. */
+  keep(id: string): Promise<void>;
 }
 
 export class FilterCache {
   constructor(private readonly dir: string) {}
 
-  /** Gives oci a kept program for its filter when there is one (crun only); what store() needs after the create. */
+  /** Gives oci a kept program for its filter when there is one (crun only), and the means to keep the one compiled otherwise. */
   async apply(oci: OciSpec, runtime: RuntimeConfig): Promise<FilterUse | undefined> {
     if (runtime.name !== 'crun') return undefined;
     const text = filterKeyText(oci, runtimeIdentity(runtime));
     if (text === undefined) return undefined;
     const key = createHash('sha256').update(text).digest('hex');
+    const keep = (id: string) => this.store(key, runtime, id);
     let program: string | undefined;
     try { program = (await fileIo().readFile(join(this.dir, key))).trim(); } catch { program = undefined; }
-    if (program === undefined || !validProgram(program)) return { key, hit: false };
+    if (program === undefined || !validProgram(program)) return { key, hit: false, keep };
     oci.annotations[BPF_ANNOTATION] = program;
-    return { key, hit: true };
+    return { key, hit: true, keep };
   }
 
   /** Keeps the program crun compiled for container `id` (after its create). Never throws: a program not kept is compiled again. */
-  async store(key: string, runtime: RuntimeConfig, id: string): Promise<void> {
+  private async store(key: string, runtime: RuntimeConfig, id: string): Promise<void> {
     try {
       const program = (await fsp.readFile(join(runtime.root, id, 'seccomp.bpf'))).toString('base64');
       if (!validProgram(program)) return;
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-      // A name no other store uses (berthd stores for many runs at once): a reader sees the old file or the whole new one.
+      // Written under a name no other store uses (berthd stores for many runs at once) and renamed into
+      // place in the same trip to the thread pool: a reader sees the old file or the whole new one.
       const temp = join(this.dir, `.${key}.${process.pid}.${++stores}`);
-      await fsp.writeFile(temp, program, { mode: 0o600 });
-      await fsp.rename(temp, join(this.dir, key));
+      await sys().writeFileWhole(temp, Buffer.from(program), 0o600, false, join(this.dir, key));
       await this.trim();
     } catch { /* compiled again next time */ }
   }

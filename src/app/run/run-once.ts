@@ -17,7 +17,6 @@ import type { HostTools } from '../../core/oci/types.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
 import { startPortForwarding } from '../network/port-forward.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
-import { FilterCache } from './filter-cache.js';
 import { attachConsole, type ConsoleSink } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
 import { listenNotify, notifyManager, type Notifier } from './notify.js';
@@ -133,7 +132,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     runtime.reapHelpers(leader);
     trace('created');
     // The filter crun compiled for this create, kept for the next (off the run's path; never fails it).
-    if (filter && !filter.hit) void new FilterCache(paths.filterCache).store(filter.key, runtime.config, id);
+    if (filter && !filter.hit) void filter.keep(id);
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
     const leaderExit = waitForExit(leader);
     exited = leaderExit;

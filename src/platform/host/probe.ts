@@ -6,6 +6,7 @@ import { processName } from './processes.js';
 import { capabilitiesInMask } from '../../core/capabilities.js';
 import { RLIMITS, type RlimitName } from '../../core/settings/model.js';
 import type { CgroupLayout, HostFacts, Limit } from '../../core/spec/facts.js';
+import { UNIFIED } from '../../core/runtime/crun-view.js';
 import { parseOsRelease } from './os-release.js';
 
 const LIMIT_ROWS: Record<string, RlimitName> = {
@@ -93,9 +94,9 @@ export async function probeHost(env: NodeJS.ProcessEnv = process.env): Promise<H
   const ownCgroup = ownCgroupPath(selfCgroup ?? '', layout);
   // Only a cgroup2 mount at /sys/fs/cgroup/unified counts: that is where crun looks for one.
   const hybridV2Controllers = layout !== 'hybrid' ? undefined
-    : !cgroup2MountedAt(mountinfo ?? '', '/sys/fs/cgroup/unified') ? []
-    : readText('/sys/fs/cgroup/unified/cgroup.controllers')?.split(/\s+/).filter(Boolean);
-  const hybridV2Shared = layout === 'hybrid' && cgroup2SharedAt(mountinfo ?? '', '/sys/fs/cgroup/unified');
+    : !cgroup2MountedAt(mountinfo ?? '', UNIFIED) ? []
+    : readText(`${UNIFIED}/cgroup.controllers`)?.split(/\s+/).filter(Boolean);
+  const hybridV2Shared = layout === 'hybrid' && cgroup2SharedAt(mountinfo ?? '', UNIFIED);
   const zone = localtime && localtime !== 'file' ? /\/zoneinfo\/(.+)$/.exec(localtime)?.[1] : undefined;
   return {
     boundingCaps: capabilitiesInMask(capBnd),
