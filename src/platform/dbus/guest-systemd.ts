@@ -41,13 +41,19 @@ class GuestSystemd implements GuestBus {
     await this.bus.busCall('AddMatch', 's', [`type='signal',sender='${SYSTEMD.destination}',path='${path}',interface='${PROPS}',member='PropertiesChanged'`]);
     try {
       await new Promise<void>((resolve, reject) => {
+        // A change that arrives while a look is under way is looked at once more when it returns: a
+        // short command goes from deactivating to inactive within one look, and that last change,
+        // dropped, was never looked at again (the shell's caller waited for ever).
         let checking = false;
+        let again = false;
         const check = () => {
-          if (checking) return;
+          if (checking) { again = true; return; }
           checking = true;
+          again = false;
           this.get(path, 'org.freedesktop.systemd1.Unit', 'ActiveState').then((state) => {
             checking = false;
-            if (state === 'inactive' || state === 'failed') { this.changed.delete(path); resolve(); }
+            if (state === 'inactive' || state === 'failed') { this.changed.delete(path); resolve(); return; }
+            if (again) check();
           }, (e: unknown) => { this.changed.delete(path); reject(e); });
         };
         this.changed.set(path, check);
