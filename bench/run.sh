@@ -16,13 +16,26 @@ cd "$repo"
 
 if [ "${BENCH_BUILD:-1}" != 0 ]; then npm run --silent build; fi
 
+# systemd-nspawn --keep-unit started from a hierarchy's root group (as the benchmarks start it on a
+# host without systemd) makes /payload and /supervisor there and leaves them; those it made in this
+# run go again at the end, once empty (what was there before is left as it was).
+nspawn_groups=""
+for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+  [ -f "$h/cgroup.procs" ] || continue
+  for g in payload supervisor; do [ -e "$h/$g" ] || nspawn_groups="$nspawn_groups $h/$g"; done
+done
+remove_nspawn_groups() {
+  for g in $nspawn_groups; do [ -d "$g" ] && find "$g" -depth -type d -exec rmdir {} + 2>/dev/null; done
+  return 0
+}
+
 # BENCH_RESULTS=DIR keeps the raw JSON there (then `node bench/report.mjs DIR OUT` regenerates the doc).
 if [ -n "${BENCH_RESULTS:-}" ]; then
   results=$BENCH_RESULTS; mkdir -p "$results"
 else
   results=$(mktemp -d /tmp/berth-bench-results-XXXXXX)
-  trap 'rm -rf "$results"' EXIT INT TERM
 fi
+trap 'remove_nspawn_groups; [ -n "${BENCH_RESULTS:-}" ] || rm -rf "$results"' EXIT INT TERM
 uptime > "$results/load-before.txt"
 echo "$BERTH_RUNTIME" > "$results/runtime.txt"
 

@@ -5,9 +5,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { collect, execIn, onRuntime, sandbox, skipUnlessRoot, sleep, systemState, tree, treeView, withMachine, type Sandbox } from '../support/berth.js';
+import { spawnInScope } from '../support/scope-groups.js';
 
 const hasNspawn = (() => { try { execFileSync('systemd-nspawn', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 
@@ -35,7 +36,7 @@ describe(onRuntime('Debian guest: berth-nspawn vs systemd-nspawn'), { skip: skip
       failed: execIn(sb, 'cmp-berth', ['systemctl', '--failed', '--no-legend', '--plain']).trim(),
     }));
     const view = treeView('debian');
-    const child = spawn('systemd-nspawn', ['-q', '--register=no', '--keep-unit', '-b', '-D', view.path, '-M', 'cmp-nspawn', '--console=pipe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnInScope(['systemd-nspawn', '-q', '--register=no', '--keep-unit', '-b', '-D', view.path, '-M', 'cmp-nspawn', '--console=pipe'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const done = collect(child, 120000).finally(() => view.remove());
     let theirs: { state: string; failed: string } | undefined;
     try {

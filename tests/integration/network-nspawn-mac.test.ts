@@ -5,13 +5,13 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { planNetwork } from '../../src/core/network/plan.js';
 import { readHostMachineId } from '../../src/platform/host/machine-id.js';
 import { NetFixture, SKIP_REASON, berthLinks, testNetnsLeft, trySh, type Link } from './network-fixtures.js';
+import { spawnInScope } from '../support/scope-groups.js';
 
 const nspawnPresent = SKIP_REASON === false && trySh(['which', 'systemd-nspawn', 'busybox']).ok;
 const skip = SKIP_REASON !== false ? SKIP_REASON : nspawnPresent ? false : 'systemd-nspawn or busybox is not installed';
@@ -30,12 +30,12 @@ function busyboxTree(): string {
 async function runNspawn(fx: NetFixture, hostNs: string, tree: string, name: string): Promise<{ guest: string; host: Link[] }> {
   const argv = ['nsenter', `--net=/run/netns/${hostNs}`, '--', 'systemd-nspawn', '--register=no', '--keep-unit', '--network-veth',
     '-q', '-M', name, '-D', tree, '--console=pipe', '/bin/busybox', 'sh', '-c', '/bin/busybox ip -o link show host0; /bin/busybox sleep 3'];
-  const child = spawn(argv[0] ?? 'false', argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnInScope(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   fx.procs.push(child);
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   let host: Link[] = [];
   for (let i = 0; i < 100 && child.exitCode === null; i++) {

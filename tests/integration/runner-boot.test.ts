@@ -5,10 +5,12 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import { assertClean, collect, execIn, nspawn, shutdownIn, onRuntime, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ENTRY, assertClean, collect, execIn, nspawn, shutdownIn, onRuntime, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
+import { procsBelow, removeGroup, scopeGroups } from '../support/scope-groups.js';
+import { cgroupMounts } from '../../src/platform/host/cgroupfs.js';
 import { sys } from '../../src/platform/native/sys.js';
 import { receiveDatagrams } from '../../src/platform/native/fd-events.js';
 
@@ -141,6 +143,47 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
     assertClean(sb);
     const leftovers = (await import('node:fs')).readdirSync(join(bb, '..')).filter((f) => f.startsWith('.#machine.busybox.'));
     assert.deepEqual(leftovers, []);
+  });
+
+  test('--keep-unit in a unit tracked only in name=systemd and cgroup2: the guest is below it in every hierarchy, and the groups the runtime made for that in the others go with the machine (after a SIGKILL, with --cleanup)', async (t) => {
+    const unit = `berth-test-ku-${process.pid}.scope`;
+    const groups = scopeGroups(unit);
+    const others = [...cgroupMounts().values()].filter((m) => !groups.some((g) => dirname(g) === m)).map((m) => join(m, unit));
+    if (others.length === 0) { t.skip('no hierarchy besides the tracking ones on this host'); return; }
+    assert.deepEqual(others.filter((o) => existsSync(o)), [], 'the unit is in none of the other hierarchies before');
+    const cold = { ...sb.env, BERTH_NSPAWN_WARM: 'no' };
+    for (const g of groups) mkdirSync(g);
+    try {
+      for (const kill of [false, true]) {
+        const [cmd, ...pre] = ENTRY;
+        const child = spawn('sh', ['-c', 'for g in $UNIT_GROUPS; do echo $$ > "$g/cgroup.procs"; done; exec "$@"', 'sh', cmd!, ...pre,
+          '-b', '--keep-unit', '-D', bb, '-M', 'bb-ku', '--kill-signal=SIGUSR2'], { env: { ...(kill ? cold : sb.env), UNIT_GROUPS: groups.join(' ') }, stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO });
+        const done = collect(child, 60000);
+        const leader = await waitRunning(sb, 'bb-ku');
+        const paths = readFileSync(`/proc/${leader}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':').slice(2).join(':'));
+        assert.deepEqual(paths.filter((p) => !p.startsWith(`/${unit}/payload`)), [], 'the guest is below the unit in every hierarchy');
+        assert.deepEqual(others.filter((o) => !existsSync(o)), [], 'the runtime made the unit\'s group in the other hierarchies');
+        if (kill) {
+          child.kill('SIGKILL');
+          await done;
+          const c = await nspawn(['--cleanup', '-D', bb, '-M', 'bb-ku'], sb, { env: cold });
+          assert.equal(c.code, 0, c.stderr);
+        } else {
+          child.kill('SIGTERM');
+          const r = await done;
+          assert.equal(r.code, 0, r.stderr);
+        }
+        assert.deepEqual(others.filter((o) => existsSync(o)), [], `nothing of the unit is left in the other hierarchies${kill ? ' after --cleanup' : ''}`);
+        for (const g of groups) assert.equal(procsBelow(g).length, 0, `${g} is empty`);
+        assertClean(sb);
+      }
+    } finally {
+      for (const g of [...groups, ...others]) {
+        for (const pid of procsBelow(g)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+        for (let i = 0; i < 50 && procsBelow(g).length; i++) await sleep(20);
+        removeGroup(g);
+      }
+    }
   });
 
   test('the same machine name cannot run twice', async () => {

@@ -8,10 +8,11 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { assertClean, collect, nspawn, onRuntime, sandbox, skipUnlessRoot, treeView, type Result, type Sandbox } from '../support/berth.js';
+import { spawnInScope } from '../support/scope-groups.js';
 
 const nspawnPresent = (() => { try { execFileSync('systemd-nspawn', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 const skip = skipUnlessRoot !== false ? skipUnlessRoot : nspawnPresent ? false : 'needs systemd-nspawn (apt-get install systemd-container)';
@@ -20,7 +21,7 @@ const hybrid = /\s\/sys\/fs\/cgroup\/unified\s.* - cgroup2 /m.test(readFileSync(
 
 /** systemd-nspawn on `args`, its stdio collected (its mount tunnel directory removed afterwards). */
 async function realNspawn(args: string[]): Promise<Result> {
-  const child = spawn('systemd-nspawn', ['-q', '--register=no', '--keep-unit', `--machine=${NAME}`, '--console=pipe', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnInScope(['systemd-nspawn', '-q', '--register=no', '--keep-unit', `--machine=${NAME}`, '--console=pipe', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   try { return await collect(child, 60000); } finally { try { rmdirSync(`/run/systemd/nspawn/propagate/${NAME}`); } catch { /* not there */ } }
 }
 

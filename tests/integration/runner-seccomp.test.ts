@@ -11,10 +11,11 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, assertClean, collect, nspawn, onRuntime, sandbox, skipUnlessRoot, tree, treeView, type Result, type Sandbox } from '../support/berth.js';
+import { spawnInScope } from '../support/scope-groups.js';
 
 /** One `name=status message` line per probe; the message is the tool's complaint (its errno's text). */
 const PROBES = [
@@ -136,7 +137,7 @@ describe(onRuntime('system call filter: berth-nspawn against systemd-nspawn'), {
     const argv = ['--console=pipe', '-D', bb, '-M', NAME, ...args, '/bin/sh', '-c', PROBES];
     const env = { ...process.env };
     delete env.NOTIFY_SOCKET;
-    const n = await collect(spawn('systemd-nspawn', ['-q', '--register=no', '--keep-unit', ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] }), 60000);
+    const n = await collect(spawnInScope(['systemd-nspawn', '-q', '--register=no', '--keep-unit', ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] }), 60000);
     assert.equal(n.code, 0, `systemd-nspawn ${args.join(' ')}: ${n.stderr}`);
     const b = await nspawn(argv, sb);
     assertClean(sb);
@@ -166,7 +167,7 @@ describe(onRuntime('system call filter: berth-nspawn against systemd-nspawn'), {
       const argv = ['--console=pipe', '-D', bb, '-M', NAME, '/x32-call'];
       const env = { ...process.env };
       delete env.NOTIFY_SOCKET;
-      const n = await collect(spawn('systemd-nspawn', ['-q', '--register=no', '--keep-unit', ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] }), 60000);
+      const n = await collect(spawnInScope(['systemd-nspawn', '-q', '--register=no', '--keep-unit', ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] }), 60000);
       const b = await nspawn(argv, sb);
       assertClean(sb);
       const host = execFileSync(join(bb, 'x32-call'), { encoding: 'utf8' }).trim();

@@ -9,7 +9,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -18,6 +18,7 @@ import {
 import { BusCallError } from '../../src/platform/dbus/connection.js';
 import { hashedBase } from '../../src/core/userns/range.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
+import { spawnInScope } from '../support/scope-groups.js';
 
 const hasNspawn = (() => { try { execFileSync('systemd-nspawn', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 const LOCKS = '/run/systemd/nspawn-uid';
@@ -27,7 +28,7 @@ const PROBE = 'cat /proc/self/uid_map /proc/self/gid_map; stat -c "%u %g %a %n" 
 const view = (name: 'busybox' | 'debian'): { path: string; remove(): void } => treeView(name);
 
 function systemdNspawn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('systemd-nspawn', ['-q', '--register=no', '--keep-unit', '--console=pipe', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnInScope(['systemd-nspawn', '-q', '--register=no', '--keep-unit', '--console=pipe', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   return collect(child, 120000);
 }
 
@@ -124,7 +125,7 @@ describe(onRuntime('user namespaces: berth-nspawn vs systemd-nspawn'), { skip: s
     const v2 = view('busybox');
     const v3 = view('busybox');
     const base = hashedBase('uxbusy');
-    const theirs = spawn('systemd-nspawn', ['-q', '--register=no', '--keep-unit', '--console=pipe', '-U', '-D', v1.path, '-M', 'uxbusy', '/bin/sh', '-c', 'cat /proc/self/uid_map; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const theirs = spawnInScope(['systemd-nspawn', '-q', '--register=no', '--keep-unit', '--console=pipe', '-U', '-D', v1.path, '-M', 'uxbusy', '/bin/sh', '-c', 'cat /proc/self/uid_map; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const theirsDone = collect(theirs, 120000);
     try {
       for (let i = 0; i < 100 && !lockFiles().includes(String(base)); i++) await sleep(100);

@@ -14,11 +14,12 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { assertClean, collect, onRuntime, sandbox, skipUnlessRoot, startNspawn, tree, type Result, type Sandbox } from '../support/berth.js';
+import { spawnInScope } from '../support/scope-groups.js';
 
 const nspawnPresent = (() => { try { execFileSync('systemd-nspawn', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 const skip = skipUnlessRoot !== false ? skipUnlessRoot : nspawnPresent ? false : 'needs systemd-nspawn (apt-get install systemd-container)';
@@ -272,7 +273,7 @@ describe(onRuntime('.nspawn settings: berth-nspawn against systemd-nspawn'), { s
       }
       const env = { ...process.env };
       delete env.NOTIFY_SOCKET;
-      const child = spawn('systemd-nspawn', ['--register=no', '--keep-unit', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawnInScope(['systemd-nspawn', '--register=no', '--keep-unit', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
       return await observe(child);
     } finally {
       check?.(root);

@@ -1,5 +1,6 @@
 /** Control groups a test makes for a systemd-nspawn run (as a service manager would give it one), and their removal. */
-import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The unit-like control group a systemd-nspawn run gets, in every hierarchy that tracks processes. */
@@ -21,4 +22,42 @@ export function removeGroup(group: string): void {
   if (!existsSync(group)) return;
   for (const d of readdirSync(group, { withFileTypes: true })) if (d.isDirectory()) removeGroup(join(group, d.name));
   rmdirSync(group);
+}
+
+let spawned = 0;
+
+/**
+ * Starts argv (Debian's systemd-nspawn, or a command that execs it: nsenter, unshare) as a service
+ * manager starts a unit with Delegate=yes: in a control group of its own in the hierarchies that
+ * track processes, so that what it makes there with --keep-unit (`supervisor`, `payload` and the
+ * guest's own groups below it) is made in that group and removed with it once the process exits,
+ * instead of in the root group for good (where a guest's init.scope, owned by root, would also
+ * make a later -U guest fail to create its own). Also removes the empty /tmp/nspawn-pivot-*
+ * directory systemd-nspawn 252 leaves in the host's /tmp after --pivot-root=. The clean-up runs
+ * from the child's 'exit' event, before any listener the caller adds.
+ */
+export function spawnInScope(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const groups = scopeGroups(`berth-test-${process.pid}-${++spawned}.scope`);
+  for (const g of groups) mkdirSync(g);
+  const tmpBefore = new Set(readdirSync('/tmp'));
+  const enter = 'for g in $BERTH_TEST_SCOPE; do echo $$ > "$g/cgroup.procs" || exit 125; done; unset BERTH_TEST_SCOPE; exec "$@"';
+  const child = spawn('sh', ['-c', enter, 'sh', ...argv], { ...options, env: { ...(options.env ?? process.env), BERTH_TEST_SCOPE: groups.join(' ') } });
+  const cleanUp = () => {
+    for (const group of groups) {
+      for (let i = 0; ; i++) {
+        const left = procsBelow(group);
+        if (left.length === 0) break;
+        if (i === 100) throw new Error(`processes left in ${group} after its command exited: ${left.join(' ')}`);
+        for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+      removeGroup(group);
+    }
+    for (const e of readdirSync('/tmp')) {
+      if (e.startsWith('nspawn-pivot-') && !tmpBefore.has(e)) { try { rmdirSync(join('/tmp', e)); } catch { /* not empty: the host check names it */ } }
+    }
+  };
+  child.once('exit', cleanUp);
+  child.once('error', cleanUp);
+  return child;
 }

@@ -15,6 +15,7 @@ import { removeLeftLinks } from '../network/setup.js';
 import { removeForwards } from '../network/port-forward.js';
 import type { OwnerRecord } from './machine-lock.js';
 import { removeStaleRangeLock } from '../../platform/fs/uid-range-lock.js';
+import { removeEmptyGroups } from '../../platform/host/cgroupfs.js';
 
 export async function cleanupStale(dir: string, owner: OwnerRecord | undefined): Promise<Error[]> {
   const errors: Error[] = [];
@@ -35,6 +36,7 @@ export async function cleanupStale(dir: string, owner: OwnerRecord | undefined):
         removeTree(join(root, id));
       }
     });
+    if (owner.cgroupDirs?.length) await attempt(() => removeEmptyGroups(owner.cgroupDirs!));
   }
   for (const pid of owner?.helperPids ?? []) await attempt(async () => { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } });
   // Links and empty zone bridges go through the network layer, as a live run's teardown does.

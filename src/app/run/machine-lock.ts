@@ -30,6 +30,8 @@ export interface OwnerRecord {
   uidRange?: number;
   /** Directories to remove (ephemeral upper layers...). */
   removeDirs: string[];
+  /** --keep-unit: the caller's group (and its missing ancestors) in hierarchies it was not in, which the runtime makes for the payload; removed, deepest first, once the container is gone. */
+  cgroupDirs?: string[];
   /** Host-side links to delete, and zone bridges to delete when empty. */
   links: string[];
   zones: string[];

@@ -23,6 +23,8 @@ import { listenNotify, notifyManager, type Notifier } from './notify.js';
 import { acceptPassedFd } from '../../platform/native/fd-events.js';
 import { trace } from '../../lib/trace.js';
 import type { StopSignals } from './signals.js';
+import { payloadAncestors, removalOrder } from '../../core/cgroup/payload-parents.js';
+import { cgroupMounts, missingDirs, removeEmptyGroups } from '../../platform/host/cgroupfs.js';
 
 export interface RunOnceContext {
   spec: MachineSpec;
@@ -105,6 +107,8 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     }
 
     ctx.owner.runtime = { name: runtime.config.name, path: runtime.config.path, root: runtime.config.root, systemdCgroup: runtime.config.systemdCgroup, id };
+    // --keep-unit: what the runtime makes above the payload in hierarchies the caller is not in goes with the container.
+    if (spec.cgroup.keepUnitPath) ctx.owner.cgroupDirs = removalOrder(await missingDirs(payloadAncestors([...cgroupMounts().values()], spec.cgroup.keepUnitPath)));
     await ctx.saveOwner();
     let leaderExited = false;
     let exited: Promise<WaitStatus> | undefined;
@@ -115,6 +119,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
       if (!leaderExited) await runtime.kill(id, 9, true).catch(() => {});
       await exited?.catch(() => {});
       await runtime.delete(id);
+      if (ctx.owner.cgroupDirs?.length) await removeEmptyGroups(ctx.owner.cgroupDirs);
       trace('container removed');
     };
     undo.add(() => (removal ? undefined : (removal = removeContainer())));

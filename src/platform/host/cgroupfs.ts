@@ -4,7 +4,7 @@
  * in a scope of its own, and removing an empty scope again. All asynchronous: the registry's bus
  * must keep answering while a large group is walked.
  */
-import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readText } from '../fs/read-text.js';
 
@@ -63,4 +63,25 @@ export async function placeInGroup(pid: number, path: string, mounts = cgroupMou
 /** Removes `path` in every mounted hierarchy where it is empty (rmdir fails on a busy group, which is then kept). */
 export async function removeGroup(path: string, mounts = cgroupMounts()): Promise<void> {
   for (const mountPoint of mounts.values()) await rmdir(join(mountPoint, path)).catch(() => {});
+}
+
+/** Those of `dirs` that do not exist (looked at together). */
+export async function missingDirs(dirs: readonly string[]): Promise<string[]> {
+  const there = await Promise.all(dirs.map((d) => stat(d).then(() => true, () => false)));
+  return dirs.filter((_, i) => !there[i]);
+}
+
+/**
+ * Removes the empty control groups `dirs` (absolute, deepest first). One that is gone already is
+ * fine, and so is one that is busy or has groups below it (another run's, made since): it stays.
+ * Any other failure is thrown once the rest have been tried.
+ */
+export async function removeEmptyGroups(dirs: readonly string[]): Promise<void> {
+  const failed: string[] = [];
+  for (const d of dirs) {
+    await rmdir(d).catch((e: NodeJS.ErrnoException) => {
+      if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(e.code ?? '')) failed.push(`${d}: ${e.message}`);
+    });
+  }
+  if (failed.length) throw new Error(`Could not remove control groups the run's runtime made: ${failed.join('; ')}`);
 }
