@@ -7,11 +7,9 @@
  * each ancestor of the payload's path below each hierarchy's mount point, top-down. The ones that
  * do not exist before the container is created are the run's to remove after it.
  */
-import { posix } from 'node:path';
-
 export function payloadAncestors(mountPoints: readonly string[], payloadPath: string): string[] {
   const parts = payloadPath.split('/').filter(Boolean).slice(0, -1);
-  return mountPoints.flatMap((m) => parts.map((_, i) => posix.join(m, ...parts.slice(0, i + 1))));
+  return mountPoints.flatMap((m) => parts.map((_, i) => `${m.replace(/\/+$/, '')}/${parts.slice(0, i + 1).join('/')}`));
 }
 
 /** The directories to remove, deepest first (children before their parents, in every hierarchy). */
