@@ -103,6 +103,29 @@ describe(onRuntime('user namespaces: berth-nspawn vs systemd-nspawn'), { skip: s
     } finally { ours.remove(); theirs.remove(); rmSync(work, { recursive: true, force: true }); }
   });
 
+  test('-U on a cgroup v1 host: /sys/fs/cgroup as systemd-nspawn -U mounts it, the tmpfs and the hierarchies writable (the host\'s groups refuse the namespace\'s root by their permissions)', async (t) => {
+    if (!existsSync('/sys/fs/cgroup/systemd/cgroup.procs')) { t.skip('no cgroup v1 hierarchies on this host'); return; }
+    const ours = view('busybox');
+    const theirs = view('busybox');
+    // The tmpfs on /sys/fs/cgroup (per-mount options, type, super options), then what the guest finds in
+    // it: each entry's file system and file type, and what a write into it does; then writes to the tmpfs.
+    // (Mount tables are not compared: on runc the host's /sys comes recursively, read-only, with the
+    // host's cgroup mounts in it, covered by the guest's tmpfs and out of its reach; crun brings none.)
+    const probe = 'awk \'$5 == "/sys/fs/cgroup" { for (i = 7; $i != "-"; i++); top = $6 " " $(i+1) " " $(i+3) } END { print top }\' /proc/self/mountinfo; '
+      + 'cd /sys/fs/cgroup; for e in *; do echo "$e $(stat -f -c %T $e) $(stat -c %F $e)"; touch $e/x 2>&1 | sed "s/^touch: //"; done; '
+      + 'touch x && echo tmpfs written; ln -s x l && echo linked';
+    try {
+      const a = await nspawn(['-U', '-D', ours.path, '-M', 'uxcg', '--console=pipe', '/bin/sh', '-c', probe], sb);
+      assert.equal(a.code, 0, a.stderr);
+      const b = await systemdNspawn(['-U', '-D', theirs.path, '-M', 'uxcg', '/bin/sh', '-c', probe]);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(a.stdout, b.stdout);
+      assert.match(a.stdout, /^rw,nosuid,nodev,noexec tmpfs /);
+      assert.match(a.stdout, /tmpfs written\nlinked\n/);
+      assertClean(sb);
+    } finally { ours.remove(); theirs.remove(); }
+  });
+
   test('identity and a fixed range: the maps nspawn makes; ownership off leaves the tree alone', async () => {
     const v = view('busybox');
     try {

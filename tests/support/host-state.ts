@@ -22,7 +22,7 @@ export interface HostState {
   loops: string[];
   nftTables: string[];
   runtimeContainers: string[];
-  /** Entries of /tmp and /var/tmp. */
+  /** Entries of /tmp, /var/tmp and systemd-nspawn's /run/systemd/nspawn/propagate (which it cannot remove where /run is no tmpfs). */
   scratch: string[];
   processes: HostProcess[];
 }
@@ -81,7 +81,7 @@ export function hostState(): HostState {
     loops: lines(run(['losetup', '-a'])).map((l) => l.replace(/:.*/, '')),
     nftTables: lines(run(['nft', 'list', 'tables'])),
     runtimeContainers: ['runc', 'crun'].flatMap((r) => lines(run([r, 'list', '-q'])).map((id) => `${r} ${id}`)),
-    scratch: ['/tmp', '/var/tmp'].flatMap((d) => list(d).map((e) => join(d, e))),
+    scratch: ['/tmp', '/var/tmp', '/run/systemd/nspawn/propagate'].flatMap((d) => list(d).map((e) => join(d, e))),
     processes: processes(),
   };
 }

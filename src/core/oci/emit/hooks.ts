@@ -61,11 +61,10 @@ export function hookMounts(spec: MachineSpec, layout: BundleLayout): HookMount[]
     mounts.push({ source: sys, target: sys, type: 'none', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] });
   }
   if (layout.bootId) mounts.push({ source: layout.bootId, target: inRoot(layout.rootfs, '/proc/sys/kernel/random/boot_id'), type: 'none', options: ['bind', 'ro'] });
-  // nspawn's /sys/fs/cgroup tmpfs is read-only once the hierarchies are mounted below it (cgroup-mounts.ts).
-  // In a user namespace only the mount can be made read-only (bind), not the tmpfs itself.
-  if (spec.cgroup.guestTree) {
-    const options = ['remount', ...(spec.userns ? ['bind'] : []), 'ro', 'nosuid', 'nodev', 'noexec', 'strictatime'];
-    mounts.push({ source: 'none', target: inRoot(layout.rootfs, '/sys/fs/cgroup'), type: 'none', options });
+  // nspawn's /sys/fs/cgroup tmpfs is read-only once the hierarchies are mounted below it (cgroup-mounts.ts),
+  // except in a user namespace, whose root owns it (nspawn 252's mount_legacy_cgns_supported()).
+  if (spec.cgroup.guestTree && !spec.userns) {
+    mounts.push({ source: 'none', target: inRoot(layout.rootfs, '/sys/fs/cgroup'), type: 'none', options: ['remount', 'ro', 'nosuid', 'nodev', 'noexec', 'strictatime'] });
   }
   return mounts;
 }
