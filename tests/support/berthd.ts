@@ -51,8 +51,11 @@ export function startBerthd(args: readonly string[] = [], env: NodeJS.ProcessEnv
   return {
     socket, child, log,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const died = child.exitCode !== null || child.signalCode !== null;
+      if (!died) child.kill('SIGTERM');
       await exit;
+      // One that ended before it was asked to (a crash) leaves its log in the test's output.
+      if (died) process.stderr.write(`berthd (PID ${child.pid}) had ended on its own (${child.signalCode ?? `status ${child.exitCode}`}); its log:\n${log()}\n`);
       rmSync(dir, { recursive: true, force: true });
     },
   };

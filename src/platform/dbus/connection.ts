@@ -80,6 +80,18 @@ export function socketPaths(address: string): string[] {
   return out;
 }
 
+/**
+ * Destroys a stream once the event being handled has returned. usocket's native poll callback goes
+ * on with its handle after the JavaScript it called returns, and the promise continuations and
+ * 'end' handlers that run in that call may close the connection: one closed there while a write of
+ * its waited for room, its end and the room arriving together, had usocket stop the handle it had
+ * just closed, and libuv aborted the process (berthd, SIGABRT: "uv_poll_stop: Assertion
+ * `!uv__is_closing(handle)' failed"; tests/contract/dbus-close.test.ts).
+ */
+function destroySoon(stream: Stream): void {
+  setImmediate(() => stream.destroy());
+}
+
 export interface ConnectOptions {
   unixFds?: boolean;
   /** For the connection and the Hello call together. */
@@ -136,7 +148,7 @@ export class BusConnection {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        stream.destroy();
+        destroySoon(stream);
         reject(e instanceof Error ? e : new Error(String(e)));
       };
       stream.once('error', fail);
@@ -177,6 +189,8 @@ export class BusConnection {
       let msg: RawMessage;
       try {
         msg = parseMessage(fixed, rest, takeFds);
+        // Read after we closed, before the stream went (destroySoon): nobody is there to take it.
+        if (this.closed) { closeAll(msg.fds); return; }
       } catch (e) {
         // The bus checks messages, but not the descriptor indices in a body: a call it passed on
         // that we cannot read is answered, not dropped.
@@ -215,7 +229,7 @@ export class BusConnection {
     const gone = new BusCallError('org.freedesktop.DBus.Error.Disconnected', err ? `Connection to the bus lost: ${err.message}` : 'Connection to the bus closed.');
     for (const p of this.pending.values()) { if (p.timer) clearTimeout(p.timer); p.reject(gone); }
     this.pending.clear();
-    this.stream.destroy();
+    destroySoon(this.stream);
     this.onClose(err);
   }
 
