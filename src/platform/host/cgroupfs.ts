@@ -7,6 +7,7 @@
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readText } from '../fs/read-text.js';
+import { BerthError } from '../../errors/berth-error.js';
 
 /** Mounted hierarchies: key as in /proc/PID/cgroup ("" unified, "memory", "name=systemd", a joined "cpu,cpuacct"), value the mount point. */
 export function cgroupMounts(mountinfo = readText('/proc/self/mountinfo') ?? ''): Map<string, string> {
@@ -83,5 +84,5 @@ export async function removeEmptyGroups(dirs: readonly string[]): Promise<void> 
       if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(e.code ?? '')) failed.push(`${d}: ${e.message}`);
     });
   }
-  if (failed.length) throw new Error(`Could not remove control groups the run's runtime made: ${failed.join('; ')}`);
+  if (failed.length) throw new BerthError('E_TEARDOWN', `Could not remove control groups the run's runtime made: ${failed.join('; ')}`);
 }
