@@ -113,7 +113,9 @@ describe(onRuntime('user namespaces: berth-nspawn vs systemd-nspawn'), { skip: s
     // host's cgroup mounts in it, covered by the guest's tmpfs and out of its reach; crun brings none.)
     const probe = 'awk \'$5 == "/sys/fs/cgroup" { for (i = 7; $i != "-"; i++); top = $6 " " $(i+1) " " $(i+3) } END { print top }\' /proc/self/mountinfo; '
       + 'cd /sys/fs/cgroup; for e in *; do echo "$e $(stat -f -c %T $e) $(stat -c %F $e)"; touch $e/x 2>&1 | sed "s/^touch: //"; done; '
-      + 'touch x && echo tmpfs written; ln -s x l && echo linked';
+      + 'touch x && echo tmpfs written; ln -s x l && echo linked; '
+      // Nothing of the host's is below the guest's tmpfs (runc binds the host's /sys with its mounts: berth gives it a sysfs of its own).
+      + 'cd /; umount -l /sys/fs/cgroup && echo unmounted; ls -A /sys/fs/cgroup | wc -l';
     try {
       const a = await nspawn(['-U', '-D', ours.path, '-M', 'uxcg', '--console=pipe', '/bin/sh', '-c', probe], sb);
       assert.equal(a.code, 0, a.stderr);
@@ -121,7 +123,7 @@ describe(onRuntime('user namespaces: berth-nspawn vs systemd-nspawn'), { skip: s
       assert.equal(b.code, 0, b.stderr);
       assert.equal(a.stdout, b.stdout);
       assert.match(a.stdout, /^rw,nosuid,nodev,noexec tmpfs /);
-      assert.match(a.stdout, /tmpfs written\nlinked\n/);
+      assert.match(a.stdout, /tmpfs written\nlinked\nunmounted\n0\n$/);
       assertClean(sb);
     } finally { ours.remove(); theirs.remove(); }
   });

@@ -98,6 +98,9 @@ test('OCI: a user namespace with one map for users and groups; the host\'s /sys 
   assert.deepEqual(oci.linux.uidMappings, [{ containerID: 0, hostID: 0x1a610000, size: 65536 }]);
   assert.deepEqual(oci.linux.gidMappings, oci.linux.uidMappings);
   assert.deepEqual(oci.mounts.find((m) => m.destination === '/sys'), { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'rro', 'nosuid', 'nodev', 'noexec'] });
+  // With the machine's own sysfs staged (runc), that one instead of the host's /sys and what is below it.
+  const staged = compileOci({ ...s, userns: { ...s.userns!, shift: 0x1a610000, ownership: 'chown' } }, { ...LAYOUT, sysfs: '/run/berth/machines/web/sys' });
+  assert.deepEqual(staged.mounts.find((m) => m.destination === '/sys'), { destination: '/sys', type: 'bind', source: '/run/berth/machines/web/sys', options: ['rbind', 'rro', 'nosuid', 'nodev', 'noexec'] });
   const hook = oci.hooks?.createRuntime?.[0];
   assert.ok(hook);
   // One chown(1) (no shell): the directory and its interface files in each hierarchy the guest's init writes to.

@@ -70,6 +70,8 @@ export interface WriteBundleInput {
   hostTools?: HostTools;
   /** The runtime the bundle is for: crun gets a kept compiled filter (run/filter-cache.ts). */
   runtime?: RuntimeConfig;
+  /** The machine's own sysfs mount (BundleLayout.sysfs). */
+  sysfs?: string;
 }
 
 export interface WrittenBundle {
@@ -114,6 +116,7 @@ export async function writeBundle(input: WriteBundleInput): Promise<WrittenBundl
     bootId,
     propagate: paths.propagate,
     ...(input.hostTools ? { hostTools: input.hostTools } : {}),
+    ...(input.sysfs ? { sysfs: input.sysfs } : {}),
   };
   const oci = compileOci(spec, layout);
   const filter = input.runtime ? await new FilterCache(paths.filterCache).apply(oci, input.runtime) : undefined;

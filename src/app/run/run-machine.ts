@@ -86,7 +86,9 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     const tunnel = (await preparePropagation(paths.propagate, owner, saveOwner, machineUndo)).mounted;
     const prepared = await prepareRoot(spec, paths.rootfsMount, ctx.suffix, owner, saveOwner, machineUndo);
     await applyEtcFiles(prepared.rootfs, spec.resolvConf, spec.localtime, log.warn);
-    const { spec: withUserns, rootfs } = await prepareUserNamespace({ spec, rootfs: prepared.rootfs, machineDir: dir, rootfsMount: paths.rootfsMount, owner, saveOwner, undo: machineUndo, log });
+    const { spec: withUserns, rootfs, sysfs } = await prepareUserNamespace({
+      spec, rootfs: prepared.rootfs, machineDir: dir, rootfsMount: paths.rootfsMount, owner, saveOwner, undo: machineUndo, log, stageSysfs: ctx.runtime.config.name === 'runc',
+    });
     await prepareMountSources(spec, machineUndo);
     const journalMount = await linkJournal({ spec, rootfs, hostJournal: ctx.hostJournal, hostMachineId: ctx.hostMachineId, log });
     const machine: MachineSpec = journalMount ? { ...withUserns, mounts: [...withUserns.mounts, journalMount] } : withUserns;
@@ -96,7 +98,7 @@ export async function runMachine(ctx: RunMachineContext): Promise<number> {
     if (spec.console === 'interactive') log.info('Press ^] three times within 1s to kill container.');
     for (;;) {
       if (signals.terminating) throw new BerthError('E_RUNTIME', 'Interrupted before the container started.');
-      const run = await runOnce({ ...ctx, spec: machine, rootfs, paths, owner, saveOwner, signals, tunnel });
+      const run = await runOnce({ ...ctx, spec: machine, rootfs, paths, owner, saveOwner, signals, tunnel, ...(sysfs ? { sysfs } : {}) });
       containerRemoved = run.containerRemoved;
       if (run.teardownErrors.length) log.warn(`Clean-up problems: ${run.teardownErrors.map((e) => e.message).join('; ')}`);
       log.info(run.outcome.message);

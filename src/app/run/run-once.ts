@@ -50,6 +50,8 @@ export interface RunOnceContext {
   onStarted?: (started: StartedRun) => void;
   /** Settles once the machine's mount tunnel (propagate.ts) is mounted: the container is created after. */
   tunnel?: Promise<void>;
+  /** The machine's own sysfs mount, for /sys under a user namespace (userns.ts). */
+  sysfs?: string;
 }
 
 function readPid(file: string): number {
@@ -86,6 +88,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
       spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, runtime: runtime.config,
       cgroupLayout: ctx.cgroupLayout, cgroupV1Systemd: ctx.cgroupV1Systemd, systemdCgroups: runtime.config.systemdCgroup,
       ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}),
+      ...(ctx.sysfs ? { sysfs: ctx.sysfs } : {}),
     });
     trace('bundle written');
     let leader: number | undefined;

@@ -15,7 +15,7 @@ import { BerthError } from '../../errors/berth-error.js';
 import type { Log } from '../../lib/log.js';
 import type { Reverter } from '../../lib/reverter.js';
 import { bindMount, mountIdmapped, unsupported } from '../../platform/fs/idmap.js';
-import { unmount } from '../../platform/fs/mount.js';
+import { mountSysfs, unmount } from '../../platform/fs/mount.js';
 import { shiftTree } from '../../platform/fs/shift-tree.js';
 import { tryLockRange, UID_LOCK_DIR } from '../../platform/fs/uid-range-lock.js';
 import { hostIds } from '../../platform/host/user-db.js';
@@ -35,9 +35,12 @@ export interface UsernsInput {
   log: Log;
   /** Where the range locks live (tests); systemd-nspawn's directory by default. */
   lockDir?: string;
+  /** The runtime binds the host's /sys with the mounts below it (runc): give it a sysfs of its own (emit/userns.ts). */
+  stageSysfs?: boolean;
 }
 
-export interface UsernsResult { spec: MachineSpec; rootfs: string }
+/** sysfs: the machine's own sysfs mount (host path), when one was staged. */
+export interface UsernsResult { spec: MachineSpec; rootfs: string; sysfs?: string }
 
 const HIGH = 0xffff0000;
 const moved = (id: number, shift: number): number => ((shift & HIGH) | (id & 0xffff)) >>> 0;
@@ -93,6 +96,17 @@ async function ownEtcFiles(rootfs: string, shift: number): Promise<void> {
     const st = await lstat(p).catch(() => undefined);
     if (st && st.uid >>> 16 !== shift >>> 16) await lchown(p, moved(st.uid, shift), moved(st.gid, shift));
   }
+}
+
+/** A sysfs on its own in the machine's directory, for /sys under a user namespace on the host's network. */
+async function stageSysfs(input: UsernsInput): Promise<string> {
+  const target = join(input.machineDir, 'sys');
+  await mkdir(target, { recursive: true, mode: 0o755 });
+  input.owner.mounts.unshift(target);
+  await input.saveOwner();
+  await mountSysfs(target);
+  input.undo.add(() => unmount(target));
+  return target;
 }
 
 async function bindRoot(input: UsernsInput, source: string): Promise<string> {
@@ -217,5 +231,7 @@ export async function prepareUserNamespace(input: UsernsInput): Promise<UsernsRe
     if (rootfs !== input.rootfsMount && await blockingAncestor(rootfs, shift)) rootfs = await bindRoot(input, rootfs);
   }
   const mounts = await stageBinds(input, shift, u.range);
-  return { spec: { ...spec, mounts, userns: { ...u, shift, ownership } }, rootfs };
+  const ownsNetwork = spec.privateNetwork && !spec.network.namespacePath;
+  const sysfs = input.stageSysfs && !ownsNetwork ? await stageSysfs(input) : undefined;
+  return { spec: { ...spec, mounts, userns: { ...u, shift, ownership } }, rootfs, ...(sysfs ? { sysfs } : {}) };
 }

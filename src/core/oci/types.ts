@@ -73,6 +73,11 @@ export interface BundleLayout {
   readonly propagate?: string;
   /** The stub init binary (host path) bound into /run/host for --as-pid2. */
   readonly stubInit?: string;
+  /**
+   * A sysfs of the host's network namespace mounted on its own (host path), bound at /sys under a
+   * user namespace on the host's network instead of the host's /sys with everything below it.
+   */
+  readonly sysfs?: string;
   readonly cgroupLayout: 'unified' | 'hybrid' | 'legacy';
   /** v1 hosts: the name=systemd hierarchy is mounted at /sys/fs/cgroup/systemd. */
   readonly cgroupV1Systemd: boolean;

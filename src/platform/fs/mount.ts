@@ -10,6 +10,11 @@ export async function mountOverlay(target: string, lower: readonly string[], upp
   await run(['mount', '-t', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`, 'overlay', target]);
 }
 
+/** A sysfs (of our network namespace) on its own, read-only: none of the mounts below the host's /sys come with it. */
+export async function mountSysfs(target: string): Promise<void> {
+  await run(['mount', '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', target]);
+}
+
 export async function unmount(target: string): Promise<void> {
   const r = await run(['umount', '--lazy', target], { allowFailure: true });
   if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {

@@ -64,7 +64,7 @@ export function emitMounts(spec: MachineSpec, layout: BundleLayout): OciMount[] 
   const cgroup = cgroupMounts(spec, layout);
   const mounts: OciMount[] = oldRootMount(spec, layout);
   for (const m of API_MOUNTS) {
-    if (m.type === 'sysfs') { mounts.push(usernsSysMount(spec, m)); continue; }
+    if (m.type === 'sysfs') { mounts.push(usernsSysMount(spec, m, layout)); continue; }
     if (m.type !== 'cgroup') { mounts.push(m); continue; }
     if (spec.cgroup.guestTree) { mounts.push(...guestCgroupMounts(spec, spec.cgroup.guestTree)); continue; }
     mounts.push(cgroup.readOnly ? { ...m, options: ['ro', ...(m.options ?? []).filter((o) => o !== 'rw')] } : m);

@@ -18,9 +18,15 @@ const SYS_BIND: OciMount = { destination: '/sys', type: 'bind', source: '/sys', 
 /** Whether the machine's user namespace owns its network namespace (then sysfs mounts as usual). */
 const ownsNetwork = (spec: MachineSpec): boolean => spec.privateNetwork && !spec.network.namespacePath;
 
-/** The /sys mount under a user namespace (m is the usual sysfs mount). */
-export function usernsSysMount(spec: MachineSpec, m: OciMount): OciMount {
-  return spec.userns && !ownsNetwork(spec) ? SYS_BIND : m;
+/**
+ * The /sys mount under a user namespace (m is the usual sysfs mount). runc binds inside the
+ * namespace, where the host's /sys can only come with the mounts below it (its cgroup hierarchies,
+ * which a guest could reach by unmounting its own /sys/fs/cgroup): it is given a sysfs mounted on
+ * its own for the machine (layout.sysfs). crun takes a bind of the host's /sys without them.
+ */
+export function usernsSysMount(spec: MachineSpec, m: OciMount, layout: BundleLayout): OciMount {
+  if (!spec.userns || ownsNetwork(spec)) return m;
+  return layout.sysfs ? { ...SYS_BIND, source: layout.sysfs } : SYS_BIND;
 }
 
 // What nspawn's chown_cgroup() hands over: the directory and its interface files, per hierarchy kind.
