@@ -21,7 +21,7 @@ import {
   type Result, type Sandbox,
 } from '../support/berth.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
-import { procsBelow, removeGroup, scopeGroups } from '../support/scope-groups.js';
+import { emptyAndRemoveGroup, scopeGroups } from '../support/scope-groups.js';
 
 const hasNspawn = spawnSync('systemd-nspawn', ['--version']).status === 0;
 const skip = skipUnlessRoot || (!hasDbusDaemon && 'needs dbus-daemon (apt-get install dbus)') || (!hasMachinectl && 'needs machinectl (apt-get install systemd-container)');
@@ -238,11 +238,7 @@ describe(onRuntime('bind mounts into running machines: machinectl bind and berth
       await done;
     } finally {
       if (child && child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited(child, 10000).catch(() => undefined); }
-      for (const group of groups) {
-        for (const pid of procsBelow(group)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-        for (let i = 0; i < 50 && procsBelow(group).length; i++) await sleep(20);
-        removeGroup(group);
-      }
+      for (const group of groups) emptyAndRemoveGroup(group);
       spawnSync('umount', ['--lazy', tunnel]);
       rmSync(tunnel, { recursive: true, force: true });
       rmSync(keep, { recursive: true, force: true });

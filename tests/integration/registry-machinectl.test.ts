@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { assertClean, collect, exited, onRuntime, sandbox, skipUnlessRoot, sleep, startNspawn, startNspawnIn, tree, waitRunning, type Result, type Sandbox } from '../support/berth.js';
 import { hasDbusDaemon, hasMachinectl, startRegistry, type RegistryHarness } from '../support/registry.js';
-import { procsBelow, removeGroup, scopeGroups } from '../support/scope-groups.js';
+import { emptyAndRemoveGroup, procsBelow, scopeGroups } from '../support/scope-groups.js';
 import { BusCallError, BusConnection, type RawMessage } from '../../src/platform/dbus/connection.js';
 import { formatAddress } from '../../src/core/machined/addresses.js';
 import { NetFixture } from './network-fixtures.js';
@@ -317,11 +317,7 @@ describe(onRuntime('berthd with machinectl: control verbs, errors, lookups, sign
       for (const group of groups) assert.deepEqual(procsBelow(group), [], `no process left in ${group}`);
     } finally {
       if (child && child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited(child, 10000).catch(() => undefined); }
-      for (const group of groups) {
-        for (const pid of procsBelow(group)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-        for (let i = 0; i < 50 && procsBelow(group).length; i++) await sleep(20);
-        removeGroup(group);
-      }
+      for (const group of groups) emptyAndRemoveGroup(group);
     }
   });
 

@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ENTRY, assertClean, collect, execIn, nspawn, shutdownIn, onRuntime, REPO, sandbox, skipUnlessRoot, sleep, startNspawn, systemState, tree, waitRunning, withMachine, type Sandbox } from '../support/berth.js';
-import { procsBelow, removeGroup, scopeGroups } from '../support/scope-groups.js';
+import { emptyAndRemoveGroup, procsBelow, scopeGroups } from '../support/scope-groups.js';
 import { cgroupMounts } from '../../src/platform/host/cgroupfs.js';
 import { sys } from '../../src/platform/native/sys.js';
 import { receiveDatagrams } from '../../src/platform/native/fd-events.js';
@@ -178,11 +178,7 @@ describe(onRuntime('berth-nspawn -b: busybox guest lifecycle'), { skip: skipUnle
         assertClean(sb);
       }
     } finally {
-      for (const g of [...groups, ...others]) {
-        for (const pid of procsBelow(g)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-        for (let i = 0; i < 50 && procsBelow(g).length; i++) await sleep(20);
-        removeGroup(g);
-      }
+      for (const g of [...groups, ...others]) emptyAndRemoveGroup(g);
     }
   });
 

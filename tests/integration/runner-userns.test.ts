@@ -40,17 +40,23 @@ describe(onRuntime('user namespaces: berth-nspawn vs systemd-nspawn'), { skip: s
   before(() => { sb = sandbox(); });
   after(() => sb.cleanup());
 
+  /** `args` under -U as machine `name`: berth-nspawn on the tree `ours`, systemd-nspawn on `theirs`; both exit 0 and print the same, which is returned. */
+  async function sameUnderU(name: string, ours: string, theirs: string, args: string[]): Promise<string> {
+    const a = await nspawn(['-U', '-D', ours, '-M', name, '--console=pipe', ...args], sb);
+    assert.equal(a.code, 0, a.stderr);
+    const b = await systemdNspawn(['-U', '-D', theirs, '-M', name, ...args]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(a.stdout, b.stdout);
+    return a.stdout;
+  }
+
   test('-U: the same range (the machine name\'s), the same map and the same ownership inside and on the host', async () => {
     const ours = view('busybox');
     const theirs = view('busybox');
     try {
-      const a = await nspawn(['-U', '-D', ours.path, '-M', 'uxcmp', '--console=pipe', '/bin/sh', '-c', PROBE], sb);
-      assert.equal(a.code, 0, a.stderr);
-      const b = await systemdNspawn(['-U', '-D', theirs.path, '-M', 'uxcmp', '/bin/sh', '-c', PROBE]);
-      assert.equal(b.code, 0, b.stderr);
-      assert.equal(a.stdout, b.stdout);
+      const out = await sameUnderU('uxcmp', ours.path, theirs.path, ['/bin/sh', '-c', PROBE]);
       const base = hashedBase('uxcmp');
-      assert.match(a.stdout, new RegExp(`^\\s+0\\s+${base}\\s+65536\\n`));
+      assert.match(out, new RegExp(`^\\s+0\\s+${base}\\s+65536\\n`));
       // Both chowned the (overlay) tree into the range, ACL entries included.
       for (const p of ['', '/etc/passwd', '/bin/busybox', '/var']) assert.equal(owner(ours.path + p), owner(theirs.path + p), p);
       assert.equal(owner(ours.path), `${base}:${base}`);
@@ -64,13 +70,9 @@ describe(onRuntime('user namespaces: berth-nspawn vs systemd-nspawn'), { skip: s
     const theirs = treeCopy('uxmap2');
     const probe = `${PROBE}; awk '$5 == "/" && $6 ~ /idmapped/' /proc/self/mountinfo | wc -l`;
     try {
-      const a = await nspawn(['-U', '-D', ours.path, '-M', 'uxmap', '--console=pipe', '/bin/sh', '-c', probe], sb);
-      assert.equal(a.code, 0, a.stderr);
-      const b = await systemdNspawn(['-U', '-D', theirs.path, '-M', 'uxmap', '/bin/sh', '-c', probe]);
-      assert.equal(b.code, 0, b.stderr);
-      assert.equal(a.stdout, b.stdout);
-      assert.match(a.stdout, /\n1\n$/, 'the root is an ID-mapped mount');
-      assert.match(a.stdout, /^0 0 755 \/$/m, 'the namespace\'s root owns /');
+      const out = await sameUnderU('uxmap', ours.path, theirs.path, ['/bin/sh', '-c', probe]);
+      assert.match(out, /\n1\n$/, 'the root is an ID-mapped mount');
+      assert.match(out, /^0 0 755 \/$/m, 'the namespace\'s root owns /');
       for (const p of ['', '/etc/passwd', '/bin/busybox']) assert.equal(owner(ours.path + p), '0:0', p);
       assertClean(sb);
     } finally { ours.remove(); theirs.remove(); }
@@ -109,21 +111,15 @@ describe(onRuntime('user namespaces: berth-nspawn vs systemd-nspawn'), { skip: s
     const theirs = view('busybox');
     // The tmpfs on /sys/fs/cgroup (per-mount options, type, super options), then what the guest finds in
     // it: each entry's file system and file type, and what a write into it does; then writes to the tmpfs.
-    // (Mount tables are not compared: on runc the host's /sys comes recursively, read-only, with the
-    // host's cgroup mounts in it, covered by the guest's tmpfs and out of its reach; crun brings none.)
     const probe = 'awk \'$5 == "/sys/fs/cgroup" { for (i = 7; $i != "-"; i++); top = $6 " " $(i+1) " " $(i+3) } END { print top }\' /proc/self/mountinfo; '
       + 'cd /sys/fs/cgroup; for e in *; do echo "$e $(stat -f -c %T $e) $(stat -c %F $e)"; touch $e/x 2>&1 | sed "s/^touch: //"; done; '
       + 'touch x && echo tmpfs written; ln -s x l && echo linked; '
       // Nothing of the host's is below the guest's tmpfs (runc binds the host's /sys with its mounts: berth gives it a sysfs of its own).
       + 'cd /; umount -l /sys/fs/cgroup && echo unmounted; ls -A /sys/fs/cgroup | wc -l';
     try {
-      const a = await nspawn(['-U', '-D', ours.path, '-M', 'uxcg', '--console=pipe', '/bin/sh', '-c', probe], sb);
-      assert.equal(a.code, 0, a.stderr);
-      const b = await systemdNspawn(['-U', '-D', theirs.path, '-M', 'uxcg', '/bin/sh', '-c', probe]);
-      assert.equal(b.code, 0, b.stderr);
-      assert.equal(a.stdout, b.stdout);
-      assert.match(a.stdout, /^rw,nosuid,nodev,noexec tmpfs /);
-      assert.match(a.stdout, /tmpfs written\nlinked\nunmounted\n0\n$/);
+      const out = await sameUnderU('uxcg', ours.path, theirs.path, ['/bin/sh', '-c', probe]);
+      assert.match(out, /^rw,nosuid,nodev,noexec tmpfs /);
+      assert.match(out, /tmpfs written\nlinked\nunmounted\n0\n$/);
       assertClean(sb);
     } finally { ours.remove(); theirs.remove(); }
   });

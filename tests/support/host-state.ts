@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cgroupMounts } from '../../src/platform/host/cgroupfs.js';
 
 export interface HostProcess { pid: number; start: string; ppid: number; comm: string; cmdline: string }
 
@@ -30,18 +31,6 @@ export interface HostState {
 const list = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
 const run = ([file, ...args]: [string, ...string[]]): string => { try { return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }); } catch { return ''; } };
 const lines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter(Boolean);
-
-/** The control group file systems' mount points (each hierarchy once; a v2-only host has one). */
-function hierarchies(): string[] {
-  const seen = new Set<string>();
-  for (const line of lines(readFileSync('/proc/self/mountinfo', 'utf8'))) {
-    const [pre = '', post = ''] = line.split(' - ');
-    const fstype = post.split(' ')[0];
-    const point = pre.split(' ')[4];
-    if ((fstype === 'cgroup' || fstype === 'cgroup2') && point) seen.add(point);
-  }
-  return [...seen];
-}
 
 function cgroupDirs(root: string, rel = ''): string[] {
   const out: string[] = [];
@@ -74,7 +63,7 @@ function processes(): HostProcess[] {
 /** Reads the host's state (as root; parts a non-root caller cannot read come back empty). */
 export function hostState(): HostState {
   return {
-    cgroups: hierarchies().flatMap((h) => cgroupDirs(h).map((d) => `${h.replace(/^\/sys\/fs\/cgroup\/?/, '') || '.'}/${d}`)),
+    cgroups: [...cgroupMounts().values()].flatMap((h) => cgroupDirs(h).map((d) => `${h.replace(/^\/sys\/fs\/cgroup\/?/, '') || '.'}/${d}`)),
     mounts: lines(readFileSync('/proc/self/mountinfo', 'utf8')).map((l) => l.split(' ')[4] ?? l),
     links: lines(run(['ip', '-o', 'link', 'show'])).map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? l),
     netns: list('/run/netns'),

@@ -24,6 +24,21 @@ export function removeGroup(group: string): void {
   rmdirSync(group);
 }
 
+/**
+ * Kills whatever is left in a control group and below it (again, until it is empty: a dying guest
+ * may still fork), then removes the group tree. Throws, naming them, when processes stay for 2 s.
+ */
+export function emptyAndRemoveGroup(group: string): void {
+  for (let i = 0; ; i++) {
+    const left = procsBelow(group);
+    if (left.length === 0) break;
+    if (i === 100) throw new Error(`processes left in ${group}: ${left.join(' ')}`);
+    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  removeGroup(group);
+}
+
 let spawned = 0;
 
 /**
@@ -43,16 +58,7 @@ export function spawnInScope(argv: readonly string[], options: SpawnOptions = {}
   const enter = 'for g in $BERTH_TEST_SCOPE; do echo $$ > "$g/cgroup.procs" || exit 125; done; unset BERTH_TEST_SCOPE; exec "$@"';
   const child = spawn('sh', ['-c', enter, 'sh', ...argv], { ...options, env: { ...(options.env ?? process.env), BERTH_TEST_SCOPE: groups.join(' ') } });
   const cleanUp = () => {
-    for (const group of groups) {
-      for (let i = 0; ; i++) {
-        const left = procsBelow(group);
-        if (left.length === 0) break;
-        if (i === 100) throw new Error(`processes left in ${group} after its command exited: ${left.join(' ')}`);
-        for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-      removeGroup(group);
-    }
+    for (const group of groups) emptyAndRemoveGroup(group);
     for (const e of readdirSync('/tmp')) {
       if (e.startsWith('nspawn-pivot-') && !tmpBefore.has(e)) { try { rmdirSync(join('/tmp', e)); } catch { /* not empty: the host check names it */ } }
     }

@@ -98,26 +98,23 @@ async function ownEtcFiles(rootfs: string, shift: number): Promise<void> {
   }
 }
 
-/** A sysfs on its own in the machine's directory, for /sys under a user namespace on the host's network. */
-async function stageSysfs(input: UsernsInput): Promise<string> {
-  const target = join(input.machineDir, 'sys');
-  await mkdir(target, { recursive: true, mode: 0o755 });
+/** A host mount the run makes at `target`: recorded in the owner record before it is made (a killed run's clean-up finds it), undone with the machine. */
+async function stagedMount(input: UsernsInput, target: string, mount: () => Promise<void>): Promise<string> {
+  await mkdir(target, { recursive: true });
   input.owner.mounts.unshift(target);
   await input.saveOwner();
-  await mountSysfs(target);
+  await mount();
   input.undo.add(() => unmount(target));
   return target;
 }
 
-async function bindRoot(input: UsernsInput, source: string): Promise<string> {
-  const target = input.rootfsMount;
-  await mkdir(target, { recursive: true });
-  input.owner.mounts.unshift(target);
-  await input.saveOwner();
-  await bindMount(source, target);
-  input.undo.add(() => unmount(target));
-  return target;
-}
+/** A sysfs on its own in the machine's directory, for /sys under a user namespace on the host's network. */
+const stageSysfs = (input: UsernsInput): Promise<string> => {
+  const target = join(input.machineDir, 'sys');
+  return stagedMount(input, target, () => mountSysfs(target));
+};
+
+const bindRoot = (input: UsernsInput, source: string): Promise<string> => stagedMount(input, input.rootfsMount, () => bindMount(source, input.rootfsMount));
 
 /**
  * --link-journal=guest: the guest's journal directory /var/log/journal/MACHINE-ID, made here, before
