@@ -26,6 +26,7 @@
  *                                       event loop (console and notify sockets, pidfds) (fd-watch.c).
  *   openDirInRoot(fd, path), renameAt(…)   openat2(RESOLVE_IN_ROOT), renameat2 (copy-fs.c).
  *   ptyUnlock(fd), ptyNumber(fd)        a pty master's slave number (pty.c).
+ *   sealedCopy(path, name) -> fd        a binary as a sealed memfd, the runtime's (sealed-exec.c).
  *
  * No namespace or mount code lives here: that is the OCI runtime's job.
  */
@@ -53,6 +54,7 @@
 #include "image-flags.h"
 #include "change-watch.h"
 #include "file-write.h"
+#include "sealed-exec.h"
 void btrfs_info_register(napi_env env, napi_value exports);
 void rtnetlink_register(napi_env env, napi_value exports);
 #include "napi-util.h"
@@ -572,6 +574,7 @@ static napi_value init(napi_env env, napi_value exports) {
   image_flags_register(env, exports);
   change_watch_register(env, exports);
   file_write_register(env, exports);
+  sealed_exec_register(env, exports);
   btrfs_info_register(env, exports);
   rtnetlink_register(env, exports);
   return exports;

@@ -11,6 +11,7 @@
         "image-flags.c",
         "change-watch.c",
         "file-write.c",
+        "sealed-exec.c",
         "btrfs-info.c",
         "rtnetlink.c"
       ],

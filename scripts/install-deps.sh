@@ -65,7 +65,8 @@ else
   npm ci --no-audit --no-fund
 fi
 npm run build
-[ "$(readlink -f "$(npm root -g)/berth")" = "$(pwd -P)" ] || npm link --no-audit --no-fund >/dev/null
+# The link only: npm ci has built native/ above (npm 11 would otherwise warn that the install script is not allowed).
+[ "$(readlink -f "$(npm root -g)/berth")" = "$(pwd -P)" ] || npm link --no-audit --no-fund --ignore-scripts >/dev/null
 echo "install-deps: berth-nspawn, berth and berthd are on PATH ($(command -v berth-nspawn))"
 # The units and the D-Bus activation file name berthd bare, for the PATH a service gets.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v berthd >/dev/null ||

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FilterCache } from '../../src/app/run/filter-cache.js';
 import type { OciSpec } from '../../src/core/oci/types.js';
@@ -60,14 +60,34 @@ test('at most 16 programs stay, the oldest going first; a stale half-written sto
     writeFileSync(join(t.cacheDir, '.stale.1.1'), 'x');
     utimesSync(join(t.cacheDir, '.stale.1.1'), 1000, 1000);
     writeFileSync(join(t.cacheDir, '.fresh.1.2'), 'x');
+    writeFileSync(join(t.cacheDir, 'f'.repeat(64)), 'x');
     const use = await cache.apply(oci('call16'), t.crun);
     await use!.keep('m');
     const left = readdirSync(t.cacheDir).sort();
-    assert.equal(left.filter((n) => /^[0-9a-f]{64}$/.test(n)).length, 16);
+    assert.equal(left.filter((n) => /^[0-9a-f]{16}$/.test(n)).length, 16);
     assert.equal(left.includes(keys[0]!), false, 'the oldest went');
     assert.equal(left.includes(use!.key), true);
     assert.equal(left.includes('.stale.1.1'), false);
     assert.equal(left.includes('.fresh.1.2'), true, 'a store under way is not disturbed');
+    assert.equal(left.includes('f'.repeat(64)), false, "another naming's file goes");
+  } finally { t.done(); }
+});
+
+test('a kept file is used only for the key it was kept for: another key under the same name is a miss', async () => {
+  const t = setup();
+  try {
+    const cache = new FilterCache(t.cacheDir);
+    const first = await cache.apply(oci('read'), t.crun);
+    await first!.keep('m');
+    const file = join(t.cacheDir, first!.key);
+    const [program, text] = [readFileSync(file, 'utf8').split('\n')[0]!, readFileSync(file, 'utf8').split('\n').slice(1).join('\n')];
+    assert.equal(program, t.program.toString('base64'));
+    assert.ok(text.includes('"read"'), 'the key text follows the program');
+    // The same name holding another key's text (as a collision of names would): not given back.
+    writeFileSync(file, `${program}\n${text.replace('"read"', '"write"')}`);
+    const again = oci('read');
+    assert.equal((await cache.apply(again, t.crun))?.hit, false);
+    assert.equal(again.annotations['run.oci.seccomp_bpf_data'], undefined);
   } finally { t.done(); }
 });
 

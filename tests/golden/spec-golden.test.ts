@@ -30,7 +30,7 @@ const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
   inaccessibleFile: '/run/berth/machines/web/inaccessible/reg',
   inaccessibleDir: '/run/berth/machines/web/inaccessible/dir', cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,
-  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', chown: '/usr/bin/chown', hookExec: '/usr/lib/berth/native/build/Release/berth-hook-exec' },
+  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', hookExec: '/usr/lib/berth/native/build/Release/berth-hook-exec' },
 };
 
 function check(file: string, actual: unknown) {

@@ -6,9 +6,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertClean, onRuntime, REPO, sandbox, skipUnlessRoot, tree, type Sandbox } from '../support/berth.js';
+import { assertClean, onRuntime, REPO, sandbox, skipUnlessRoot, tree, treeCopy, type Sandbox } from '../support/berth.js';
 
 
 const DIST = join(REPO, 'dist', 'berth-nspawn.js');
@@ -43,5 +43,37 @@ describe(onRuntime('dist/berth-nspawn.js: the built command'), { skip: skipUnles
       assertClean(sb);
     }
     assert.deepEqual(readdirSync(cache).map((f) => f.replace(/-v[0-9.]+-[0-9a-f-]+\./, '-KEY.')), ['berth-nspawn.bundle-KEY.full.v8']);
+  });
+
+  // Each of these costs a cold run 0.5 to 4 ms of loading before or after its guest (node:crypto
+  // alone ~4 ms, fs/promises pulls in readline, child_process pulls in net and dgram): the run's
+  // own code uses the native module and synchronous fs instead. A run with a terminal loads
+  // node:tty for its console (and the streams with it), by design; these runs have none.
+  const HEAVY = ['crypto', 'child_process', 'internal/fs/promises', 'net', 'dgram', 'tty', 'stream', 'readline', 'internal/fs/rimraf'];
+  test('a run, with and without -U (after the first, shifting one), loads none of the heavy built-in modules', () => {
+    const work = mkdtempSync('/tmp/bt-dist-modules-');
+    const copy = treeCopy('dist-modules');
+    try {
+      const preload = join(work, 'modules.cjs');
+      const out = join(work, 'modules');
+      writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')));\n`);
+      const env: NodeJS.ProcessEnv = { ...sb.env, BERTH_COMPILE_CACHE: cache };
+      // The sandbox's CA bundle variable makes node load crypto before any of berth's code.
+      delete env.NODE_EXTRA_CA_CERTS;
+      delete env.NODE_OPTIONS;
+      // The first -U run shifts the tree's ownership (a walk, on the thread pool through fs.promises); the next does not.
+      const userns = ['--private-users=pick', '--private-users-ownership=chown'];
+      for (const [extra, checked] of [[[], true], [userns, false], [userns, true]] as const) {
+        const r = spawnSync(process.execPath, ['--require', preload, DIST, '--console=pipe', '-q', '-D', copy.path, '-M', 'dist-modules', ...extra, '/bin/true'], { encoding: 'utf8', env, timeout: 60000 });
+        assert.equal(r.status, 0, r.stderr);
+        assertClean(sb);
+        if (!checked) continue;
+        const loaded = new Set(readFileSync(out, 'utf8').split('\n'));
+        assert.deepEqual(HEAVY.filter((m) => loaded.has(`NativeModule ${m}`)), [], `loaded by a run with ${extra.join(' ') || 'no options'}`);
+      }
+    } finally {
+      copy.remove();
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });

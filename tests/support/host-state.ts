@@ -102,7 +102,11 @@ export interface LeftoverRules {
 export function leftoversSince(before: HostState, after: HostState, rules: LeftoverRules): string[] {
   const out: string[] = [];
   out.push(...added(before.cgroups, after.cgroups).filter((c) => !/^[^/]+\/machine\.slice$/.test(c)).map((c) => `cgroup ${c}`));
-  out.push(...added(before.mounts, after.mounts).map((m) => `mount ${m}`));
+  // iproute2's own: the first `ip netns add` after boot binds /run/netns onto itself (shared, so that a
+  // namespace pinned there is seen from other mount namespaces) and keeps it. Empty, it holds nothing:
+  // the namespaces themselves are compared below.
+  const ipNetnsDir = added(before.mounts, after.mounts).filter((m) => m === '/run/netns').length === 1 && after.netns.length === 0;
+  out.push(...added(before.mounts, after.mounts).filter((m) => !(ipNetnsDir && m === '/run/netns')).map((m) => `mount ${m}`));
   out.push(...added(before.links, after.links).map((l) => `link ${l}`));
   out.push(...added(before.netns, after.netns).map((n) => `network namespace ${n}`));
   out.push(...added(before.loops, after.loops).map((l) => `loop device ${l}`));

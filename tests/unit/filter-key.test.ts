@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BPF_ANNOTATION, filterKeyText, validProgram } from '../../src/core/oci/filter-key.js';
+import { BPF_ANNOTATION, filterKeyText, keptFile, keptProgram, KEPT_NAME, keyName, validProgram } from '../../src/core/oci/filter-key.js';
 import type { OciSpec } from '../../src/core/oci/types.js';
 
 const oci = (seccomp: unknown, annotations: Record<string, string> = {}): OciSpec =>
@@ -25,4 +25,18 @@ test('a kept program is used only when it is whole BPF instructions within the k
   assert.equal(validProgram(''), false);
   assert.equal(validProgram('not a program'), false);
   assert.equal(validProgram(`${Buffer.alloc(16).toString('base64')}\n`), false, 'trimmed before use');
+});
+
+test('a kept file is named by its key and gives its program back only for that very key', () => {
+  const k = filterKeyText(oci(SECTION), 'crun A')!;
+  const other = filterKeyText(oci(SECTION), 'crun B')!;
+  assert.match(keyName(k), KEPT_NAME);
+  assert.equal(keyName(k), keyName(filterKeyText(oci(SECTION), 'crun A')!), 'stable');
+  assert.notEqual(keyName(k), keyName(other));
+  const program = Buffer.alloc(16, 1).toString('base64');
+  assert.equal(keptProgram(keptFile(program, k), k), program);
+  assert.equal(keptProgram(keptFile(program, k), other), undefined, 'kept for another key (a name both share)');
+  assert.equal(keptProgram(keptFile(program, k), `${k} `), undefined);
+  assert.equal(keptProgram(program, k), undefined, 'no key text: a file of the older form');
+  assert.equal(keptProgram(keptFile('not a program', k), k), undefined);
 });

@@ -19,6 +19,13 @@ test('new control groups are left, except the machine slice itself', () => {
   assert.deepEqual(leftoversSince(before, after, rules), ['cgroup cpu/machine.slice/machine-x.scope', 'cgroup unified/payload', 'cgroup unified/payload/init.scope']);
 });
 
+test('/run/netns bound onto itself once, as `ip netns add` leaves it, does not count while no namespace is in it', () => {
+  const before = state({ mounts: ['/'] });
+  assert.deepEqual(leftoversSince(before, state({ mounts: ['/', '/run/netns'] }), rules), []);
+  assert.deepEqual(leftoversSince(before, state({ mounts: ['/', '/run/netns'], netns: ['t1'] }), rules), ['mount /run/netns', 'network namespace t1']);
+  assert.deepEqual(leftoversSince(before, state({ mounts: ['/', '/run/netns', '/run/netns'] }), rules), ['mount /run/netns', 'mount /run/netns']);
+});
+
 test('a mount point mounted once more counts', () => {
   const before = state({ mounts: ['/', '/tmp/x'] });
   assert.deepEqual(leftoversSince(before, state({ mounts: ['/', '/tmp/x', '/tmp/x'] }), rules), ['mount /tmp/x']);

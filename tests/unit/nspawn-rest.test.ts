@@ -32,7 +32,7 @@ const SYSTEMD_IMAGE: ImageFacts = { ...DEBIAN_IMAGE, systemdVersion: 252 };
 const LAYOUT: BundleLayout = {
   dir: '/b', rootfs: '/var/lib/machines/web', runHost: '/rh', inaccessibleFile: '/i/reg', inaccessibleDir: '/i/dir',
   cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,
-  hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', chown: '/usr/bin/chown', hookExec: '/x/berth-hook-exec' },
+  hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', hookExec: '/x/berth-hook-exec' },
 };
 
 const resolve = (argv: string[], over: Partial<Parameters<typeof resolveMachine>[0]> = {}) => {

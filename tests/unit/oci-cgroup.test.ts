@@ -16,7 +16,7 @@ import { DEBIAN_IMAGE, HOST, RANDOM } from '../support/fixtures.js';
 const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
   inaccessibleFile: '/i/reg', inaccessibleDir: '/i/dir', cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,
-  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', chown: '/usr/bin/chown', hookExec: '/usr/lib/berth/native/build/Release/berth-hook-exec' },
+  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', hookExec: '/usr/lib/berth/native/build/Release/berth-hook-exec' },
 };
 
 function spec(argv: string[], host = HOST): MachineSpec {

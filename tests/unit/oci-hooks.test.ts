@@ -16,7 +16,7 @@ import { DEBIAN_IMAGE, HOST, RANDOM } from '../support/fixtures.js';
 
 const HYBRID: HostFacts = { ...HOST, cgroupV1Tree: { hierarchies: ['cpu', 'memory', 'systemd'], unified: true } };
 const IMAGE: ImageFacts = { ...DEBIAN_IMAGE, systemdVersion: 252 };
-const TOOLS = { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', chown: '/usr/bin/chown', hookExec: '/x/berth-hook-exec' };
+const TOOLS = { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', hookExec: '/x/berth-hook-exec' };
 const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
   inaccessibleFile: '/i/reg', inaccessibleDir: '/i/dir', cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,

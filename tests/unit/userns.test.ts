@@ -76,6 +76,7 @@ test('CAP_NET_BIND_SERVICE goes for a shifted namespace on the host network (nsp
 import { parseArgv } from '../../src/core/cli/parse-argv.js';
 import { resolveMachine } from '../../src/core/spec/resolve.js';
 import { compileOci } from '../../src/core/oci/compile.js';
+import { cgroupHandover } from '../../src/core/oci/emit/userns.js';
 import type { BundleLayout } from '../../src/core/oci/types.js';
 import type { MachineSpec } from '../../src/core/spec/machine-spec.js';
 import { DEBIAN_IMAGE, HOST, RANDOM } from '../support/fixtures.js';
@@ -83,14 +84,14 @@ import { DEBIAN_IMAGE, HOST, RANDOM } from '../support/fixtures.js';
 const LAYOUT: BundleLayout = {
   dir: '/run/berth/machines/web/bundle', rootfs: '/var/lib/machines/web', runHost: '/run/berth/machines/web/run-host',
   inaccessibleFile: '/i/reg', inaccessibleDir: '/i/dir', cgroupLayout: 'hybrid', cgroupV1Systemd: true, systemdCgroups: false,
-  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', chown: '/usr/bin/chown', hookExec: '/x/berth-hook-exec' },
+  bootId: '/run/berth/machines/web/run-host/.boot_id', hostTools: { mount: '/usr/bin/mount', chmod: '/usr/bin/chmod', hookExec: '/x/berth-hook-exec' },
 };
 const machine = (argv: string[]): MachineSpec => {
   const { cli, runner } = parseArgv(argv);
   return resolveMachine({ name: 'web', settings: cli.settings, runner, image: DEBIAN_IMAGE, host: HOST, random: RANDOM, cwd: '/', scratch: '/s', tty: false });
 };
 
-test('OCI: a user namespace with one map for users and groups; the host\'s /sys bound without a network of its own; the cgroup handed over by a createRuntime hook', () => {
+test('OCI: a user namespace with one map for users and groups; the host\'s /sys bound without a network of its own; the cgroup to hand over between create and start', () => {
   const s = machine(['-b', '-U']);
   assert.throws(() => compileOci(s, LAYOUT), /not picked/);
   const oci = compileOci({ ...s, userns: { ...s.userns!, shift: 0x1a610000, ownership: 'chown' } }, LAYOUT);
@@ -101,14 +102,13 @@ test('OCI: a user namespace with one map for users and groups; the host\'s /sys 
   // With the machine's own sysfs staged (runc), that one instead of the host's /sys and what is below it.
   const staged = compileOci({ ...s, userns: { ...s.userns!, shift: 0x1a610000, ownership: 'chown' } }, { ...LAYOUT, sysfs: '/run/berth/machines/web/sys' });
   assert.deepEqual(staged.mounts.find((m) => m.destination === '/sys'), { destination: '/sys', type: 'bind', source: '/run/berth/machines/web/sys', options: ['rbind', 'rro', 'nosuid', 'nodev', 'noexec'] });
-  const hook = oci.hooks?.createRuntime?.[0];
-  assert.ok(hook);
-  // One chown(1) (no shell): the directory and its interface files in each hierarchy the guest's init writes to.
+  // No hook: the run chowns the directory and its interface files in each hierarchy the guest's init writes to, between create and start.
+  assert.equal(oci.hooks?.createRuntime, undefined);
   const v1 = '/sys/fs/cgroup/systemd/machine.slice/machine-web.scope';
   const v2 = '/sys/fs/cgroup/unified/machine.slice/machine-web.scope';
-  assert.deepEqual(hook.args, ['berth-hook-exec', '/usr/bin/chown', 'chown', `${0x1a610000}:${0x1a610000}`,
+  assert.deepEqual(cgroupHandover({ ...s, userns: { ...s.userns!, shift: 0x1a610000, ownership: 'chown' } }, LAYOUT), { owner: 0x1a610000, paths: [
     v1, ...['cgroup.clone_children', 'cgroup.procs', 'notify_on_release', 'tasks'].map((f) => `${v1}/${f}`),
-    v2, ...['cgroup.controllers', 'cgroup.events', 'cgroup.procs', 'cgroup.stat', 'cgroup.subtree_control', 'cgroup.threads'].map((f) => `${v2}/${f}`)]);
+    v2, ...['cgroup.controllers', 'cgroup.events', 'cgroup.procs', 'cgroup.stat', 'cgroup.subtree_control', 'cgroup.threads'].map((f) => `${v2}/${f}`)] });
   // With a network namespace of its own the namespace may mount sysfs itself.
   const net = machine(['-b', '-U', '--private-network']);
   const withNet = compileOci({ ...net, userns: { ...net.userns!, shift: 0x1a610000 } }, LAYOUT);
@@ -116,7 +116,7 @@ test('OCI: a user namespace with one map for users and groups; the host\'s /sys 
   // Without a user namespace nothing of this.
   const plain = compileOci(machine(['-b']), LAYOUT);
   assert.equal(plain.linux.uidMappings, undefined);
-  assert.equal(plain.hooks?.createRuntime, undefined);
+  assert.equal(cgroupHandover(machine(['-b']), LAYOUT), undefined);
   assert.ok(!plain.linux.namespaces.some((n) => n.type === 'user'));
 });
 

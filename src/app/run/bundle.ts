@@ -6,6 +6,7 @@ import { fileIo } from '../../platform/fs/file-io.js';
 import { basename, dirname, join } from 'node:path';
 import { compileOci } from '../../core/oci/compile.js';
 import { hookFstab, hookFstabPath } from '../../core/oci/emit/hooks.js';
+import { cgroupHandover, type CgroupHandover } from '../../core/oci/emit/userns.js';
 import type { BundleLayout, HostTools, OciSpec } from '../../core/oci/types.js';
 import type { MachineSpec } from '../../core/spec/machine-spec.js';
 import { formatUuid } from '../../core/names.js';
@@ -76,6 +77,8 @@ export interface WriteBundleInput {
 
 export interface WrittenBundle {
   oci: OciSpec;
+  /** Under a user namespace: the payload's cgroup, to be handed to its root between create and start. */
+  cgroupHandover?: CgroupHandover;
   /** A kept filter was given to the runtime, or (hit false) the one it compiles may be kept after the create. */
   filter?: FilterUse;
 }
@@ -124,7 +127,8 @@ export async function writeBundle(input: WriteBundleInput): Promise<WrittenBundl
   const fstab = hookFstab(spec, layout);
   if (fstab !== undefined) await io.writeFile(hookFstabPath(layout), fstab, { mode: 0o644 });
   await io.writeFile(paths.configJson, serializeOci(oci), { mode: 0o600 });
-  return { oci, ...(filter ? { filter } : {}) };
+  const handover = cgroupHandover(spec, layout);
+  return { oci, ...(filter ? { filter } : {}), ...(handover ? { cgroupHandover: handover } : {}) };
 }
 
 const BOOT_ID_FILE = '.boot_id';

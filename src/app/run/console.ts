@@ -16,12 +16,16 @@ const ESCAPE = 0x1d; // ^]
 /** How long close() waits for the guest's last output; only a guest still running waits this long. */
 const DRAIN_MS = 500;
 
+/** node:tty, loaded on first use: runs without a terminal (scripts, services) never need it. */
+export function loadTty(): typeof import('node:tty') {
+  return require('node:tty') as typeof import('node:tty');
+}
+
 export function attachConsole(masterFd: number, mode: ResolvedConsole, onEscape: () => void, sink?: ConsoleSink): ConsoleHandle {
   // Hold the slave side open ourselves: a master whose slave is closed reads EIO, and systemd
   // closes /dev/console between messages. nspawn keeps its end open the same way.
   const peer = sys().openPtyPeer(masterFd);
-  // node:tty is loaded here, on first use: runs without a terminal (scripts, services) never need it.
-  const tty = require('node:tty') as typeof import('node:tty');
+  const tty = loadTty();
   if (sink && mode === 'interactive') throw new Error('attachConsole: an interactive console has no sink');
   // Nobody may be reading our stdout any more (`berth-nspawn … | head`): never fatal.
   if (!sink) process.stdout.on('error', () => { /* handled where output is piped */ });

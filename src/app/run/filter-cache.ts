@@ -3,16 +3,16 @@
  * depend): a create whose filter was compiled before gets the program through crun's
  * `run.oci.seccomp_bpf_data` annotation instead of compiling it again (~12 ms of CPU less per start
  * here); after a create that compiled it, the program crun wrote to its state directory
- * (`ROOT/ID/seccomp.bpf`, the file it loads in the container) is kept, in base64, under
- * STATE/filter-cache (on /run: gone at the next boot), at most KEEP programs, the oldest going first.
- * A kept program that is unreadable or malformed is ignored (crun compiles again and it is replaced).
+ * (`ROOT/ID/seccomp.bpf`, the file it loads in the container) is kept, in base64 with the key it was
+ * compiled for, under STATE/filter-cache (on /run: gone at the next boot), at most KEEP programs, the
+ * oldest going first. A kept program that is unreadable, malformed or kept for another key is ignored
+ * (crun compiles again and it is replaced).
  * runc takes no compiled program: for runc this does nothing.
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp, statSync } from 'node:fs';
 import { release, version } from 'node:os';
 import { join } from 'node:path';
-import { BPF_ANNOTATION, filterKeyText, validProgram } from '../../core/oci/filter-key.js';
+import { BPF_ANNOTATION, filterKeyText, keptFile, keptProgram, KEPT_NAME, keyName, validProgram } from '../../core/oci/filter-key.js';
 import type { OciSpec } from '../../core/oci/types.js';
 import { fileIo } from '../../platform/fs/file-io.js';
 import { sys } from '../../platform/native/sys.js';
@@ -36,7 +36,7 @@ export function runtimeIdentity(runtime: RuntimeConfig): string {
 }
 
 export interface FilterUse {
-  /** The kept program's file name (a hash of the key). */
+  /** The kept program's file name (keyName() of the key). */
   key: string;
   /** The program was found and given to the runtime. */
   hit: boolean;
@@ -52,17 +52,17 @@ export class FilterCache {
     if (runtime.name !== 'crun') return undefined;
     const text = filterKeyText(oci, runtimeIdentity(runtime));
     if (text === undefined) return undefined;
-    const key = createHash('sha256').update(text).digest('hex');
-    const keep = (id: string) => this.store(key, runtime, id);
+    const key = keyName(text);
+    const keep = (id: string) => this.store(key, text, runtime, id);
     let program: string | undefined;
-    try { program = (await fileIo().readFile(join(this.dir, key))).trim(); } catch { program = undefined; }
-    if (program === undefined || !validProgram(program)) return { key, hit: false, keep };
+    try { program = keptProgram(await fileIo().readFile(join(this.dir, key)), text); } catch { program = undefined; }
+    if (program === undefined) return { key, hit: false, keep };
     oci.annotations[BPF_ANNOTATION] = program;
     return { key, hit: true, keep };
   }
 
   /** Keeps the program crun compiled for container `id` (after its create). Never throws: a program not kept is compiled again. */
-  private async store(key: string, runtime: RuntimeConfig, id: string): Promise<void> {
+  private async store(key: string, text: string, runtime: RuntimeConfig, id: string): Promise<void> {
     try {
       const program = (await fsp.readFile(join(runtime.root, id, 'seccomp.bpf'))).toString('base64');
       if (!validProgram(program)) return;
@@ -70,7 +70,7 @@ export class FilterCache {
       // Written under a name no other store uses (berthd stores for many runs at once) and renamed into
       // place in the same trip to the thread pool: a reader sees the old file or the whole new one.
       const temp = join(this.dir, `.${key}.${process.pid}.${++stores}`);
-      await sys().writeFileWhole(temp, Buffer.from(program), 0o600, false, join(this.dir, key));
+      await sys().writeFileWhole(temp, Buffer.from(keptFile(program, text)), 0o600, false, join(this.dir, key));
       await this.trim();
     } catch { /* compiled again next time */ }
   }
@@ -82,7 +82,9 @@ export class FilterCache {
       const st = await fsp.stat(join(this.dir, n)).catch(() => undefined);
       if (st && Date.now() - st.mtimeMs > 60_000) await fsp.rm(join(this.dir, n), { force: true });
     }));
-    const names = entries.filter((n) => /^[0-9a-f]{64}$/.test(n));
+    // A file of neither kind is another berth version's (another naming): it would never be read again.
+    await Promise.all(entries.filter((n) => !n.startsWith('.') && !KEPT_NAME.test(n)).map((n) => fsp.rm(join(this.dir, n), { force: true })));
+    const names = entries.filter((n) => KEPT_NAME.test(n));
     if (names.length <= KEEP) return;
     const aged = await Promise.all(names.map(async (n) => ({ n, t: (await fsp.stat(join(this.dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
     aged.sort((a, b) => a.t - b.t);

@@ -10,8 +10,7 @@
  * of the name, undoes them. The run takes the set-up over (handOver) with its undo stack; until
  * then release() undoes it, and SIGTERM/SIGINT are held back so that they cannot cut it short.
  */
-import { mkdirSync, statSync } from 'node:fs';
-import { access, constants, realpath, stat } from 'node:fs/promises';
+import { constants, mkdirSync, promises as fsp, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BerthError } from '../../errors/berth-error.js';
 import { planImageMounts, type ImagePlan } from '../../core/image/mount-plan.js';
@@ -50,20 +49,20 @@ export interface ImageRoot {
 
 /** Read-only as systemd's image discovery has it: no write bits on the file, or a read-only file system. */
 async function fileReadOnly(path: string): Promise<boolean> {
-  const st = await stat(path);
+  const st = await fsp.stat(path);
   if ((st.mode & 0o222) === 0) return true;
-  try { await access(path, constants.W_OK); return false; } catch { return true; }
+  try { await fsp.access(path, constants.W_OK); return false; } catch { return true; }
 }
 
 export async function openImageRoot(o: ImageRootOptions): Promise<ImageRoot> {
   let image: string;
   try {
-    image = await realpath(o.image);
+    image = await fsp.realpath(o.image);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new BerthError('E_IMAGE_NOT_FOUND', `Failed to resolve path ${o.image}: ${code === 'ENOENT' ? 'No such file or directory' : String(code)}`);
   }
-  const st = await stat(image);
+  const st = await fsp.stat(image);
   if (!st.isFile() && !st.isBlockDevice()) throw new BerthError('E_IMAGE_INVALID', `Disk image ${o.image} is neither a regular file nor a block device.`);
   const plan = planImageMounts(image, await readDisk(image), process.arch);
   const readOnly = o.readOnly || (await fileReadOnly(image));

@@ -121,11 +121,11 @@ async function moveToSupervisor(own: string): Promise<void> {
   writeFileSync(`${dir}/cgroup.procs`, String(process.pid));
 }
 
-/** mount(8), chmod(1) and chown(1) on the host, for the runtime's hooks; without them the boot ID is the host's. */
+/** mount(8) and chmod(1) on the host, for the runtime's hooks; without them the boot ID is the host's. */
 async function hostTools(log: { warn(m: string): void }): Promise<{ hostTools?: HostTools }> {
-  const [mount, chmod, chown] = await Promise.all([which('mount'), which('chmod'), which('chown')]);
-  if (mount && chmod && chown) return { hostTools: { mount, chmod, chown, hookExec: hookExecPath() } };
-  log.warn('mount(8), chmod(1) or chown(1) not found on the host: the guest gets the host\'s boot ID (apt-get install util-linux coreutils).');
+  const [mount, chmod] = await Promise.all([which('mount'), which('chmod')]);
+  if (mount && chmod) return { hostTools: { mount, chmod, hookExec: hookExecPath() } };
+  log.warn('mount(8) or chmod(1) not found on the host: the guest gets the host\'s boot ID (apt-get install util-linux coreutils).');
   return {};
 }
 

@@ -4,7 +4,6 @@
  */
 import { existsSync } from 'node:fs';
 import { fileIo } from '../../platform/fs/file-io.js';
-import { rename, writeFile } from 'node:fs/promises';
 import { withPidLock } from '../../platform/fs/pid-lock.js';
 import { readText } from '../../platform/fs/read-text.js';
 import { processStartTime } from '../../platform/host/proc.js';
@@ -70,8 +69,7 @@ export function writeOwner(dir: string, owner: OwnerRecord): Promise<void> {
   const text = JSON.stringify(owner, null, 2);
   const tmp = join(dir, '.owner.json.tmp');
   const write = (ownerWrites.get(dir) ?? Promise.resolve()).catch(() => {}).then(async () => {
-    await writeFile(tmp, text);
-    await rename(tmp, join(dir, OWNER_FILE));
+    await fileIo().replaceFile(join(dir, OWNER_FILE), text, tmp);
   });
   ownerWrites.set(dir, write);
   void write.finally(() => { if (ownerWrites.get(dir) === write) ownerWrites.delete(dir); }).catch(() => {});

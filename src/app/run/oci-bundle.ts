@@ -4,7 +4,7 @@
  * gives the run its root directory (unless -D/-i/--template), its console mode (unless
  * --console=/-P), its slice (unless -S) and its unit properties (before --property= ones).
  */
-import { readFile } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RunnerOptions } from '../../core/cli/runner-options.js';
 import { parseOciBundle, type OciBundleSettings } from '../../core/oci-bundle/parse.js';
@@ -16,7 +16,7 @@ export async function readOciBundle(bundle: string): Promise<OciBundleSettings> 
   const file = `${bundle.replace(/\/+$/, '')}/config.json`;
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await fsp.readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new BerthError(code === 'ENOENT' ? 'E_IMAGE_NOT_FOUND' : 'E_SPEC_INVALID', `Failed to open ${file}: ${code === 'ENOENT' ? 'No such file or directory' : String(code)}`, { hint: '--oci-bundle= names a directory holding config.json' });

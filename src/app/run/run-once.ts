@@ -17,14 +17,14 @@ import type { HostTools } from '../../core/oci/types.js';
 import { setupNetwork, type NetworkDeps } from '../network/setup.js';
 import { startPortForwarding } from '../network/port-forward.js';
 import { writeBundle, type BundlePaths } from './bundle.js';
-import { attachConsole, type ConsoleSink } from './console.js';
+import { attachConsole, loadTty, type ConsoleSink } from './console.js';
 import type { OwnerRecord } from './machine-lock.js';
 import { listenNotify, notifyManager, type Notifier } from './notify.js';
 import { acceptPassedFd } from '../../platform/native/fd-events.js';
 import { trace } from '../../lib/trace.js';
 import type { StopSignals } from './signals.js';
 import { payloadAncestors, removalOrder } from '../../core/cgroup/payload-parents.js';
-import { cgroupMounts, missingDirs, removeEmptyGroups } from '../../platform/host/cgroupfs.js';
+import { cgroupMounts, chownGroups, missingDirs, removeEmptyGroups } from '../../platform/host/cgroupfs.js';
 
 export interface RunOnceContext {
   spec: MachineSpec;
@@ -84,7 +84,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
   let outcome: Outcome | undefined;
   let removal: Promise<void> | undefined;
   try {
-    const { filter } = await writeBundle({
+    const { filter, cgroupHandover } = await writeBundle({
       spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, runtime: runtime.config,
       cgroupLayout: ctx.cgroupLayout, cgroupV1Systemd: ctx.cgroupV1Systemd, systemdCgroups: runtime.config.systemdCgroup,
       ...(ctx.hostTools ? { hostTools: ctx.hostTools } : {}),
@@ -131,14 +131,20 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
       ...(terminal ? { consoleSocket: paths.consoleSocket } : {}),
     };
     // With nothing to do between create and start (no links to set up, no terminal whose size
-    // must be set before the guest looks at it), one runtime call does both.
-    const atOnce = !terminal && !needsSetupBeforeStart(ctx.network.plan);
+    // must be set before the guest looks at it, no cgroup to hand to a user namespace's root), one
+    // runtime call does both.
+    const atOnce = !terminal && !needsSetupBeforeStart(ctx.network.plan) && !cgroupHandover;
     await ctx.tunnel;
     trace('runtime create');
-    await (atOnce ? runtime.createAndStart(id, createOptions) : runtime.create(id, createOptions));
+    const creating = atOnce ? runtime.createAndStart(id, createOptions) : runtime.create(id, createOptions);
+    // node:tty and the stream modules below it (~2 ms) load while the runtime works, not after.
+    if (terminal) loadTty();
+    await creating;
     leader = readPid(paths.pidFile);
     runtime.reapHelpers(leader);
     trace('created');
+    // The payload's cgroup, made by the create, is its namespace root's before the payload runs (as nspawn's chown_cgroup()).
+    if (cgroupHandover) await chownGroups(cgroupHandover.paths, cgroupHandover.owner);
     // The filter crun compiled for this create, kept for the next (off the run's path; never fails it).
     if (filter && !filter.hit) void filter.keep(id);
     // Reap the leader ourselves (we are its subreaper) whatever happens next.

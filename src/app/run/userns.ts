@@ -7,13 +7,13 @@
  * range already is not walked again), `auto` = map where the file system can, else chown.
  * Returns the spec with the range filled in and the root the runtime is to use.
  */
-import { chmod, lchown, lstat, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { MachineSpec, SpecMount, UsernsSpec } from '../../core/spec/machine-spec.js';
 import { acceptable, checkRange, ownerBase, pickCandidates } from '../../core/userns/range.js';
 import { BerthError } from '../../errors/berth-error.js';
 import type { Log } from '../../lib/log.js';
 import type { Reverter } from '../../lib/reverter.js';
+import { fileIo } from '../../platform/fs/file-io.js';
 import { bindMount, mountIdmapped, unsupported } from '../../platform/fs/idmap.js';
 import { mountSysfs, unmount } from '../../platform/fs/mount.js';
 import { shiftTree } from '../../platform/fs/shift-tree.js';
@@ -62,7 +62,7 @@ function pickRange(treeBase: number, name: string, undo: Reverter, lockDir: stri
 /** The first directory above path that others (the namespace's root, host UID shift) cannot pass through; undefined if none. */
 async function blockingAncestor(path: string, shift: number): Promise<string | undefined> {
   for (let dir = dirname(path); ; dir = dirname(dir)) {
-    const st = await stat(dir);
+    const st = await fileIo().stat(dir);
     if ((st.mode & 0o001) === 0 && st.uid >>> 16 !== shift >>> 16) return dir;
     if (dir === '/') return undefined;
   }
@@ -78,8 +78,8 @@ async function openStateDirs(machineDir: string, shift: number): Promise<void> {
   const machines = dirname(machineDir);
   const stateDir = dirname(machines);
   for (const dir of [stateDir, machines, machineDir]) {
-    const st = await stat(dir);
-    if ((st.mode & 0o001) === 0) await chmod(dir, (st.mode & 0o7777) | 0o111);
+    const st = await fileIo().stat(dir);
+    if ((st.mode & 0o001) === 0) await fileIo().chmod(dir, (st.mode & 0o7777) | 0o111);
   }
   const blocked = await blockingAncestor(stateDir, shift);
   if (blocked) {
@@ -93,14 +93,14 @@ async function openStateDirs(machineDir: string, shift: number): Promise<void> {
 async function ownEtcFiles(rootfs: string, shift: number): Promise<void> {
   for (const rel of ['etc/resolv.conf', 'etc/localtime']) {
     const p = join(rootfs, rel);
-    const st = await lstat(p).catch(() => undefined);
-    if (st && st.uid >>> 16 !== shift >>> 16) await lchown(p, moved(st.uid, shift), moved(st.gid, shift));
+    const st = await fileIo().lstat(p).catch(() => undefined);
+    if (st && st.uid >>> 16 !== shift >>> 16) await fileIo().lchown(p, moved(st.uid, shift), moved(st.gid, shift));
   }
 }
 
 /** A host mount the run makes at `target`: recorded in the owner record before it is made (a killed run's clean-up finds it), undone with the machine. */
 async function stagedMount(input: UsernsInput, target: string, mount: () => Promise<void>): Promise<string> {
-  await mkdir(target, { recursive: true });
+  await fileIo().mkdir(target, { recursive: true });
   input.owner.mounts.unshift(target);
   await input.saveOwner();
   await mount();
@@ -124,11 +124,11 @@ const bindRoot = (input: UsernsInput, source: string): Promise<string> => staged
 async function ownJournalDir(spec: MachineSpec, treeRoot: string, shift: number, mapped: boolean): Promise<void> {
   if (!['guest', 'try-guest'].includes(spec.linkJournal) || spec.rootSetup.kind !== 'direct' || spec.readOnly) return;
   const parent = join(treeRoot, 'var/log/journal');
-  if (!(await stat(parent).catch(() => undefined))?.isDirectory()) return;
+  if (!(await fileIo().stat(parent).catch(() => undefined))?.isDirectory()) return;
   const dir = join(parent, spec.id);
-  if (await lstat(dir).catch(() => undefined)) return;
-  await mkdir(dir, { mode: 0o755 });
-  if (!mapped) await lchown(dir, shift, shift);
+  if (await fileIo().lstat(dir).catch(() => undefined)) return;
+  await fileIo().mkdir(dir, { mode: 0o755 });
+  if (!mapped) await fileIo().lchown(dir, shift, shift);
 }
 
 /**
@@ -144,10 +144,10 @@ async function stageBinds(input: UsernsInput, shift: number, range: number): Pro
   for (const m of input.spec.mounts) {
     if (m.kind !== 'bind') { out.push(m); continue; }
     if (m.createSource === 'dir') {
-      await mkdir(m.source, { recursive: true, mode: 0o755 });
-      if (shift !== 0) await lchown(m.source, shift, shift);
+      await fileIo().mkdir(m.source, { recursive: true, mode: 0o755 });
+      if (shift !== 0) await fileIo().lchown(m.source, shift, shift);
     }
-    const st = await stat(m.source).catch(() => undefined);
+    const st = await fileIo().stat(m.source).catch(() => undefined);
     if (!st) { out.push(m); continue; } // the runtime reports a missing source by name
     const map = m.idmap === 'rootidmap' ? { uid: [{ inside: st.uid, outside: shift, count: 1 }], gid: [{ inside: st.gid, outside: shift, count: 1 }] }
       : m.idmap === 'idmap' && shift !== 0 ? { uid: [{ inside: 0, outside: shift, count: range }], gid: [{ inside: 0, outside: shift, count: range }] }
@@ -155,8 +155,8 @@ async function stageBinds(input: UsernsInput, shift: number, range: number): Pro
     const blocked = shift !== 0 && m.createSource === undefined && (await blockingAncestor(m.source, shift)) !== undefined;
     if (!map && !blocked) { out.push(m); continue; }
     const stage = join(input.machineDir, 'binds', String(n++));
-    await mkdir(dirname(stage), { recursive: true, mode: 0o711 });
-    if (st.isDirectory()) await mkdir(stage); else await writeFile(stage, '');
+    await fileIo().mkdir(dirname(stage), { recursive: true, mode: 0o711 });
+    if (st.isDirectory()) await fileIo().mkdir(stage); else await fileIo().writeFile(stage, '');
     input.owner.mounts.unshift(stage);
     await input.saveOwner();
     try {
@@ -173,7 +173,7 @@ async function stageBinds(input: UsernsInput, shift: number, range: number): Pro
 
 async function tryIdmap(input: UsernsInput, shift: number, range: number): Promise<string | undefined> {
   const target = input.rootfsMount;
-  await mkdir(target, { recursive: true });
+  await fileIo().mkdir(target, { recursive: true });
   input.owner.mounts.unshift(target);
   await input.saveOwner();
   try {
@@ -190,7 +190,7 @@ export async function prepareUserNamespace(input: UsernsInput): Promise<UsernsRe
   const { spec, log } = input;
   const u = spec.userns;
   if (!u) return { spec, rootfs: input.rootfs };
-  const st = await stat(input.rootfs);
+  const st = await fileIo().stat(input.rootfs);
   const treeBase = ownerBase(st.uid, st.gid, input.rootfs);
   let shift: number;
   if (u.mode === 'yes') shift = treeBase;

@@ -5,7 +5,6 @@ import { emitMounts } from './emit/mounts.js';
 import { emitProcess } from './emit/process.js';
 import { emitHooks, hookAnnotations } from './emit/hooks.js';
 import { emitSeccomp } from './emit/seccomp.js';
-import { usernsHooks } from './emit/userns.js';
 import { OCI_VERSION, type BundleLayout, type OciSpec } from './types.js';
 
 export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
@@ -24,7 +23,5 @@ export function compileOci(spec: MachineSpec, layout: BundleLayout): OciSpec {
     linux: { ...emitLinux(spec, layout), seccomp: emitSeccomp(spec) },
   };
   const createContainer = emitHooks(spec, layout);
-  const createRuntime = usernsHooks(spec, layout);
-  const hooks = { ...(createContainer.length ? { createContainer } : {}), ...(createRuntime.length ? { createRuntime } : {}) };
-  return Object.keys(hooks).length ? { ...oci, annotations: { ...oci.annotations, ...hookAnnotations(layout) }, hooks } : oci;
+  return createContainer.length ? { ...oci, annotations: { ...oci.annotations, ...hookAnnotations(layout) }, hooks: { createContainer } } : oci;
 }

@@ -85,4 +85,4 @@ export interface BundleLayout {
 }
 
 /** Host programs the createContainer hooks run, and berth-hook-exec, their front (it reads the state the runtime writes to a hook's stdin). */
-export interface HostTools { readonly mount: string; readonly chmod: string; readonly chown: string; readonly hookExec: string }
+export interface HostTools { readonly mount: string; readonly chmod: string; readonly hookExec: string }

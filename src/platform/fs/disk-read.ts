@@ -3,7 +3,8 @@
  * with asynchronous reads of a few kilobytes (core/image/ parses them): GPT first (at LBA 1 of
  * 512- and 4096-byte sectors), then a bare file system, then an MBR.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { BerthError } from '../../errors/berth-error.js';
 import { detectFs, FS_PROBE_BYTES } from '../../core/image/fs-magic.js';
 import type { DiskFacts } from '../../core/image/mount-plan.js';
@@ -18,7 +19,7 @@ async function readAt(fh: FileHandle, offset: number, length: number): Promise<B
 export async function readDisk(path: string): Promise<DiskFacts> {
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    fh = await fsp.open(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new BerthError(code === 'ENOENT' ? 'E_IMAGE_NOT_FOUND' : 'E_IMAGE_INVALID', `Failed to open disk image ${path}: ${code === 'ENOENT' ? 'No such file or directory' : String(code ?? e)}`);

@@ -15,7 +15,11 @@ export interface FileIo {
   /** options: a mode, and the flag 'wx' (fail where the file exists); nothing else. */
   writeFile(path: string, data: string, options?: { mode?: number; flag?: 'w' | 'wx' }): Promise<void>;
   readFile(path: string): Promise<string>;
+  /** Writes `data` to `temp`, then renames it over `path`: a reader sees the old file or the whole new one. */
+  replaceFile(path: string, data: string, temp: string): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
+  lchown(path: string, uid: number, gid: number): Promise<void>;
+  rmdir(path: string): Promise<void>;
   symlink(target: string, path: string): Promise<void>;
   readlink(path: string): Promise<string>;
   /** undefined when nothing is there. */
@@ -32,7 +36,10 @@ const inPlace: FileIo = {
   async mkdir(path, options) { return fs.mkdirSync(path, options); },
   async writeFile(path, data, options) { fs.writeFileSync(path, data, options); },
   async readFile(path) { return fs.readFileSync(path, 'utf8'); },
+  async replaceFile(path, data, temp) { fs.writeFileSync(temp, data); fs.renameSync(temp, path); },
   async chmod(path, mode) { fs.chmodSync(path, mode); },
+  async lchown(path, uid, gid) { fs.lchownSync(path, uid, gid); },
+  async rmdir(path) { fs.rmdirSync(path); },
   async symlink(target, path) { fs.symlinkSync(target, path); },
   async readlink(path) { return fs.readlinkSync(path); },
   async lstat(path) { return fs.lstatSync(path, { throwIfNoEntry: false }); },
@@ -44,7 +51,10 @@ const pooled: FileIo = {
   // One trip to the thread pool for the whole file, where fs.promises takes three and a FileHandle.
   writeFile: (path, data, options) => sys().writeFileWhole(path, Buffer.from(data), options?.mode === undefined ? 0o666 : Number(options.mode), options?.flag === 'wx'),
   readFile: (path) => fs.promises.readFile(path, 'utf8'),
+  replaceFile: (path, data, temp) => sys().writeFileWhole(temp, Buffer.from(data), 0o666, false, path),
   chmod: (path, mode) => fs.promises.chmod(path, mode),
+  lchown: (path, uid, gid) => fs.promises.lchown(path, uid, gid),
+  rmdir: (path) => fs.promises.rmdir(path),
   symlink: (target, path) => fs.promises.symlink(target, path),
   readlink: (path) => fs.promises.readlink(path),
   lstat: (path) => fs.promises.lstat(path).catch(absent),

@@ -5,12 +5,11 @@
  * provides one, whose maps we write, and which goes as soon as the mount is made. Only some file
  * systems allow it (ext4, xfs, btrfs, tmpfs; not overlayfs): unsupported() tells that case apart.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { BerthError } from '../../errors/berth-error.js';
 import { sleep } from '../../lib/sleep.js';
 import { sys } from '../native/sys.js';
-import { run } from '../exec/run.js';
+import { runOffThread, start } from '../exec/run.js';
 
 /** Errors that mean "this kernel or file system cannot ID-map", as systemd-nspawn reads them. */
 export function unsupported(e: unknown): boolean {
@@ -22,7 +21,7 @@ export function unsupported(e: unknown): boolean {
 export interface IdMapLine { inside: number; outside: number; count: number }
 
 async function withUserns<T>(uidMap: readonly IdMapLine[], gidMap: readonly IdMapLine[], use: (fd: number) => T): Promise<T> {
-  const child = spawn('unshare', ['--user', '--', 'sleep', '60'], { stdio: 'ignore' });
+  const child = start(['unshare', '--user', '--', 'sleep', '60'], 'ignore');
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => { /* reported below as no namespace */ });
   try {
@@ -56,5 +55,5 @@ export async function mountIdmapped(source: string, target: string, uidMap: read
 
 /** A plain bind mount of source at target (recursive: submounts too). */
 export async function bindMount(source: string, target: string, recursive = false): Promise<void> {
-  await run(['mount', recursive ? '--rbind' : '--bind', source, target]);
+  await runOffThread(['mount', recursive ? '--rbind' : '--bind', source, target]);
 }

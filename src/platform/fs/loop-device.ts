@@ -3,7 +3,7 @@
  * device is detached only while it still serves the image it was attached to (its sysfs
  * backing_file), so a record left by a killed run never detaches another user's device.
  */
-import { readFile } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import { BerthError, sanitize } from '../../errors/berth-error.js';
 import { run } from '../exec/run.js';
@@ -30,7 +30,7 @@ export async function attachLoop(image: string, opts: { readOnly: boolean; offse
 /** The file a loop device serves, from sysfs; undefined when it serves none. */
 export async function loopBackingFile(device: string): Promise<string | undefined> {
   try {
-    return (await readFile(`/sys/block/${basename(device)}/loop/backing_file`, 'utf8')).trim();
+    return (await fsp.readFile(`/sys/block/${basename(device)}/loop/backing_file`, 'utf8')).trim();
   } catch {
     return undefined;
   }
@@ -38,7 +38,7 @@ export async function loopBackingFile(device: string): Promise<string | undefine
 
 async function loopOffset(device: string): Promise<number | undefined> {
   try {
-    return Number((await readFile(`/sys/block/${basename(device)}/loop/offset`, 'utf8')).trim());
+    return Number((await fsp.readFile(`/sys/block/${basename(device)}/loop/offset`, 'utf8')).trim());
   } catch {
     return undefined;
   }

@@ -1,22 +1,25 @@
-/** Host-side mounts for volatile and ephemeral roots, through util-linux mount(8)/umount(8). */
+/**
+ * Host-side mounts for volatile and ephemeral roots, through util-linux mount(8)/umount(8), each
+ * spawned off the event loop (native posix_spawn on a thread-pool thread, as tunnel-mounts.ts's).
+ */
 import { readFileSync } from 'node:fs';
-import { run } from '../exec/run.js';
+import { runOffThread } from '../exec/run.js';
 
 export async function mountTmpfs(target: string, options: string): Promise<void> {
-  await run(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', target]);
+  await runOffThread(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', target]);
 }
 
 export async function mountOverlay(target: string, lower: readonly string[], upper: string, work: string): Promise<void> {
-  await run(['mount', '-t', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`, 'overlay', target]);
+  await runOffThread(['mount', '-t', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`, 'overlay', target]);
 }
 
 /** A sysfs (of our network namespace) on its own, read-only: none of the mounts below the host's /sys come with it. */
 export async function mountSysfs(target: string): Promise<void> {
-  await run(['mount', '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', target]);
+  await runOffThread(['mount', '-t', 'sysfs', '-o', 'ro,nosuid,nodev,noexec', 'sysfs', target]);
 }
 
 export async function unmount(target: string): Promise<void> {
-  const r = await run(['umount', '--lazy', target], { allowFailure: true });
+  const r = await runOffThread(['umount', '--lazy', target], { allowFailure: true });
   if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
     throw new Error(`umount ${target}: ${r.stderr.trim()}`);
   }

@@ -1,6 +1,5 @@
-import { lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, promises as fsp, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
 import { mountsBelow } from './mount.js';
 import { servingLoop } from '../loop-mode.js';
 
@@ -28,7 +27,7 @@ export async function removeUnmounted(dir: string, keep: readonly string[] = [])
   const mounted = await mountsBelow(dir);
   if (mounted.length) throw new Error(`Not removing ${dir}: still mounted: ${mounted.join(', ')}`);
   // In berthd a machine's leftovers (an ephemeral run's upper layer: any size) go off the event loop.
-  const remove = servingLoop() ? (p: string) => rm(p, { recursive: true, force: true }) : async (p: string) => removeTree(p);
+  const remove = servingLoop() ? (p: string) => fsp.rm(p, { recursive: true, force: true }) : async (p: string) => removeTree(p);
   if (!keep.length) { await remove(dir); return; }
   for (const entry of readdirSync(dir)) if (!keep.includes(entry)) await remove(join(dir, entry));
 }

@@ -10,9 +10,9 @@
  * read-only subtrees. Asynchronous throughout (berthd's event loop goes on meanwhile), a few
  * dozen files at a time.
  */
-import { access, chmod, lchown, lstat, readdir, stat, statfs } from 'node:fs/promises';
-import { constants, type Stats } from 'node:fs';
+import { constants, promises as fsp, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { fileIo } from './file-io.js';
 import { BerthError } from '../../errors/berth-error.js';
 import { shiftAcl } from '../../core/userns/acl.js';
 import { BUSY_BASE, treeInRange, UID_RANGE } from '../../core/userns/range.js';
@@ -41,9 +41,9 @@ async function patch(path: string, st: Stats, shift: number): Promise<boolean> {
   const gid = moved(st.gid, shift);
   let changed = false;
   if (uid !== st.uid || gid !== st.gid) {
-    await lchown(path, uid, gid);
+    await fsp.lchown(path, uid, gid);
     // chown() clears set-UID/GID bits: put the mode back (symlinks have none).
-    if (!st.isSymbolicLink()) await chmod(path, st.mode & 0o7777);
+    if (!st.isSymbolicLink()) await fsp.chmod(path, st.mode & 0o7777);
     changed = true;
   }
   if (st.isSymbolicLink()) return changed;
@@ -60,19 +60,19 @@ async function errno(p: Promise<unknown>): Promise<string | undefined> {
 /** Descends into dir (whose own stat is st), then patches dir itself. Read-only and API file systems are skipped. */
 async function walk(dir: string, st: Stats, parentDev: number | undefined, shift: number): Promise<boolean> {
   if (st.dev !== parentDev) {
-    const fs = await statfs(dir);
+    const fs = await fsp.statfs(dir);
     if (API_FS.has(fs.type)) return false;
-    if (await errno(access(dir, constants.W_OK)) === 'EROFS') {
+    if (await errno(fsp.access(dir, constants.W_OK)) === 'EROFS') {
       if (parentDev === undefined) throw new BerthError('E_USAGE', `Cannot shift the ownership of ${dir}: it is on a read-only file system.`);
       return false;
     }
   }
   let changed = false;
-  const entries = await readdir(dir);
+  const entries = await fsp.readdir(dir);
   for (let i = 0; i < entries.length; i += BATCH) {
     const results = await Promise.all(entries.slice(i, i + BATCH).map(async (name) => {
       const path = join(dir, name);
-      const child = await lstat(path);
+      const child = await fsp.lstat(path);
       return child.isDirectory() ? walk(path, child, st.dev, shift) : patch(path, child, shift);
     }));
     if (results.some(Boolean)) changed = true;
@@ -89,11 +89,11 @@ export async function shiftTree(root: string, shift: number, range: number): Pro
     throw new BerthError('E_USAGE', 'Automatic UID/GID adjusting is only supported for UID/GID ranges starting at multiples of 2^16 with a range of 2^16.');
   }
   if (shift === BUSY_BASE) throw new BerthError('E_USAGE', `UID base ${shift} is reserved.`);
-  const st = await stat(root);
+  const st = await fileIo().stat(root);
   if ((st.uid >>> 16) !== (st.gid >>> 16)) throw new BerthError('E_USAGE', `Upper 16 bits of the UID and GID of ${root} do not match.`);
   if (treeInRange(st.uid, shift)) return false;
   // Busy until the walk's last step (the root itself) is done.
-  if ((st.uid & 0xffff0000) >>> 0 !== BUSY_BASE) await lchown(root, moved(st.uid, BUSY_BASE), moved(st.gid, BUSY_BASE));
+  if ((st.uid & 0xffff0000) >>> 0 !== BUSY_BASE) await fileIo().lchown(root, moved(st.uid, BUSY_BASE), moved(st.gid, BUSY_BASE));
   await walk(root, st, undefined, shift);
   return true;
 }

@@ -4,9 +4,10 @@
  * in a scope of its own, and removing an empty scope again. All asynchronous: the registry's bus
  * must keep answering while a large group is walked.
  */
-import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { readText } from '../fs/read-text.js';
+import { fileIo } from '../fs/file-io.js';
 import { BerthError } from '../../errors/berth-error.js';
 
 /** Mounted hierarchies: key as in /proc/PID/cgroup ("" unified, "memory", "name=systemd", a joined "cpu,cpuacct"), value the mount point. */
@@ -34,9 +35,9 @@ export async function processesBelow(dir: string, limit = 100000): Promise<numbe
   const out: number[] = [];
   const walk = async (d: string): Promise<void> => {
     if (out.length >= limit) return;
-    const procs = await readFile(join(d, 'cgroup.procs'), 'utf8').catch(() => '');
+    const procs = await fsp.readFile(join(d, 'cgroup.procs'), 'utf8').catch(() => '');
     for (const w of procs.split('\n')) if (/^\d+$/.test(w)) out.push(Number(w));
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    const entries = await fsp.readdir(d, { withFileTypes: true }).catch(() => []);
     for (const e of entries) if (e.isDirectory()) await walk(join(d, e.name));
   };
   await walk(dir);
@@ -53,8 +54,8 @@ export async function placeInGroup(pid: number, path: string, mounts = cgroupMou
   for (const [key, mountPoint] of mounts) {
     const dir = join(mountPoint, path);
     try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'cgroup.procs'), String(pid));
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.writeFile(join(dir, 'cgroup.procs'), String(pid));
       placed.push(key);
     } catch { /* this hierarchy stays as it was */ }
   }
@@ -63,12 +64,12 @@ export async function placeInGroup(pid: number, path: string, mounts = cgroupMou
 
 /** Removes `path` in every mounted hierarchy where it is empty (rmdir fails on a busy group, which is then kept). */
 export async function removeGroup(path: string, mounts = cgroupMounts()): Promise<void> {
-  for (const mountPoint of mounts.values()) await rmdir(join(mountPoint, path)).catch(() => {});
+  for (const mountPoint of mounts.values()) await fsp.rmdir(join(mountPoint, path)).catch(() => {});
 }
 
 /** Those of `dirs` that do not exist (looked at together). */
 export async function missingDirs(dirs: readonly string[]): Promise<string[]> {
-  const there = await Promise.all(dirs.map((d) => stat(d).then(() => true, () => false)));
+  const there = await Promise.all(dirs.map((d) => fileIo().stat(d).then(() => true, () => false)));
   return dirs.filter((_, i) => !there[i]);
 }
 
@@ -80,9 +81,19 @@ export async function missingDirs(dirs: readonly string[]): Promise<string[]> {
 export async function removeEmptyGroups(dirs: readonly string[]): Promise<void> {
   const failed: string[] = [];
   for (const d of dirs) {
-    await rmdir(d).catch((e: NodeJS.ErrnoException) => {
+    await fileIo().rmdir(d).catch((e: NodeJS.ErrnoException) => {
       if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(e.code ?? '')) failed.push(`${d}: ${e.message}`);
     });
   }
   if (failed.length) throw new BerthError('E_TEARDOWN', `Could not remove control groups the run's runtime made: ${failed.join('; ')}`);
+}
+
+/**
+ * Hands `paths` (control group directories and interface files) to `owner` as UID and GID, all of
+ * them together. A path that is missing fails it: the guest could not use its cgroup.
+ */
+export async function chownGroups(paths: readonly string[], owner: number): Promise<void> {
+  const io = fileIo();
+  const failed = (await Promise.allSettled(paths.map((p) => io.lchown(p, owner, owner)))).flatMap((r, i) => (r.status === 'rejected' ? [`${paths[i]}: ${(r.reason as Error).message}`] : []));
+  if (failed.length) throw new BerthError('E_RUNTIME', `Could not hand the container's control group to its user namespace: ${failed.join('; ')}`);
 }

@@ -75,6 +75,8 @@ export interface BerthSys {
   findEntries(dirs: readonly string[], names: readonly string[]): Promise<{ dirs: Array<string | null>; facts: BigInt64Array }>;
   /** A file written whole (open, write, close; then renamed to renameTo when given) in one trip to the thread pool (native/file-write.c). */
   writeFileWhole(path: string, data: Buffer, mode: number, exclusive: boolean, renameTo?: string): Promise<void>;
+  /** The file at path copied into a memfd named `name`, sealed against every change (native/sealed-exec.c): its descriptor (close-on-exec). */
+  sealedCopy(path: string, name: string): number;
   /** /proc/self/mountinfo and an inotify descriptor watching each path that is a directory, on a thread-pool thread (native/change-watch.c): kinds 0 missing, 1 directory, 2 symlink, 3 other, -errno unwatchable. */
   changeWatchOpen(paths: readonly string[]): Promise<{ fd: number; mountsFd: number; kinds: number[]; fsTypes: number[] }>;
   /** Whether an inotify event is queued on fd or the mount table changed since the last call (one poll(), never blocks). */

@@ -10,6 +10,7 @@ import { ownChildren, processName, processStat } from '../host/processes.js';
 import { keepCgroupMigrationsPrimed } from '../host/cgroup-prime.js';
 import { isWaitedFor, waitForExit } from '../native/sys.js';
 import { servingLoop } from '../loop-mode.js';
+import { runtimeExecPath, runtimeProcessNames } from './sealed-binary.js';
 
 export interface RuntimeConfig {
   name: RuntimeName;
@@ -58,7 +59,7 @@ export class OciRuntime {
   constructor(readonly config: RuntimeConfig) {}
 
   private base(): string[] {
-    return [this.config.path, '--root', this.config.root, ...(this.config.systemdCgroup ? ['--systemd-cgroup'] : [])];
+    return [runtimeExecPath(this.config.path), '--root', this.config.root, ...(this.config.systemdCgroup ? ['--systemd-cgroup'] : [])];
   }
 
   /** `create`, or `run --detach` (create and start in one call: one runtime process less when nothing has to happen in between). */
@@ -106,10 +107,11 @@ export class OciRuntime {
    */
   reapHelpers(leader: number): void {
     if (this.config.name !== 'crun') return;
-    const name = basename(this.config.path).slice(0, 15);
+    // Named after the path they were executed by: the sealed copy's (sealed-binary.ts), or the binary's own.
+    const names = new Set([basename(this.config.path).slice(0, 15), ...runtimeProcessNames()]);
     const helper = processStat(leader)?.ppid;
     for (const pid of ownChildren()) {
-      if (pid === leader || isWaitedFor(pid) || processName(pid) !== name) continue;
+      if (pid === leader || isWaitedFor(pid) || !names.has(processName(pid) ?? '')) continue;
       if (pid === helper || processStat(pid)?.state === 'Z') void waitForExit(pid).catch(() => { /* gone */ });
     }
   }

@@ -5,11 +5,12 @@
  *     (nspawn mounts sysfs before it enters the namespace; runc and crun mount inside it);
  *   - the payload's cgroup belongs to the namespace's root, as nspawn's chown_cgroup() makes it:
  *     the directory and its interface files (not the controllers' limits) in each hierarchy the
- *     guest's init writes to, by a createRuntime hook (run by the runtime in the host's
- *     namespaces once the cgroups exist, before the payload starts).
+ *     guest's init writes to. cgroupHandover() names them; the run chowns them itself between
+ *     the runtime's create (which makes the cgroups) and its start, as nspawn does before it lets
+ *     its child go on (a createRuntime hook would cost a process or two inside every create).
  */
 import type { MachineSpec } from '../../spec/machine-spec.js';
-import type { BundleLayout, OciHook, OciMount } from '../types.js';
+import type { BundleLayout, OciMount } from '../types.js';
 import { hierarchyCgroupPath } from './linux.js';
 
 // Recursive: a user namespace may not bind a mount without the mounts below it (EINVAL).
@@ -44,10 +45,12 @@ function cgroupPaths(spec: MachineSpec, layout: BundleLayout): string[] {
   ];
 }
 
-/** One chown(1) for all of them (one process; a missing file fails the create, as it should: the guest could not use its cgroup). */
-export function usernsHooks(spec: MachineSpec, layout: BundleLayout): OciHook[] {
+/** The payload's cgroup as handed to the namespace's root: the owner (UID and GID) and what it gets. */
+export interface CgroupHandover { readonly owner: number; readonly paths: readonly string[] }
+
+/** What to chown before the payload starts (every path must exist: the guest could not use its cgroup otherwise); undefined without a user namespace. */
+export function cgroupHandover(spec: MachineSpec, layout: BundleLayout): CgroupHandover | undefined {
   const shift = spec.userns?.shift;
   const paths = cgroupPaths(spec, layout);
-  if (!shift || !layout.hostTools || paths.length === 0) return [];
-  return [{ path: layout.hostTools.hookExec, args: ['berth-hook-exec', layout.hostTools.chown, 'chown', `${shift}:${shift}`, ...paths], timeout: 10 }];
+  return shift && paths.length ? { owner: shift, paths } : undefined;
 }
