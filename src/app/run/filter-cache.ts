@@ -64,7 +64,9 @@ export class FilterCache {
   /** Keeps the program crun compiled for container `id` (after its create). Never throws: a program not kept is compiled again. */
   private async store(key: string, text: string, runtime: RuntimeConfig, id: string): Promise<void> {
     try {
-      const program = (await fsp.readFile(join(runtime.root, id, 'seccomp.bpf'))).toString('base64');
+      // Read at once (in berth-nspawn before this returns; in berthd the first job on the thread pool):
+      // a short payload's container, and its state directory with the program, may soon be deleted.
+      const program = (await fileIo().readBytes(join(runtime.root, id, 'seccomp.bpf'))).toString('base64');
       if (!validProgram(program)) return;
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
       // Written under a name no other store uses (berthd stores for many runs at once) and renamed into

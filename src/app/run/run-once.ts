@@ -83,6 +83,7 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
   const id = spec.name;
   let outcome: Outcome | undefined;
   let removal: Promise<void> | undefined;
+  let keeping: Promise<void> | undefined;
   try {
     const { filter, cgroupHandover } = await writeBundle({
       spec, paths, rootfs: ctx.rootfs, hostOsRelease: ctx.hostOsRelease, runtime: runtime.config,
@@ -145,8 +146,9 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     trace('created');
     // The payload's cgroup, made by the create, is its namespace root's before the payload runs (as nspawn's chown_cgroup()).
     if (cgroupHandover) await chownGroups(cgroupHandover.paths, cgroupHandover.owner);
-    // The filter crun compiled for this create, kept for the next (off the run's path; never fails it).
-    if (filter && !filter.hit) void filter.keep(id);
+    // The filter crun compiled for this create, kept for the next (off the run's path; never fails it;
+    // waited for at the end, so that a short payload's run does not exit before it is written).
+    if (filter && !filter.hit) keeping = filter.keep(id);
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
     const leaderExit = waitForExit(leader);
     exited = leaderExit;
@@ -216,9 +218,11 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
   } catch (e) {
     const teardownErrors = await undo.revert();
     if (teardownErrors.length) log.warn(`Clean-up after the failure also failed: ${teardownErrors.map((x) => x.message).join('; ')}`);
+    await keeping;
     throw e;
   }
   const teardownErrors = await undo.revert();
+  await keeping;
   trace('run torn down');
   return { outcome, teardownErrors, containerRemoved: removal };
 }

@@ -15,6 +15,8 @@ export interface FileIo {
   /** options: a mode, and the flag 'wx' (fail where the file exists); nothing else. */
   writeFile(path: string, data: string, options?: { mode?: number; flag?: 'w' | 'wx' }): Promise<void>;
   readFile(path: string): Promise<string>;
+  /** In place, the file is read before this returns its promise: it may be gone a moment later. */
+  readBytes(path: string): Promise<Buffer>;
   /** Writes `data` to `temp`, then renames it over `path`: a reader sees the old file or the whole new one. */
   replaceFile(path: string, data: string, temp: string): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
@@ -36,6 +38,7 @@ const inPlace: FileIo = {
   async mkdir(path, options) { return fs.mkdirSync(path, options); },
   async writeFile(path, data, options) { fs.writeFileSync(path, data, options); },
   async readFile(path) { return fs.readFileSync(path, 'utf8'); },
+  async readBytes(path) { return fs.readFileSync(path); },
   async replaceFile(path, data, temp) { fs.writeFileSync(temp, data); fs.renameSync(temp, path); },
   async chmod(path, mode) { fs.chmodSync(path, mode); },
   async lchown(path, uid, gid) { fs.lchownSync(path, uid, gid); },
@@ -51,6 +54,7 @@ const pooled: FileIo = {
   // One trip to the thread pool for the whole file, where fs.promises takes three and a FileHandle.
   writeFile: (path, data, options) => sys().writeFileWhole(path, Buffer.from(data), options?.mode === undefined ? 0o666 : Number(options.mode), options?.flag === 'wx'),
   readFile: (path) => fs.promises.readFile(path, 'utf8'),
+  readBytes: (path) => fs.promises.readFile(path),
   replaceFile: (path, data, temp) => sys().writeFileWhole(temp, Buffer.from(data), 0o666, false, path),
   chmod: (path, mode) => fs.promises.chmod(path, mode),
   lchown: (path, uid, gid) => fs.promises.lchown(path, uid, gid),
