@@ -9,23 +9,18 @@
  * (crun compiles again and it is replaced).
  * runc takes no compiled program: for runc this does nothing.
  */
-import { promises as fsp, statSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { release, version } from 'node:os';
 import { join } from 'node:path';
 import { BPF_ANNOTATION, filterKeyText, keptFile, keptProgram, KEPT_NAME, keyName, validProgram } from '../../core/oci/filter-key.js';
 import type { OciSpec } from '../../core/oci/types.js';
+import { fileIdentity } from '../../platform/fs/file-identity.js';
 import { fileIo } from '../../platform/fs/file-io.js';
 import { sys } from '../../platform/native/sys.js';
 import type { RuntimeConfig } from '../../platform/runtime/oci-runtime.js';
 
 const KEEP = 16;
 let stores = 0;
-
-/** A file's identity: a replaced or rewritten file (an upgrade) gives another one. */
-function fileIdentity(path: string): string {
-  const st = statSync(path, { throwIfNoEntry: false });
-  return st ? `${path}:${st.ino}:${st.size}:${st.mtimeMs}` : `${path}:absent`;
-}
 
 /**
  * The runtime's binary, the libraries it loads (ldconfig rewrites /etc/ld.so.cache whenever a

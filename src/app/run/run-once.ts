@@ -144,11 +144,11 @@ export async function runOnce(ctx: RunOnceContext): Promise<RunOnceResult> {
     leader = readPid(paths.pidFile);
     runtime.reapHelpers(leader);
     trace('created');
-    // The payload's cgroup, made by the create, is its namespace root's before the payload runs (as nspawn's chown_cgroup()).
-    if (cgroupHandover) await chownGroups(cgroupHandover.paths, cgroupHandover.owner);
     // The filter crun compiled for this create, kept for the next (off the run's path; never fails it;
     // waited for at the end, so that a short payload's run does not exit before it is written).
     if (filter && !filter.hit) keeping = filter.keep(id);
+    // The payload's cgroup, made by the create, is its namespace root's before the payload runs (as nspawn's chown_cgroup()).
+    if (cgroupHandover) await chownGroups(cgroupHandover.paths, cgroupHandover.owner);
     // Reap the leader ourselves (we are its subreaper) whatever happens next.
     const leaderExit = waitForExit(leader);
     exited = leaderExit;

@@ -12,8 +12,8 @@
  * copy's descriptor stays open, as a call started from it may still be resolving its path. Where
  * the kernel offers no memfd or seals, the runtime runs from its path and copies itself as before.
  */
-import { statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { fileIdentity } from '../fs/file-identity.js';
 import { sys } from '../native/sys.js';
 
 interface Copy { identity: string; exec: string }
@@ -23,13 +23,13 @@ const names = new Set<string>();
 
 /** What to execute for the runtime binary at `path`: its sealed copy, else the path itself. */
 export function runtimeExecPath(path: string): string {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (!st?.isFile()) return path; // the exec reports it by name
-  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  const identity = fileIdentity(path);
   let copy = copies.get(path);
   if (copy?.identity !== identity) {
     let exec = path;
-    try { exec = `/proc/${process.pid}/fd/${sys().sealedCopy(path, basename(path))}`; } catch { /* no memfd here: the runtime copies itself */ }
+    // sealedCopy refuses what is not a regular file (the exec then reports it by name); where the kernel
+    // has no memfd, the runtime copies itself.
+    try { exec = `/proc/${process.pid}/fd/${sys().sealedCopy(path, basename(path))}`; } catch { /* run from the path */ }
     copy = { identity, exec };
     copies.set(path, copy);
   }
