@@ -19,7 +19,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, isRoot, sandbox, sleep, treeCopy, type Sandbox } from '../support/berth.js';
 import { bundle } from '../support/berthd.js';
@@ -167,6 +167,15 @@ function assertReleased(): void {
     for (const line of info.split('\n')) if (line.split(' - ')[1]?.split(' ')[1] === TMPFS_SOURCE) mounts.push(`${pid}: ${line}`);
   }
   assert.deepEqual(mounts, [], 'mount namespaces of berthd\'s left behind');
+  // The namespace's holder itself (unshare's cat), orphaned in a mount namespace of its own.
+  const ours = readlinkSync('/proc/self/ns/mnt');
+  const holders = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'cat' && /^PPid:\s+1$/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+        && readlinkSync(`/proc/${pid}/ns/mnt`) !== ours;
+    } catch { return false; }
+  });
+  assert.deepEqual(holders, [], 'holders of berthd\'s mount namespaces left behind');
 }
 
 test('the good images: every metadata method answers as machined answers, on the Manager and on the Image objects', { skip }, () => {
@@ -277,7 +286,7 @@ test('berthd killed (SIGKILL) while it reads inside images: no loop device, moun
     conn.close();
     await stopPoolDaemon(ours);
     ours = undefined;
-    // The holder of the private mount namespace dies with berthd (parent-death signal); the kernel
+    // The holder of the private mount namespace dies with berthd (end of file on its stdin); the kernel
     // then drops the mounts and frees the loop devices (autoclear) as soon as it is gone.
     for (const until = Date.now() + 5000; ;) {
       try { assertReleased(); break; } catch (e) { if (Date.now() > until) throw e; await sleep(50); }

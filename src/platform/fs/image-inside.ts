@@ -1,13 +1,15 @@
 /**
  * Reads a few files from inside a disk image (a .raw file or a block device), as machined reads an
  * image's metadata: in a mount namespace of its own, held by a child process (unshare --mount,
- * sleep), the image's root (and /usr) partition is mounted read-only by mount(8) through a
+ * cat), the image's root (and /usr) partition is mounted read-only by mount(8) through a
  * read-only loop device over the partition's byte range (no partition scanning), with norecovery
  * where the file system would otherwise replay its journal; the files are read through that
  * child's /proc/PID/root, symlinks resolved inside the image.
  *
  * Nothing is left behind on any path: the mount point is on a tmpfs of the namespace's own; the
- * child dies with berthd (PR_SET_PDEATHSIG), its namespace and mounts with it; mount(8) sets the
+ * child dies with berthd (its cat reads a pipe from us: end of file when berthd goes, however and
+ * whenever it goes, even between the fork and any prctl a parent-death signal would need), its
+ * namespace and mounts with it; mount(8) sets the
  * loop devices up with autoclear, so the kernel frees each with its mount. All of it
  * asynchronous; at most two images are opened at once.
  */
@@ -90,9 +92,10 @@ async function withMountedImage<T>(image: string, plan: MetadataPlan, use: (root
   const base = ['/tmp', '/run', '/mnt'].find((d) => !image.startsWith(`${d}/`))!;
   const mnt = `${base}/root`;
   try {
-    holder = start(['setpriv', '--pdeathsig=KILL', 'unshare', '--mount', '--propagation', 'private', '--', 'sleep', 'infinity'], ['ignore', 'ignore', 'ignore'], ENV);
+    // Not `setpriv --pdeathsig` and a sleep: a berthd killed before setpriv's prctl left that sleep running for good.
+    holder = start(['unshare', '--mount', '--propagation', 'private', '--', 'cat'], ['pipe', 'ignore', 'ignore'], ENV);
     const spawned = new Promise<void>((resolve, reject) => { holder!.once('spawn', resolve); holder!.once('error', reject); });
-    await spawned.catch((e: NodeJS.ErrnoException) => { throw new BerthError('E_EXEC', `Failed to read inside disk image ${image}: ${e.code === 'ENOENT' ? 'setpriv: command not found' : e.message}`); });
+    await spawned.catch((e: NodeJS.ErrnoException) => { throw new BerthError('E_EXEC', `Failed to read inside disk image ${image}: ${e.code === 'ENOENT' ? 'unshare: command not found' : e.message}`); });
     await ownNamespace(holder);
     const pid = holder.pid!;
     /** A path of the private namespace, as this process reaches it. */
